@@ -1,0 +1,2 @@
+//! Commands tie the stages together; the only layer that touches the file system
+//! and the network.

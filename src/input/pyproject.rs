@@ -1,0 +1,1 @@
+//! STUB: input helper.

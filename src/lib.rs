@@ -1,0 +1,18 @@
+//! dockgen: hash-locked, per-hardware-profile Python dependency locks, and the
+//! multi-stage container builds that install them.
+//!
+//! Data flows one way, and a module only imports the stages to its left:
+//!
+//! ```text
+//! input -> index -> resolve -> lock -> (render -> build -> artifacts)
+//! ```
+//!
+//! `commands` is the only layer that ties stages together and touches the file
+//! system and the network; `main.rs` parses arguments and maps errors to exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod index;
+pub mod input;
+pub mod lock;
+pub mod resolve;

@@ -1,0 +1,1 @@
+//! The lock file: writer and reader. (in progress)

@@ -1,0 +1,1 @@
+//! Resolution: PubGrub over the target environment. (in progress)
