@@ -1,1 +1,149 @@
-//! Command-line interface definitions.
+//! Command-line interface: every flag documents itself here, once; `--help` and the
+//! README's command reference come from these doc comments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Hash-locked Python dependencies and verified container builds, per hardware target.
+///
+/// dockgen resolves a `requirements.in` for a target profile (CPU, CUDA x86_64,
+/// Jetson Orin, ROCm) without needing that machine, and writes a lock that
+/// `pip install --require-hashes` accepts on the target.
+#[derive(Debug, Parser)]
+#[command(name = "dockgen", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output (-v: debug, -vv: trace). `DOCKGEN_LOG` takes a tracing filter too.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr; no progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve requirements into a hash-locked lock file per profile.
+    ///
+    /// Writes `locks/<profile>.txt` beside the input. Pins of an existing lock are
+    /// kept while they still satisfy the inputs; `--upgrade` and `--upgrade-package`
+    /// lift them. Exit codes: 0 locked (or up to date), 1 no solution or a stale lock
+    /// under `--check`, 2 any other error.
+    Lock(LockArgs),
+    /// List the built-in profiles, or show one fully resolved.
+    Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The input: a requirements file (pip syntax) or a `pyproject.toml`.
+    #[arg(default_value = "requirements.in")]
+    pub input: PathBuf,
+
+    /// Target profile: a built-in name (see `dockgen profiles`) or a YAML file.
+    /// Repeat to lock several targets in one run; they share all index work.
+    #[arg(short, long = "profile", value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    pub profiles: Vec<String>,
+
+    /// Write the lock here instead of `<locks-dir>/<profile>.txt` (one profile only).
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// Directory for the locks [default: `locks/` beside the input].
+    #[arg(long, value_name = "DIR")]
+    pub locks_dir: Option<PathBuf>,
+
+    /// With a `pyproject.toml` input: include this optional-dependency group. Repeatable.
+    #[arg(long = "extra", value_name = "NAME")]
+    pub extras: Vec<String>,
+
+    /// A requirements file whose entries replace every requirement on the same
+    /// package, whoever declares it (for broken upstream metadata). Repeatable.
+    #[arg(long = "override", value_name = "FILE")]
+    pub overrides: Vec<PathBuf>,
+
+    /// Ignore files uploaded after this time, on every index (RFC 3339, or a date
+    /// `YYYY-MM-DD` meaning midnight UTC). Overrides the profile's `exclude_newer`.
+    #[arg(long, value_name = "DATE")]
+    pub exclude_newer: Option<String>,
+
+    /// Allow pre-releases for every package (by default only where a requirement
+    /// names one, or where nothing else satisfies).
+    #[arg(long)]
+    pub pre: bool,
+
+    /// Ignore the pins of the existing lock: take the newest versions allowed.
+    #[arg(short = 'U', long)]
+    pub upgrade: bool,
+
+    /// Lift the existing pin of this package only. Repeatable.
+    #[arg(short = 'P', long = "upgrade-package", value_name = "NAME")]
+    pub upgrade_packages: Vec<String>,
+
+    /// Do not write: exit 1 and print a diff when a lock is missing or stale.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Also write a PEP 751 `pylock.<profile>.toml` beside each lock.
+    #[arg(long)]
+    pub pylock: bool,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkArgs {
+    /// Use only the cache; fail if something is not in it.
+    #[arg(long, env = "DOCKGEN_OFFLINE")]
+    pub offline: bool,
+
+    /// Cache directory [default: `$DOCKGEN_CACHE_DIR`, `$XDG_CACHE_HOME/dockgen`, or
+    /// `~/.cache/dockgen`].
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Seconds to wait for an index to connect or to send more data.
+    #[arg(long, value_name = "SECS", default_value_t = 30, env = "DOCKGEN_HTTP_TIMEOUT")]
+    pub timeout: u64,
+
+    /// Retries of a request that failed with a 5xx, 429, a reset or a timeout.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub command: Option<ProfilesCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesCommand {
+    /// List the built-in profiles (the default).
+    List,
+    /// Print one profile with `extends:` applied, as YAML.
+    Show {
+        /// A built-in name or a YAML file.
+        #[arg(value_name = "NAME|FILE")]
+        profile: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,1 +1,52 @@
-fn main() {}
+//! The `dockgen` binary: parse arguments, run one command, map the outcome to an
+//! exit code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use dockgen::cli::{Cli, Command, ProfilesCommand};
+use dockgen::commands::{self, Failure};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    commands::init_logging(cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Lock(args) => commands::lock::run(&args, cli.quiet),
+        Command::Profiles(args) => {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let mut out = std::io::stdout().lock();
+            match args.command.unwrap_or(ProfilesCommand::List) {
+                ProfilesCommand::List => commands::profiles::list(&mut out),
+                ProfilesCommand::Show { profile } => commands::profiles::show(&profile, &cwd, &mut out),
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            if is_broken_pipe(&error) {
+                return ExitCode::SUCCESS;
+            }
+            match error.downcast_ref::<Failure>() {
+                // The command already said what it found (a diff, an explanation).
+                Some(Failure::Reported) => ExitCode::from(1),
+                Some(failure @ Failure::Resolution(_)) => {
+                    eprintln!("error: {failure}");
+                    ExitCode::from(1)
+                }
+                None => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -10,6 +10,9 @@ use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
 use url::Url;
 
+#[cfg(test)]
+pub mod memory;
+
 /// One distribution file of a project, as an index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DistFile {

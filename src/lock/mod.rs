@@ -1,1 +1,10 @@
-//! The lock file: writer and reader. (in progress)
+//! The lock file, the single source of truth of what gets installed: a
+//! pip-compatible requirements file with exact pins, one `--hash` per file the
+//! target can install, and `# via` annotations. Writer and reader live together so
+//! that what one writes the other reads.
+
+mod read;
+mod write;
+
+pub use read::{LockFile, LockedPin, ReadError, parse, read};
+pub use write::{LockHeader, render};

@@ -1,0 +1,423 @@
+//! `dockgen lock`: inputs + profiles -> one hash-locked lock file per profile.
+//!
+//! Plan first, then act: every input and profile is read and checked before the first
+//! request goes out, so a typo in the third profile does not cost a resolution of the
+//! first two. Profiles resolve in parallel against one shared index client, and every
+//! lock is written atomically only after all of them succeeded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use pep508_rs::{ExtraName, PackageName};
+
+use super::Failure;
+use crate::cli::LockArgs;
+use crate::index::registry::{ClientOptions, FindLinksSource, IndexConfig, RegistryClient};
+use crate::input::profile::{self, Accelerator, Profile};
+use crate::input::pyproject::read_pyproject;
+use crate::input::requirements::{FindLinks, InputRequirement, RequirementsInput, parse_requirements_file};
+use crate::input::target::Target;
+use crate::lock::{self, LockHeader};
+use crate::resolve::{self, AcceleratorPolicy, ResolveError, ResolveRequest, RootRequirement};
+
+/// One profile's job: everything needed to resolve it and where the lock goes.
+struct Job {
+    profile: Profile,
+    request: ResolveRequest,
+    indexes: Vec<IndexConfig>,
+    lock_path: PathBuf,
+    header: LockHeader,
+}
+
+pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    let input_path = cwd.join(&args.input);
+    let input = read_input(&input_path, &args.extras)?;
+    let overrides = read_overrides(&args.overrides, &cwd)?;
+    if args.output.is_some() && args.profiles.len() > 1 {
+        bail!("`--output` names one file, but {} profiles were given: use `--locks-dir` instead", args.profiles.len());
+    }
+    let exclude_newer = args.exclude_newer.as_deref().map(parse_timestamp).transpose()?;
+    let upgrade: BTreeSet<PackageName> = args
+        .upgrade_packages
+        .iter()
+        .map(|n| PackageName::from_str(n).with_context(|| format!("`--upgrade-package {n}` is not a package name")))
+        .collect::<Result<_, _>>()?;
+
+    let input_dir = input_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let locks_dir = match &args.locks_dir {
+        Some(dir) => cwd.join(dir),
+        None => input_dir.join("locks"),
+    };
+
+    let mut jobs = Vec::new();
+    let mut seen = BTreeSet::new();
+    for spec in &args.profiles {
+        let profile = profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
+        if !seen.insert(profile.name.clone()) {
+            bail!("profile `{}` is given twice", profile.name);
+        }
+        let lock_path = match &args.output {
+            Some(output) => cwd.join(output),
+            None => locks_dir.join(format!("{}.txt", profile.name)),
+        };
+        let preferences = if args.upgrade || !lock_path.exists() {
+            BTreeMap::new()
+        } else {
+            lock::read(&lock_path)?
+                .pins
+                .into_iter()
+                .filter(|(name, _)| !upgrade.contains(name))
+                .map(|(name, pin)| (name, pin.version))
+                .collect()
+        };
+        let target = Target::from_profile(&profile)?;
+        let indexes = index_configs(&profile, &input, exclude_newer);
+        let header = header(&profile, &target, &indexes, &input, &lock_path, &input_path, args);
+        let request = ResolveRequest {
+            target,
+            requirements: root_requirements(&input.requirements, &lock_path),
+            constraints: root_requirements(&input.constraints, &lock_path),
+            overrides: overrides.clone(),
+            preferences,
+            prereleases: args.pre || input.pre,
+            only_binary: input.only_binary.clone(),
+            no_binary: input.no_binary.clone(),
+            accelerator: accelerator_policy(&profile),
+        };
+        jobs.push(Job { profile, request, indexes, lock_path, header });
+    }
+
+    let options = ClientOptions {
+        cache_dir: args.network.cache_dir.clone(),
+        offline: args.network.offline,
+        timeout: Duration::from_secs(args.network.timeout),
+        retries: args.network.retries,
+        concurrency: args.network.concurrency,
+        progress: super::show_progress(quiet),
+    };
+    let find_links = find_links(&input);
+    let client = RegistryClient::new(all_indexes(&jobs), find_links, options)?;
+
+    // Resolve every profile, in parallel, against the one client.
+    let results: Vec<(usize, Result<String, ResolveError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| {
+                let source = client.for_indexes(&job.indexes);
+                let handle = scope.spawn(move || {
+                    let resolution = resolve::resolve(&source, &job.request, &job.profile.name)?;
+                    Ok(lock::render(&resolution, &job.header))
+                });
+                (i, handle)
+            })
+            .collect();
+        handles.into_iter().map(|(i, h)| (i, h.join().expect("resolver thread panicked"))).collect()
+    });
+
+    let mut rendered = Vec::new();
+    let mut failures = Vec::new();
+    for (i, result) in results {
+        match result {
+            Ok(text) => rendered.push((i, text)),
+            Err(ResolveError::Index(error)) => return Err(error.into()),
+            Err(error) => failures.push(format!("{error}")),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Failure::Resolution(failures.join("\n\n")).into());
+    }
+
+    if args.check {
+        return check(&jobs, &rendered);
+    }
+    for (i, text) in &rendered {
+        let job = &jobs[*i];
+        write_atomically(&job.lock_path, text.as_bytes())?;
+        if args.pylock {
+            // TODO(pylock): PEP 751 output.
+        }
+        if !quiet {
+            let count = text.lines().filter(|l| l.contains("==") && !l.starts_with('#')).count();
+            eprintln!(
+                "locked {count} packages for `{}` -> {}",
+                job.profile.name,
+                display_path(&job.lock_path, &cwd)
+            );
+        }
+    }
+    if !quiet {
+        eprintln!("done in {:.1}s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+fn read_input(path: &Path, extras: &[String]) -> anyhow::Result<RequirementsInput> {
+    let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+    if is_pyproject {
+        let extras: Vec<ExtraName> = extras
+            .iter()
+            .map(|e| ExtraName::from_str(e).with_context(|| format!("`--extra {e}` is not a valid extra name")))
+            .collect::<Result<_, _>>()?;
+        Ok(read_pyproject(path, &extras)?)
+    } else {
+        if !extras.is_empty() {
+            bail!("`--extra` selects optional groups of a `pyproject.toml`; `{}` is a requirements file", path.display());
+        }
+        Ok(parse_requirements_file(path)?)
+    }
+}
+
+fn read_overrides(files: &[PathBuf], cwd: &Path) -> anyhow::Result<Vec<RootRequirement>> {
+    let mut overrides = Vec::new();
+    for file in files {
+        let input = parse_requirements_file(&cwd.join(file))?;
+        overrides.extend(root_requirements(&input.requirements, cwd));
+    }
+    Ok(overrides)
+}
+
+/// `# via` labels name the input file relative to the lock, pip-compile style.
+fn root_requirements(requirements: &[InputRequirement], lock_path: &Path) -> Vec<RootRequirement> {
+    let base = lock_path.parent().unwrap_or(Path::new("."));
+    requirements
+        .iter()
+        .map(|r| RootRequirement {
+            requirement: r.requirement.clone(),
+            source: format!("-r {}", relative_path(&r.origin.file, base)),
+        })
+        .collect()
+}
+
+fn parse_timestamp(value: &str) -> anyhow::Result<jiff::Timestamp> {
+    if let Ok(ts) = value.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    let date: jiff::civil::Date = value
+        .parse()
+        .with_context(|| format!("`--exclude-newer {value}`: expected an RFC 3339 timestamp or a date like 2025-09-01"))?;
+    Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
+}
+
+/// The profile's indexes, with the input's `--index-url` replacing the profile's
+/// general-purpose indexes and `--extra-index-url` appended; pinned indexes stay.
+fn index_configs(profile: &Profile, input: &RequirementsInput, exclude_newer: Option<jiff::Timestamp>) -> Vec<IndexConfig> {
+    let mut configs: Vec<IndexConfig> = profile
+        .indexes
+        .iter()
+        .filter(|i| i.packages.is_some() || input.index_url.is_none())
+        .map(|i| IndexConfig {
+            name: i.name.clone(),
+            url: i.url.clone(),
+            packages: i.packages.as_ref().map(|p| p.iter().cloned().collect()),
+            exclude_newer: exclude_newer.or(i.exclude_newer),
+        })
+        .collect();
+    let extra = input.index_url.iter().chain(&input.extra_index_urls);
+    for (n, url) in extra.enumerate() {
+        if configs.iter().any(|c| c.url == *url) {
+            continue;
+        }
+        configs.push(IndexConfig {
+            name: if n == 0 && input.index_url.is_some() { "index-url".into() } else { format!("extra-index-{n}") },
+            url: url.clone(),
+            packages: None,
+            exclude_newer,
+        });
+    }
+    configs
+}
+
+/// Every index any job uses, once, so one client serves them all.
+fn all_indexes(jobs: &[Job]) -> Vec<IndexConfig> {
+    let mut all: Vec<IndexConfig> = Vec::new();
+    for job in jobs {
+        for index in &job.indexes {
+            if !all.contains(index) {
+                all.push(index.clone());
+            }
+        }
+    }
+    all
+}
+
+fn find_links(input: &RequirementsInput) -> Vec<FindLinksSource> {
+    input
+        .find_links
+        .iter()
+        .map(|f| match f {
+            FindLinks::Directory(dir) => FindLinksSource::Directory(dir.clone()),
+            FindLinks::Url(url) => FindLinksSource::Url(url.clone()),
+        })
+        .collect()
+}
+
+fn accelerator_policy(profile: &Profile) -> AcceleratorPolicy {
+    let mut pinned = BTreeMap::new();
+    for index in &profile.indexes {
+        for name in index.packages.iter().flatten() {
+            pinned.insert(name.clone(), index.name.clone());
+        }
+    }
+    AcceleratorPolicy {
+        accelerator: profile.accelerator.clone(),
+        packages: profile.accelerated_packages.clone(),
+        pinned,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn header(
+    profile: &Profile,
+    target: &Target,
+    indexes: &[IndexConfig],
+    input: &RequirementsInput,
+    lock_path: &Path,
+    input_path: &Path,
+    args: &LockArgs,
+) -> LockHeader {
+    let lock_dir = lock_path.parent().unwrap_or(Path::new("."));
+    let input_dir = input_path.parent().unwrap_or(Path::new("."));
+    let accelerator = match &profile.accelerator {
+        Accelerator::Cpu => "cpu".to_string(),
+        Accelerator::Cuda { version, compute_capabilities } => {
+            format!("CUDA {version} (sm {})", compute_capabilities.join(" "))
+        }
+        Accelerator::Rocm { version, gfx_targets } => format!("ROCm {version} ({})", gfx_targets.join(" ")),
+    };
+    let libc = match profile.libc.family {
+        profile::LibcFamily::Glibc => "glibc",
+        profile::LibcFamily::Musl => "musl",
+    };
+    let platform = match profile.platform {
+        profile::Platform::LinuxAmd64 => "linux/amd64",
+        profile::Platform::LinuxArm64 => "linux/arm64",
+    };
+    let mut command = vec!["dockgen lock".to_string(), relative_path(input_path, input_dir)];
+    command.push(format!("--profile {}", profile_spec_for(&args.profiles, profile)));
+    for extra in &args.extras {
+        command.push(format!("--extra {extra}"));
+    }
+    if let Some(date) = &args.exclude_newer {
+        command.push(format!("--exclude-newer {date}"));
+    }
+    if args.pre {
+        command.push("--pre".into());
+    }
+    let general: Vec<&IndexConfig> = indexes.iter().filter(|i| i.packages.is_none()).collect();
+    let pinned: Vec<&IndexConfig> = indexes.iter().filter(|i| i.packages.is_some()).collect();
+    LockHeader {
+        profile: profile.name.clone(),
+        target: format!(
+            "{platform}, CPython {}, {libc} {}.{}, {accelerator}",
+            target.python, profile.libc.version.0, profile.libc.version.1
+        ),
+        command: command.join(" "),
+        inputs: input.files.iter().map(|f| relative_path(f, lock_dir)).collect(),
+        exclude_newer: indexes
+            .iter()
+            .filter_map(|i| i.exclude_newer.map(|t| (i.name.clone(), t.to_string())))
+            .collect(),
+        index_url: general.first().map(|i| crate::index::redact(&i.url)),
+        extra_index_urls: general.iter().skip(1).chain(pinned.iter()).map(|i| crate::index::redact(&i.url)).collect(),
+        find_links: input
+            .find_links
+            .iter()
+            .map(|f| match f {
+                FindLinks::Directory(dir) => relative_path(dir, lock_dir),
+                FindLinks::Url(url) => crate::index::redact(url),
+            })
+            .collect(),
+    }
+}
+
+/// The profile as the user named it when it is a built-in, else its name.
+fn profile_spec_for(specs: &[String], profile: &Profile) -> String {
+    specs
+        .iter()
+        .find(|s| **s == profile.name)
+        .cloned()
+        .unwrap_or_else(|| profile.name.clone())
+}
+
+fn check(jobs: &[Job], rendered: &[(usize, String)]) -> anyhow::Result<()> {
+    let mut stale = false;
+    for (i, text) in rendered {
+        let job = &jobs[*i];
+        let current = std::fs::read_to_string(&job.lock_path).unwrap_or_default();
+        if current == *text {
+            eprintln!("`{}` is up to date", job.lock_path.display());
+            continue;
+        }
+        stale = true;
+        let path = job.lock_path.display().to_string();
+        let diff = similar::TextDiff::from_lines(&current, text);
+        print!("{}", diff.unified_diff().context_radius(3).header(&path, &format!("{path} (fresh)")));
+        eprintln!("`{path}` is stale: run `{}`", job.header.command);
+    }
+    if stale { Err(Failure::Reported.into()) } else { Ok(()) }
+}
+
+/// Write through a temporary file in the same directory, then rename: readers see
+/// the old lock or the new one, never half of one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot replace `{}`", path.display()))?;
+    Ok(())
+}
+
+/// `path` relative to `base` when it lies below a common ancestor, with `/` separators.
+pub fn relative_path(path: &Path, base: &Path) -> String {
+    let path = normalize(path);
+    let base = normalize(base);
+    let common = path.components().zip(base.components()).take_while(|(a, b)| a == b).count();
+    let ups = base.components().count() - common;
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), ups).collect();
+    parts.extend(path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    if parts.is_empty() { ".".into() } else { parts.join("/") }
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn display_path(path: &Path, cwd: &Path) -> String {
+    relative_path(path, cwd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(relative_path(Path::new("/a/b/req.in"), Path::new("/a/b/locks")), "../req.in");
+        assert_eq!(relative_path(Path::new("/a/b/locks/x.txt"), Path::new("/a/b")), "locks/x.txt");
+        assert_eq!(relative_path(Path::new("/a/./b/c"), Path::new("/a/b")), "c");
+    }
+
+    #[test]
+    fn exclude_newer_accepts_dates_and_timestamps() {
+        assert_eq!(parse_timestamp("2025-09-01").unwrap().to_string(), "2025-09-01T00:00:00Z");
+        assert_eq!(parse_timestamp("2025-09-01T12:30:00Z").unwrap().to_string(), "2025-09-01T12:30:00Z");
+        assert!(parse_timestamp("yesterday").is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! An in-memory [`PackageSource`] for unit tests of the stages that consume indexes.
+//! (Index behaviour itself is tested against real loopback HTTP servers.)
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{PackageName, Requirement};
+
+use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles};
+
+#[derive(Default)]
+pub struct MemorySource {
+    projects: HashMap<PackageName, ProjectFiles>,
+    metadata: HashMap<String, Arc<CoreMetadata>>,
+}
+
+/// One release: `name`, `version`, requirements, and optional wheel tag / flags.
+pub struct Release<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub requires: &'a [&'a str],
+    pub requires_python: Option<&'a str>,
+    /// `py3-none-any` unless set.
+    pub tag: &'a str,
+    pub yanked: bool,
+    pub index: &'a str,
+}
+
+impl<'a> Release<'a> {
+    pub fn new(name: &'a str, version: &'a str, requires: &'a [&'a str]) -> Self {
+        Self { name, version, requires, requires_python: None, tag: "py3-none-any", yanked: false, index: "pypi" }
+    }
+}
+
+impl MemorySource {
+    pub fn add(&mut self, release: Release<'_>) -> &mut Self {
+        let name = PackageName::from_str(release.name).expect("test package name");
+        let version = Version::from_str(release.version).expect("test version");
+        let mut tags = release.tag.splitn(3, '-');
+        let mut split = || tags.next().unwrap_or_default().split('.').map(String::from).collect::<Vec<_>>();
+        let kind = DistKind::Wheel { interpreters: split(), abis: split(), platforms: split() };
+        let filename = format!("{}-{}-{}.whl", name.as_dist_info_name(), version, release.tag);
+        let requires_python = release.requires_python.map(|s| VersionSpecifiers::from_str(s).expect("test specifiers"));
+        let file = DistFile {
+            filename: filename.clone(),
+            kind,
+            version: version.clone(),
+            url: url::Url::parse(&format!("https://files.example/{filename}")).expect("test url"),
+            sha256: Some(format!("{:0>64}", filename.len())),
+            requires_python: requires_python.clone(),
+            yanked: release.yanked.then(String::new),
+            upload_time: None,
+            size: Some(1),
+            has_metadata_sidecar: true,
+            index: Arc::from(release.index),
+        };
+        let metadata = CoreMetadata {
+            name: name.clone(),
+            version,
+            requires_dist: release.requires.iter().map(|r| Requirement::from_str(r).expect("test requirement")).collect(),
+            requires_python,
+            provides_extras: Vec::new(),
+            summary: None,
+            license: None,
+        };
+        self.metadata.insert(filename, Arc::new(metadata));
+        self.projects
+            .entry(name.clone())
+            .or_insert_with(|| ProjectFiles { name, index: Arc::from(release.index), files: Vec::new() })
+            .files
+            .push(file);
+        self
+    }
+}
+
+impl PackageSource for MemorySource {
+    fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectFiles>>, IndexError> {
+        Ok(self.projects.get(name).cloned().map(Arc::new))
+    }
+
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        self.metadata
+            .get(&file.filename)
+            .cloned()
+            .ok_or_else(|| IndexError::Other(format!("no metadata for `{}`", file.filename)))
+    }
+
+    fn sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        Ok(file.sha256.clone().unwrap_or_default())
+    }
+}

@@ -1,0 +1,121 @@
+//! Reading a lock back: the pins (kept on re-lock unless upgraded) and their hashes.
+//! Reads dockgen's own output and any pip-compile / `uv pip compile` file alike.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep440_rs::Version;
+use pep508_rs::PackageName;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedPin {
+    pub version: Version,
+    pub hashes: Vec<String>,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LockFile {
+    pub pins: BTreeMap<PackageName, LockedPin>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read lock `{}`: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax { path: PathBuf, line: usize, message: String },
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
+    let mut lock = LockFile::default();
+    let mut current: Option<PackageName> = None;
+    // Join continuation lines but remember where each logical line starts.
+    let mut logical: Vec<(usize, String)> = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line_no = index + 1;
+        let content = raw.split(" #").next().unwrap_or("");
+        let content = if content.trim_start().starts_with('#') { "" } else { content };
+        let (piece, continues) = match content.trim_end().strip_suffix('\\') {
+            Some(piece) => (piece.to_string(), true),
+            None => (content.to_string(), false),
+        };
+        let entry = pending.get_or_insert((line_no, String::new()));
+        entry.1.push(' ');
+        entry.1.push_str(piece.trim());
+        if !continues {
+            logical.extend(pending.take());
+        }
+    }
+    logical.extend(pending.take());
+
+    for (line, content) in logical {
+        let content = content.trim();
+        if content.is_empty() {
+            continue;
+        }
+        let syntax = |message: String| ReadError::Syntax { path: path.to_path_buf(), line, message };
+        if content.starts_with('-') && !content.starts_with("--hash") {
+            // --index-url and friends: not pins.
+            current = None;
+            continue;
+        }
+        let mut words = content.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if !first.starts_with("--hash") {
+            let (name, version) = first
+                .split_once("==")
+                .ok_or_else(|| syntax(format!("expected `name==version`, found `{first}`")))?;
+            let name = name.split('[').next().unwrap_or(name);
+            let name = PackageName::from_str(name).map_err(|e| syntax(format!("bad package name `{name}`: {e}")))?;
+            let version = Version::from_str(version.trim_end_matches(';'))
+                .map_err(|e| syntax(format!("bad version `{version}` of `{name}`: {e}")))?;
+            lock.pins.insert(name.clone(), LockedPin { version, hashes: Vec::new(), line });
+            current = Some(name);
+        } else {
+            words = content.split_whitespace();
+        }
+        for word in words {
+            if let Some(hash) = word.strip_prefix("--hash=") {
+                let Some(name) = &current else {
+                    return Err(syntax("`--hash` without a requirement".into()));
+                };
+                let hash = hash.strip_prefix("sha256:").ok_or_else(|| syntax(format!("unsupported hash `{hash}` (dockgen locks use sha256)")))?;
+                if let Some(pin) = lock.pins.get_mut(name) {
+                    pin.hashes.push(hash.to_string());
+                }
+            }
+        }
+    }
+    Ok(lock)
+}
+
+pub fn read(path: &Path) -> Result<LockFile, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+    parse(&text, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_pins_and_hashes_across_continuations() {
+        let text = "#\n# header\n#\n--index-url https://pypi.org/simple\n\nanyio==4.4.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via httpx\ntorch==2.5.1+cu124 \\\n    --hash=sha256:cc\n";
+        let lock = parse(text, Path::new("locks/x.txt")).unwrap();
+        let rendered: Vec<String> = lock
+            .pins
+            .iter()
+            .map(|(n, p)| format!("{n} {} {:?} @{}", p.version, p.hashes, p.line))
+            .collect();
+        assert_eq!(rendered, vec!["anyio 4.4.0 [\"aa\", \"bb\"] @6", "torch 2.5.1+cu124 [\"cc\"] @10"]);
+    }
+
+    #[test]
+    fn reports_the_line_of_a_bad_pin() {
+        let error = parse("ok==1.0\nnot-a-pin>=2\n", Path::new("l.txt")).unwrap_err();
+        assert_eq!(error.to_string(), "l.txt:2: expected `name==version`, found `not-a-pin>=2`");
+    }
+}

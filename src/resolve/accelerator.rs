@@ -1,0 +1,126 @@
+//! GPU profiles fail closed: a lock whose torch is a CPU-only build is an error, not
+//! an image that imports fine and then runs on the CPU.
+//!
+//! The evidence, strongest first: the local version label (`+cpu`, `+cu124`,
+//! `+rocm6.2`); the index the file came from, when the profile pins the package to an
+//! accelerator index; and CUDA runtime wheels (`nvidia-*-cu12`) among its
+//! requirements, which is how PyPI's own CUDA builds of torch show themselves.
+
+use std::collections::BTreeMap;
+
+use pep440_rs::LocalSegment;
+use pep508_rs::PackageName;
+
+use super::{Resolution, ResolvedPackage};
+use crate::input::profile::Accelerator;
+use crate::input::target::Target;
+
+#[derive(Debug, Clone)]
+pub struct AcceleratorPolicy {
+    pub accelerator: Accelerator,
+    /// Packages that must be accelerated builds on a GPU profile.
+    pub packages: Vec<PackageName>,
+    /// Package -> the index the profile pins it to.
+    pub pinned: BTreeMap<PackageName, String>,
+}
+
+impl AcceleratorPolicy {
+    pub fn cpu() -> Self {
+        Self { accelerator: Accelerator::Cpu, packages: Vec::new(), pinned: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "`{package}` {version} (from index `{index}`) is {what}, but profile needs {needed}; \
+     pin `{package}` to the accelerator index in the profile's `indexes` (with `packages: [{package}]`) \
+     or require a `+{hint}` build"
+)]
+pub struct AcceleratorError {
+    pub package: PackageName,
+    pub version: String,
+    pub index: String,
+    pub what: String,
+    pub needed: String,
+    pub hint: String,
+}
+
+pub(super) fn check(resolution: &Resolution, policy: &AcceleratorPolicy, target: &Target) -> Result<(), AcceleratorError> {
+    let (needed, hint, family) = match &policy.accelerator {
+        Accelerator::Cpu => return Ok(()),
+        Accelerator::Cuda { version, .. } => {
+            (format!("a CUDA {version} build"), format!("cu{}", version.replace('.', "")), Family::Cuda(major(version)))
+        }
+        Accelerator::Rocm { version, .. } => (format!("a ROCm {version} build"), format!("rocm{version}"), Family::Rocm),
+    };
+    for name in &policy.packages {
+        let Some(package) = resolution.packages.get(name) else { continue };
+        let label = local_label(package);
+        let fail = |what: String| AcceleratorError {
+            package: name.clone(),
+            version: package.version.to_string(),
+            index: package.index.to_string(),
+            what,
+            needed: needed.clone(),
+            hint: hint.clone(),
+        };
+        if label.contains("cpu") {
+            return Err(fail("a CPU-only build".into()));
+        }
+        match family {
+            Family::Cuda(want) => {
+                if label.starts_with("rocm") {
+                    return Err(fail("a ROCm build".into()));
+                }
+                if let Some(digits) = label.strip_prefix("cu").filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit())) {
+                    let have = &digits[..digits.len() - 1];
+                    if have != want {
+                        return Err(fail(format!("a CUDA {have}.x build (`+{label}`)")));
+                    }
+                    continue;
+                }
+                let pinned = policy.pinned.get(name).is_some_and(|index| **index == *package.index);
+                if !pinned && !requires_cuda_runtime(package, target) {
+                    return Err(fail("not recognisably a CUDA build (no `+cu` label, no CUDA runtime requirements, not from a pinned accelerator index)".into()));
+                }
+            }
+            Family::Rocm => {
+                if !label.starts_with("rocm") {
+                    let what = if label.is_empty() { "not a ROCm build (no `+rocm` label)".to_string() } else { format!("not a ROCm build (`+{label}`)") };
+                    return Err(fail(what));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Family<'a> {
+    Cuda(&'a str),
+    Rocm,
+}
+
+fn major(version: &str) -> &str {
+    version.split('.').next().unwrap_or(version)
+}
+
+fn local_label(package: &ResolvedPackage) -> String {
+    package
+        .version
+        .local()
+        .iter()
+        .map(|segment| match segment {
+            LocalSegment::String(s) => s.clone(),
+            LocalSegment::Number(n) => n.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn requires_cuda_runtime(package: &ResolvedPackage, target: &Target) -> bool {
+    package.metadata.requires_dist.iter().any(|req| {
+        let name = req.name.as_ref();
+        name.starts_with("nvidia-") && name.contains("-cu1") && req.marker.evaluate(&target.markers, &[])
+    })
+}

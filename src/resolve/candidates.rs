@@ -1,0 +1,105 @@
+//! Which versions of a project the target can use, and with which files.
+//!
+//! A version is a candidate when at least one of its files installs on the target:
+//! a wheel whose tags the target accepts, or an sdist (unless binaries are
+//! required), with a `Requires-Python` that admits the target interpreter.
+
+use std::collections::BTreeMap;
+
+use pep440_rs::Version;
+
+use crate::index::{DistFile, DistKind, ProjectFiles};
+use crate::input::target::Target;
+
+/// The usable files of one version, best first: wheels by tag preference, then sdists.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub files: Vec<DistFile>,
+    /// Every usable file is yanked: only an exact pin may select it.
+    pub yanked: bool,
+}
+
+impl Candidate {
+    /// The file whose metadata stands for the version.
+    pub fn representative(&self) -> &DistFile {
+        &self.files[0]
+    }
+}
+
+/// Whether wheels and sdists may be used for one project.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatPolicy {
+    pub wheels: bool,
+    pub sdists: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Candidates {
+    pub versions: BTreeMap<Version, Candidate>,
+    /// Versions dropped and why, for explanations when nothing is left.
+    pub excluded: ExclusionCounts,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ExclusionCounts {
+    pub incompatible_wheels: usize,
+    pub requires_python: usize,
+    pub policy: usize,
+}
+
+impl Candidates {
+    pub fn new(project: &ProjectFiles, target: &Target, policy: FormatPolicy) -> Self {
+        let mut excluded = ExclusionCounts::default();
+        let mut ranked: BTreeMap<Version, Vec<(usize, &DistFile)>> = BTreeMap::new();
+        for file in &project.files {
+            if let Some(requires_python) = &file.requires_python {
+                if !requires_python.contains(&target.python) {
+                    excluded.requires_python += 1;
+                    continue;
+                }
+            }
+            let rank = match &file.kind {
+                DistKind::Wheel { interpreters, abis, platforms } => {
+                    if !policy.wheels {
+                        excluded.policy += 1;
+                        continue;
+                    }
+                    let (i, a, p) = (as_strs(interpreters), as_strs(abis), as_strs(platforms));
+                    match target.wheel_rank(&i, &a, &p) {
+                        Some(rank) => rank,
+                        None => {
+                            excluded.incompatible_wheels += 1;
+                            continue;
+                        }
+                    }
+                }
+                DistKind::Sdist => {
+                    if !policy.sdists {
+                        excluded.policy += 1;
+                        continue;
+                    }
+                    usize::MAX
+                }
+            };
+            ranked.entry(file.version.clone()).or_default().push((rank, file));
+        }
+        let versions = ranked
+            .into_iter()
+            .map(|(version, mut files)| {
+                files.sort_by(|(ra, fa), (rb, fb)| ra.cmp(rb).then_with(|| fa.filename.cmp(&fb.filename)));
+                let yanked = files.iter().all(|(_, f)| f.yanked.is_some());
+                let files = files
+                    .into_iter()
+                    .filter(|(_, f)| yanked || f.yanked.is_none())
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                (version, Candidate { files, yanked })
+            })
+            .collect();
+        Self { versions, excluded }
+    }
+}
+
+fn as_strs(values: &[String]) -> Vec<&str> {
+    values.iter().map(String::as_str).collect()
+}

@@ -1,0 +1,551 @@
+//! The PubGrub dependency provider, and the solve loop around it.
+//!
+//! PubGrub asks one question at a time; the indexes answer slowly. So every time a
+//! package's dependencies become known, a small pool of threads fetches their project
+//! pages and the metadata of the version PubGrub is most likely to pick, while the
+//! solver carries on. The answers land in the source's in-memory cache, where the
+//! solver finds them when it gets there.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
+use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, PubGrubError, Ranges};
+
+use super::candidates::{Candidate, Candidates, FormatPolicy};
+use super::package::Package;
+use super::report;
+use super::specifiers::to_ranges;
+use super::{
+    Dependency, LockedFile, RequiredBy, ResolveError, ResolveRequest, ResolvedPackage, Resolution,
+};
+use crate::index::{CoreMetadata, DistFile, IndexError, PackageSource};
+
+/// How many threads warm the source ahead of the solver. They mostly wait on the
+/// network, so this is about requests in flight, not cores.
+const PREFETCH_THREADS: usize = 12;
+
+pub(super) type Range = Ranges<Version>;
+
+/// Why a package or version cannot be used; shown in "no solution" explanations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Unavailable {
+    RequiresPython(String),
+    Yanked,
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RequiresPython(spec) => write!(f, "requires Python {spec}"),
+            Self::Yanked => f.write_str("is yanked"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub(super) struct ProviderError(#[from] IndexError);
+
+struct Inputs {
+    root: Vec<(Package, Range)>,
+    constraints: HashMap<PackageName, Range>,
+    overrides: HashMap<PackageName, Range>,
+    exact_pins: HashSet<PackageName>,
+    prerelease_named: HashSet<PackageName>,
+}
+
+pub(super) struct Provider<'a> {
+    source: &'a dyn PackageSource,
+    request: &'a ResolveRequest,
+    markers: &'a MarkerEnvironment,
+    inputs: Inputs,
+    candidates: Mutex<HashMap<PackageName, Arc<Candidates>>>,
+    metadata: Mutex<HashMap<(PackageName, Version), Arc<CoreMetadata>>>,
+    discovered: Mutex<HashMap<Package, u32>>,
+    /// Packages that turned out not to exist, for the explanation.
+    pub(super) missing: Mutex<BTreeSet<PackageName>>,
+    prefetch: Mutex<Option<Sender<(PackageName, Range)>>>,
+}
+
+pub(super) fn solve(
+    source: &dyn PackageSource,
+    request: &ResolveRequest,
+    profile: &str,
+) -> Result<Resolution, ResolveError> {
+    let inputs = Inputs::new(request)?;
+    let (tx, rx) = channel();
+    let provider = Provider {
+        source,
+        request,
+        markers: &request.target.markers,
+        inputs,
+        candidates: Mutex::default(),
+        metadata: Mutex::default(),
+        discovered: Mutex::default(),
+        missing: Mutex::default(),
+        prefetch: Mutex::new(Some(tx)),
+    };
+    for (package, range) in &provider.inputs.root {
+        if let Some(name) = package.name() {
+            provider.queue_prefetch(name, range);
+        }
+    }
+    let rx = Mutex::new(rx);
+    let selected = std::thread::scope(|scope| {
+        for _ in 0..PREFETCH_THREADS {
+            scope.spawn(|| provider.prefetch_worker(&rx));
+        }
+        let result = pubgrub::resolve(&provider, Package::Root, Version::new([0]));
+        // Closing the channel lets the workers finish what they hold and exit.
+        provider.prefetch.lock().expect("prefetch lock").take();
+        result
+    });
+    let selected = match selected {
+        Ok(selected) => selected,
+        Err(PubGrubError::NoSolution(tree)) => {
+            return Err(ResolveError::NoSolution {
+                profile: profile.to_string(),
+                explanation: report::explain(tree, &provider),
+            });
+        }
+        Err(PubGrubError::ErrorChoosingVersion { source, .. })
+        | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
+        | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source.0.into()),
+    };
+    provider.resolution(selected.into_iter().collect())
+}
+
+impl Inputs {
+    fn new(request: &ResolveRequest) -> Result<Self, ResolveError> {
+        let env = &request.target.markers;
+        let active = |reqs: &[super::RootRequirement]| -> Result<Vec<Requirement>, ResolveError> {
+            reqs.iter()
+                .filter(|r| r.requirement.marker.evaluate(env, &[]))
+                .map(|r| {
+                    if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url {
+                        return Err(ResolveError::Unsupported(format!(
+                            "`{}` ({}) is a direct URL requirement ({}); dockgen does not lock \
+                             direct URLs yet: publish the file on an index or a --find-links \
+                             directory and require it by version",
+                            r.requirement.name, r.source, url
+                        )));
+                    }
+                    Ok(r.requirement.clone())
+                })
+                .collect()
+        };
+        let ranges_of = |reqs: &[Requirement]| -> HashMap<PackageName, Range> {
+            let mut map: HashMap<PackageName, Range> = HashMap::new();
+            for req in reqs {
+                let range = requirement_range(req);
+                map.entry(req.name.clone())
+                    .and_modify(|r| *r = r.intersection(&range))
+                    .or_insert(range);
+            }
+            map
+        };
+        let requirements = active(&request.requirements)?;
+        let constraints = ranges_of(&active(&request.constraints)?);
+        let overrides = ranges_of(&active(&request.overrides)?);
+
+        let mut exact_pins = HashSet::new();
+        let mut prerelease_named = HashSet::new();
+        for req in requirements.iter().chain(active(&request.constraints)?.iter()) {
+            if let Some(VersionOrUrl::VersionSpecifier(specs)) = &req.version_or_url {
+                if specs.iter().any(|s| {
+                    matches!(s.operator(), pep440_rs::Operator::Equal | pep440_rs::Operator::ExactEqual)
+                        && !s.operator().is_star()
+                }) {
+                    exact_pins.insert(req.name.clone());
+                }
+                if specs.iter().any(|s| s.version().any_prerelease()) {
+                    prerelease_named.insert(req.name.clone());
+                }
+            }
+        }
+
+        let mut root: BTreeMap<Package, Range> = BTreeMap::new();
+        for req in &requirements {
+            let range = overrides.get(&req.name).cloned().unwrap_or_else(|| {
+                let range = requirement_range(req);
+                match constraints.get(&req.name) {
+                    Some(c) => range.intersection(c),
+                    None => range,
+                }
+            });
+            let mut add = |package: Package| {
+                root.entry(package)
+                    .and_modify(|r| *r = r.intersection(&range))
+                    .or_insert_with(|| range.clone());
+            };
+            add(Package::Base(req.name.clone()));
+            for extra in &req.extras {
+                add(Package::Extra(req.name.clone(), extra.clone()));
+            }
+        }
+        Ok(Self {
+            root: root.into_iter().collect(),
+            constraints,
+            overrides,
+            exact_pins,
+            prerelease_named,
+        })
+    }
+}
+
+fn requirement_range(req: &Requirement) -> Range {
+    match &req.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(specs)) => to_ranges(specs),
+        _ => Range::full(),
+    }
+}
+
+impl Provider<'_> {
+    fn policy(&self, name: &PackageName) -> FormatPolicy {
+        FormatPolicy {
+            wheels: !self.request.no_binary.contains(name) || self.request.only_binary.contains(name),
+            sdists: !self.request.only_binary.contains(name),
+        }
+    }
+
+    /// The usable versions of `name`, fetched once.
+    fn candidates(&self, name: &PackageName) -> Result<Arc<Candidates>, IndexError> {
+        if let Some(found) = self.candidates.lock().expect("candidates lock").get(name) {
+            return Ok(found.clone());
+        }
+        let candidates = match self.source.project(name)? {
+            Some(project) => Candidates::new(&project, &self.request.target, self.policy(name)),
+            None => {
+                self.missing.lock().expect("missing lock").insert(name.clone());
+                Candidates::default()
+            }
+        };
+        let candidates = Arc::new(candidates);
+        self.candidates
+            .lock()
+            .expect("candidates lock")
+            .insert(name.clone(), candidates.clone());
+        Ok(candidates)
+    }
+
+    fn metadata(&self, name: &PackageName, version: &Version) -> Result<Arc<CoreMetadata>, IndexError> {
+        let key = (name.clone(), version.clone());
+        if let Some(found) = self.metadata.lock().expect("metadata lock").get(&key) {
+            return Ok(found.clone());
+        }
+        let candidates = self.candidates(name)?;
+        let Some(candidate) = candidates.versions.get(version) else {
+            return Err(IndexError::Other(format!("`{name}` {version} vanished from the index during resolution")));
+        };
+        let metadata = self.source.metadata(candidate.representative())?;
+        self.metadata.lock().expect("metadata lock").insert(key, metadata.clone());
+        Ok(metadata)
+    }
+
+    /// Pick the version to try for `name` within `range`: the preferred (locked)
+    /// version when it fits, else the newest, stable releases before pre-releases.
+    fn pick<'c>(&self, name: &PackageName, range: &Range, candidates: &'c Candidates) -> Option<(&'c Version, &'c Candidate)> {
+        let usable = |(v, c): &(&Version, &Candidate)| {
+            range.contains(v) && (!c.yanked || self.inputs.exact_pins.contains(name))
+        };
+        if let Some(preferred) = self.request.preferences.get(name) {
+            if let Some(found) = candidates.versions.get_key_value(preferred).filter(|e| usable(e)) {
+                return Some(found);
+            }
+        }
+        let allow_pre = self.request.prereleases || self.inputs.prerelease_named.contains(name);
+        let mut newest_pre = None;
+        for entry in candidates.versions.iter().rev().filter(|e| usable(e)) {
+            if allow_pre || !entry.0.any_prerelease() {
+                return Some(entry);
+            }
+            newest_pre.get_or_insert(entry);
+        }
+        // Only pre-releases satisfy: PEP 440 allows them then.
+        newest_pre
+    }
+
+    /// Why the files of `name` were set aside, when some were: for explanations.
+    pub(super) fn exclusion_hint(&self, name: &PackageName) -> Option<String> {
+        let candidates = self.candidates.lock().expect("candidates lock").get(name).cloned()?;
+        let e = candidates.excluded;
+        let mut reasons = Vec::new();
+        if e.incompatible_wheels > 0 {
+            reasons.push(format!("{} wheels for other platforms or Pythons", e.incompatible_wheels));
+        }
+        if e.requires_python > 0 {
+            reasons.push(format!("{} files that require another Python", e.requires_python));
+        }
+        if e.policy > 0 {
+            reasons.push(format!("{} files excluded by --only-binary/--no-binary", e.policy));
+        }
+        (!reasons.is_empty()).then(|| format!("`{name}`: set aside {}", reasons.join(", ")))
+    }
+
+    fn queue_prefetch(&self, name: &PackageName, range: &Range) {
+        if let Some(tx) = self.prefetch.lock().expect("prefetch lock").as_ref() {
+            let _ = tx.send((name.clone(), range.clone()));
+        }
+    }
+
+    fn prefetch_worker(&self, rx: &Mutex<Receiver<(PackageName, Range)>>) {
+        loop {
+            let job = rx.lock().expect("prefetch receiver").recv();
+            let Ok((name, range)) = job else { return };
+            // Errors surface again, properly attributed, when the solver asks.
+            let Ok(candidates) = self.candidates(&name) else { continue };
+            if let Some((version, _)) = self.pick(&name, &range, &candidates) {
+                let _ = self.metadata(&name, version);
+            }
+        }
+    }
+
+    /// The requirements of `metadata` active on the target for `extra` (or the base
+    /// package when `extra` is `None`), with constraints and overrides applied.
+    fn active_requirements<'m>(&self, metadata: &'m CoreMetadata, extra: Option<&ExtraName>) -> Vec<&'m Requirement> {
+        metadata
+            .requires_dist
+            .iter()
+            .filter(|req| match extra {
+                None => req.marker.evaluate(self.markers, &[]),
+                Some(extra) => {
+                    req.marker.evaluate(self.markers, std::slice::from_ref(extra))
+                        && !req.marker.evaluate(self.markers, &[])
+                }
+            })
+            .collect()
+    }
+
+    fn edge_range(&self, req: &Requirement) -> Range {
+        if let Some(range) = self.inputs.overrides.get(&req.name) {
+            return range.clone();
+        }
+        let range = requirement_range(req);
+        match self.inputs.constraints.get(&req.name) {
+            Some(constraint) => range.intersection(constraint),
+            None => range,
+        }
+    }
+
+    fn discovery_order(&self, package: &Package) -> u32 {
+        let mut discovered = self.discovered.lock().expect("discovered lock");
+        let next = discovered.len() as u32;
+        *discovered.entry(package.clone()).or_insert(next)
+    }
+
+    /// Build the result: files, hashes, edges and `via` for every chosen package.
+    fn resolution(&self, selected: HashMap<Package, Version>) -> Result<Resolution, ResolveError> {
+        let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
+        let mut versions: BTreeMap<PackageName, Version> = BTreeMap::new();
+        for (package, version) in selected {
+            match package {
+                Package::Root => {}
+                Package::Base(name) => {
+                    versions.insert(name, version);
+                }
+                Package::Extra(name, extra) => {
+                    extras.entry(name).or_default().insert(extra);
+                }
+            }
+        }
+
+        let mut required_by: BTreeMap<PackageName, BTreeSet<RequiredBy>> = BTreeMap::new();
+        for req in &self.request.requirements {
+            if req.requirement.marker.evaluate(self.markers, &[]) {
+                required_by
+                    .entry(req.requirement.name.clone())
+                    .or_default()
+                    .insert(RequiredBy::Input(req.source.clone()));
+            }
+        }
+
+        let mut packages = BTreeMap::new();
+        for (name, version) in &versions {
+            let metadata = self.metadata(name, version)?;
+            let active_extras = extras.get(name).cloned().unwrap_or_default();
+            let mut dependencies = Vec::new();
+            let scopes = std::iter::once(None).chain(active_extras.iter().map(Some));
+            for extra in scopes {
+                for req in self.active_requirements(&metadata, extra) {
+                    if &req.name == name && extra.is_some() && req.extras.is_empty() {
+                        continue;
+                    }
+                    dependencies.push(Dependency {
+                        name: req.name.clone(),
+                        extras: req.extras.clone(),
+                        requirement: requirement_without_marker(req),
+                        via_extra: extra.cloned(),
+                    });
+                    if &req.name != name {
+                        required_by
+                            .entry(req.name.clone())
+                            .or_default()
+                            .insert(RequiredBy::Package(name.clone()));
+                    }
+                }
+            }
+            let candidates = self.candidates(name)?;
+            let candidate = &candidates.versions[version];
+            packages.insert(
+                name.clone(),
+                ResolvedPackage {
+                    name: name.clone(),
+                    version: version.clone(),
+                    index: candidate.representative().index.clone(),
+                    extras: active_extras,
+                    files: Vec::new(),
+                    dependencies,
+                    required_by: BTreeSet::new(),
+                    metadata,
+                },
+            );
+        }
+        for (name, by) in required_by {
+            if let Some(package) = packages.get_mut(&name) {
+                package.required_by = by;
+            }
+        }
+        self.attach_files(&mut packages)?;
+        Ok(Resolution { packages })
+    }
+
+    /// Every installable file of every chosen version, with its sha256; files the
+    /// index publishes no hash for are downloaded and hashed, several at a time.
+    fn attach_files(&self, packages: &mut BTreeMap<PackageName, ResolvedPackage>) -> Result<(), ResolveError> {
+        let mut files: Vec<(PackageName, DistFile)> = Vec::new();
+        for (name, package) in packages.iter() {
+            let candidates = self.candidates(name)?;
+            for file in &candidates.versions[&package.version].files {
+                files.push((name.clone(), file.clone()));
+            }
+        }
+        let next = Mutex::new(files.iter());
+        let results: Mutex<Vec<(PackageName, LockedFile)>> = Mutex::default();
+        let failure: Mutex<Option<IndexError>> = Mutex::default();
+        std::thread::scope(|scope| {
+            for _ in 0..PREFETCH_THREADS {
+                scope.spawn(|| {
+                    loop {
+                        let item = next.lock().expect("file queue").next();
+                        let Some((name, file)) = item else { return };
+                        match self.source.sha256(file) {
+                            Ok(sha256) => results.lock().expect("results").push((
+                                name.clone(),
+                                LockedFile {
+                                    filename: file.filename.clone(),
+                                    url: file.url.clone(),
+                                    sha256,
+                                    is_wheel: matches!(file.kind, crate::index::DistKind::Wheel { .. }),
+                                    size: file.size,
+                                },
+                            )),
+                            Err(error) => {
+                                failure.lock().expect("failure").get_or_insert(error);
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(error) = failure.into_inner().expect("failure") {
+            return Err(error.into());
+        }
+        for (name, file) in results.into_inner().expect("results") {
+            if let Some(package) = packages.get_mut(&name) {
+                package.files.push(file);
+            }
+        }
+        for package in packages.values_mut() {
+            package.files.sort_by(|a, b| a.filename.cmp(&b.filename));
+        }
+        Ok(())
+    }
+}
+
+fn requirement_without_marker(req: &Requirement) -> String {
+    let mut req = req.clone();
+    req.marker = pep508_rs::MarkerTree::TRUE;
+    req.to_string()
+}
+
+impl DependencyProvider for Provider<'_> {
+    type P = Package;
+    type V = Version;
+    type VS = Range;
+    type M = Unavailable;
+    type Priority = (u8, u32, Reverse<u32>);
+    type Err = ProviderError;
+
+    fn prioritize(&self, package: &Package, range: &Range, stats: &PackageResolutionStatistics) -> Self::Priority {
+        let tier = match package {
+            Package::Root => 3,
+            _ if range.as_singleton().is_some() => 2,
+            Package::Extra(..) => 1,
+            Package::Base(_) => 0,
+        };
+        (tier, stats.conflict_count(), Reverse(self.discovery_order(package)))
+    }
+
+    fn choose_version(&self, package: &Package, range: &Range) -> Result<Option<Version>, ProviderError> {
+        let Some(name) = package.name() else {
+            return Ok(Some(Version::new([0])));
+        };
+        let candidates = self.candidates(name)?;
+        Ok(self.pick(name, range, &candidates).map(|(v, _)| v.clone()))
+    }
+
+    fn get_dependencies(&self, package: &Package, version: &Version) -> Result<Dependencies<Package, Range, Unavailable>, ProviderError> {
+        let (name, extra) = match package {
+            Package::Root => {
+                return Ok(Dependencies::Available(self.inputs.root.iter().cloned().collect()));
+            }
+            Package::Base(name) => (name, None),
+            Package::Extra(name, extra) => (name, Some(extra)),
+        };
+        let candidates = self.candidates(name)?;
+        if let Some(candidate) = candidates.versions.get(version) {
+            if candidate.yanked && !self.inputs.exact_pins.contains(name) {
+                return Ok(Dependencies::Unavailable(Unavailable::Yanked));
+            }
+        }
+        let metadata = self.metadata(name, version)?;
+        if let Some(requires_python) = &metadata.requires_python {
+            if !requires_python.contains(&self.request.target.python) {
+                return Ok(Dependencies::Unavailable(Unavailable::RequiresPython(requires_python.to_string())));
+            }
+        }
+        let mut deps: BTreeMap<Package, Range> = BTreeMap::new();
+        if extra.is_some() {
+            let exact = Range::singleton(version.clone());
+            deps.insert(Package::Base(name.clone()), exact);
+        }
+        for req in self.active_requirements(&metadata, extra) {
+            let range = self.edge_range(req);
+            let mut add = |package: Package| {
+                deps.entry(package)
+                    .and_modify(|r| *r = r.intersection(&range))
+                    .or_insert_with(|| range.clone());
+            };
+            if &req.name != name {
+                add(Package::Base(req.name.clone()));
+            }
+            for dep_extra in &req.extras {
+                if &req.name == name && Some(dep_extra) == extra {
+                    continue;
+                }
+                add(Package::Extra(req.name.clone(), dep_extra.clone()));
+            }
+        }
+        for (package, range) in &deps {
+            if let Some(dep) = package.name().filter(|n| *n != name) {
+                self.queue_prefetch(dep, range);
+            }
+        }
+        Ok(Dependencies::Available(deps.into_iter().collect()))
+    }
+}
