@@ -4,6 +4,7 @@
 //! that what one writes the other reads.
 
 mod read;
+pub mod pylock;
 mod write;
 
 pub use read::{LockFile, LockedPin, ReadError, parse, read};

@@ -1,0 +1,93 @@
+//! PEP 751 `pylock.<profile>.toml`: the same resolution in the standard lock format,
+//! for installers that read it (`pip install -r` does not; `uv pip sync` and
+//! `pip lock` tooling do). One environment per file, like the lock itself.
+
+use serde::Serialize;
+
+use crate::resolve::Resolution;
+
+#[derive(Serialize)]
+struct PyLock<'a> {
+    #[serde(rename = "lock-version")]
+    lock_version: &'static str,
+    environments: Vec<String>,
+    #[serde(rename = "requires-python")]
+    requires_python: String,
+    #[serde(rename = "created-by")]
+    created_by: &'static str,
+    packages: Vec<Package<'a>>,
+}
+
+#[derive(Serialize)]
+struct Package<'a> {
+    name: &'a str,
+    version: String,
+    index: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dependencies: Vec<Dependency<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sdist: Option<File<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    wheels: Vec<File<'a>>,
+}
+
+#[derive(Serialize)]
+struct Dependency<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct File<'a> {
+    name: &'a str,
+    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    hashes: Hashes<'a>,
+}
+
+#[derive(Serialize)]
+struct Hashes<'a> {
+    sha256: &'a str,
+}
+
+/// `environment` is the PEP 508 marker that describes the target, `index_urls`
+/// maps index names to their (credential-free) URLs.
+pub fn render(
+    resolution: &Resolution,
+    environment: String,
+    python: &str,
+    index_url: impl Fn(&str) -> String,
+) -> Result<String, toml::ser::Error> {
+    let packages = resolution
+        .packages
+        .values()
+        .map(|p| {
+            let file = |f: &'_ crate::resolve::LockedFile| -> File<'_> {
+                File { name: &f.filename, url: f.url.as_str(), size: f.size, hashes: Hashes { sha256: &f.sha256 } }
+            };
+            let mut dependencies: Vec<Dependency> = p
+                .dependencies
+                .iter()
+                .filter(|d| resolution.packages.contains_key(&d.name) && d.name != p.name)
+                .map(|d| Dependency { name: d.name.as_ref() })
+                .collect();
+            dependencies.sort_by(|a, b| a.name.cmp(b.name));
+            dependencies.dedup_by(|a, b| a.name == b.name);
+            Package {
+                name: p.name.as_ref(),
+                version: p.version.to_string(),
+                index: index_url(&p.index),
+                dependencies,
+                sdist: p.files.iter().find(|f| !f.is_wheel).map(file),
+                wheels: p.files.iter().filter(|f| f.is_wheel).map(file).collect(),
+            }
+        })
+        .collect();
+    toml::to_string(&PyLock {
+        lock_version: "1.0",
+        environments: vec![environment],
+        requires_python: format!("=={python}"),
+        created_by: "dockgen",
+        packages,
+    })
+}
