@@ -152,21 +152,16 @@ impl TagRank {
     }
 
     fn rank(&self, interpreters: &[&str], abis: &[&str], platforms: &[&str]) -> Option<usize> {
-        let ids = |map: &HashMap<String, u32>, values: &[&str]| -> Vec<u32> {
-            values.iter().filter_map(|v| map.get(*v).copied()).collect()
-        };
-        let platforms = ids(&self.platforms, platforms);
-        if platforms.is_empty() {
-            return None;
-        }
-        let interpreters = ids(&self.interpreters, interpreters);
-        let abis = ids(&self.abis, abis);
-        let mut best = None;
-        for &i in &interpreters {
-            for &a in &abis {
-                for &p in &platforms {
-                    if let Some(&r) = self.ranks.get(&(i, a, p)) {
-                        best = Some(best.map_or(r, |b: usize| b.min(r)));
+        // Tag sets hold one to three entries: nested lookups beat collecting ids.
+        let mut best: Option<usize> = None;
+        for p in platforms.iter().filter_map(|p| self.platforms.get(*p)) {
+            for i in interpreters
+                .iter()
+                .filter_map(|i| self.interpreters.get(*i))
+            {
+                for a in abis.iter().filter_map(|a| self.abis.get(*a)) {
+                    if let Some(&r) = self.ranks.get(&(*i, *a, *p)) {
+                        best = Some(best.map_or(r, |b| b.min(r)));
                     }
                 }
             }
