@@ -1,3 +1,5 @@
+//! Tests for profile loading: `extends:` merging, every validation error, the built-ins.
+
 use std::path::{Path, PathBuf};
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Tests for the target environment: tags against `packaging` fixtures, markers, wheel ranking.
+
 use std::path::Path;
 
 use super::*;
