@@ -50,6 +50,10 @@ struct Hashes<'a> {
     sha256: &'a str,
 }
 
+fn file(f: &crate::resolve::LockedFile) -> File<'_> {
+    File { name: &f.filename, url: f.url.as_str(), size: f.size, hashes: Hashes { sha256: &f.sha256 } }
+}
+
 /// `environment` is the PEP 508 marker that describes the target, `index_urls`
 /// maps index names to their (credential-free) URLs.
 pub fn render(
@@ -62,9 +66,6 @@ pub fn render(
         .packages
         .values()
         .map(|p| {
-            let file = |f: &'_ crate::resolve::LockedFile| -> File<'_> {
-                File { name: &f.filename, url: f.url.as_str(), size: f.size, hashes: Hashes { sha256: &f.sha256 } }
-            };
             let mut dependencies: Vec<Dependency> = p
                 .dependencies
                 .iter()

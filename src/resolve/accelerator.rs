@@ -32,11 +32,12 @@ impl AcceleratorPolicy {
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "`{package}` {version} (from index `{index}`) is {what}, but profile needs {needed}; \
+    "`{package}` {version} (from index `{index}`) is {what}, but profile `{profile}` needs {needed}; \
      pin `{package}` to the accelerator index in the profile's `indexes` (with `packages: [{package}]`) \
      or require a `+{hint}` build"
 )]
 pub struct AcceleratorError {
+    pub profile: String,
     pub package: PackageName,
     pub version: String,
     pub index: String,
@@ -45,7 +46,12 @@ pub struct AcceleratorError {
     pub hint: String,
 }
 
-pub(super) fn check(resolution: &Resolution, policy: &AcceleratorPolicy, target: &Target) -> Result<(), AcceleratorError> {
+pub(super) fn check(
+    resolution: &Resolution,
+    policy: &AcceleratorPolicy,
+    target: &Target,
+    profile: &str,
+) -> Result<(), AcceleratorError> {
     let (needed, hint, family) = match &policy.accelerator {
         Accelerator::Cpu => return Ok(()),
         Accelerator::Cuda { version, .. } => {
@@ -57,6 +63,7 @@ pub(super) fn check(resolution: &Resolution, policy: &AcceleratorPolicy, target:
         let Some(package) = resolution.packages.get(name) else { continue };
         let label = local_label(package);
         let fail = |what: String| AcceleratorError {
+            profile: profile.to_string(),
             package: name.clone(),
             version: package.version.to_string(),
             index: package.index.to_string(),

@@ -118,7 +118,7 @@ pub fn resolve(
     profile: &str,
 ) -> Result<Resolution, ResolveError> {
     let resolution = provider::solve(source, request, profile)?;
-    accelerator::check(&resolution, &request.accelerator, &request.target)?;
+    accelerator::check(&resolution, &request.accelerator, &request.target, profile)?;
     Ok(resolution)
 }
 

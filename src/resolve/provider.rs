@@ -275,13 +275,13 @@ impl Provider<'_> {
         let e = candidates.excluded;
         let mut reasons = Vec::new();
         if e.incompatible_wheels > 0 {
-            reasons.push(format!("{} wheels for other platforms or Pythons", e.incompatible_wheels));
+            reasons.push(format!("{} wheel(s) for other platforms or Pythons", e.incompatible_wheels));
         }
         if e.requires_python > 0 {
-            reasons.push(format!("{} files that require another Python", e.requires_python));
+            reasons.push(format!("{} file(s) that require another Python", e.requires_python));
         }
         if e.policy > 0 {
-            reasons.push(format!("{} files excluded by --only-binary/--no-binary", e.policy));
+            reasons.push(format!("{} file(s) excluded by --only-binary/--no-binary", e.policy));
         }
         (!reasons.is_empty()).then(|| format!("`{name}`: set aside {}", reasons.join(", ")))
     }

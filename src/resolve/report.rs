@@ -14,9 +14,9 @@ use super::provider::{Provider, Range, Unavailable};
 
 type Tree = DerivationTree<Package, Range, Unavailable>;
 
-pub(super) fn explain(mut tree: Tree, provider: &Provider<'_>) -> String {
-    tree.collapse_no_versions();
-    let mut text = DefaultStringReporter::report_with_formatter(&tree, &Words);
+pub(super) fn explain(tree: Tree, provider: &Provider<'_>) -> String {
+    let missing = provider.missing.lock().expect("missing lock").clone();
+    let mut text = DefaultStringReporter::report_with_formatter(&tree, &Words { missing: &missing });
     let mut names = std::collections::BTreeSet::new();
     dead_ends(&tree, &mut names);
     let hints: Vec<String> = names
@@ -28,7 +28,6 @@ pub(super) fn explain(mut tree: Tree, provider: &Provider<'_>) -> String {
         text.push_str("\n\nhint: ");
         text.push_str(&hint);
     }
-    let missing = provider.missing.lock().expect("missing lock");
     if !missing.is_empty() {
         text.push_str("\n\nhint: not found in any index of the profile: ");
         let names: Vec<String> = missing.iter().map(|n| format!("`{n}`")).collect();
@@ -108,22 +107,35 @@ fn package(p: &Package, r: &Range) -> String {
     }
 }
 
-struct Words;
+/// The required side of an edge: "requires numpy", not "every version of numpy".
+fn dependency(p: &Package, r: &Range) -> String {
+    match r.iter().next() {
+        Some((Bound::Unbounded, Bound::Unbounded)) => p.to_string(),
+        _ => package(p, r),
+    }
+}
 
-impl ReportFormatter<Package, Range, Unavailable> for Words {
+struct Words<'a> {
+    missing: &'a std::collections::BTreeSet<pep508_rs::PackageName>,
+}
+
+impl ReportFormatter<Package, Range, Unavailable> for Words<'_> {
     type Output = String;
 
     fn format_external(&self, external: &External<Package, Range, Unavailable>) -> String {
         match external {
             External::NotRoot(p, _) => format!("we are solving for {p}"),
+            External::NoVersions(p, _) if p.name().is_some_and(|n| self.missing.contains(n)) => {
+                format!("{p} is not in any index of the profile")
+            }
             External::NoVersions(p, r) => match r.iter().next() {
                 Some((Bound::Unbounded, Bound::Unbounded)) => format!("no usable version of {p} exists for this target"),
                 _ => format!("no usable version of {p} matches {}", range(r)),
             },
             External::Custom(p, r, why) => format!("{} {why}", package(p, r)),
             External::FromDependencyOf(p, r, dep, dep_range) => match p {
-                Package::Root => format!("{p} require {}", package(dep, dep_range)),
-                _ => format!("{} depends on {}", package(p, r), package(dep, dep_range)),
+                Package::Root => format!("{p} require {}", dependency(dep, dep_range)),
+                _ => format!("{} depends on {}", package(p, r), dependency(dep, dep_range)),
             },
         }
     }

@@ -183,6 +183,10 @@ fn no_solution_is_explained_in_words() {
         .add(Release::new("numpy", "2.1.0", &[]))
         .add(Release::new("torchish", "3.0", &["numpy>=2"]))
         .add(Release { tag: "cp311-cp311-manylinux_2_17_aarch64", ..Release::new("armonly", "1.0", &[]) });
-    let error = solve(&source, &request("cpu-x86_64", &["app>=1.1", "armonly", "nowhere"])).unwrap_err();
-    insta::assert_snapshot!(error.to_string());
+    let conflict = solve(&source, &request("cpu-x86_64", &["app>=1.1"])).unwrap_err();
+    insta::assert_snapshot!("conflict", conflict.to_string());
+    let wrong_arch = solve(&source, &request("cpu-x86_64", &["armonly"])).unwrap_err();
+    insta::assert_snapshot!("wrong_arch", wrong_arch.to_string());
+    let missing = solve(&source, &request("cpu-x86_64", &["numpy", "nowhere"])).unwrap_err();
+    insta::assert_snapshot!("missing", missing.to_string());
 }
