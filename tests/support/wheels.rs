@@ -37,6 +37,9 @@ pub struct WheelSpec {
     /// Write ZIP64 structures (end of central directory record and locator, and
     /// ZIP64 extra fields) although the archive is small.
     pub zip64: bool,
+    /// Write `METADATA` and `WHEEL` before the package files (`RECORD` stays last), so
+    /// large package files sit between `METADATA` and the central directory.
+    pub dist_info_first: bool,
 }
 
 impl WheelSpec {
@@ -54,6 +57,7 @@ impl WheelSpec {
             dist_info_stem: None,
             stored: false,
             zip64: false,
+            dist_info_first: false,
         }
     }
 
@@ -119,12 +123,21 @@ impl WheelSpec {
     /// `(filename, bytes)` of the wheel.
     pub fn build(&self) -> (String, Vec<u8>) {
         let dist_info = self.dist_info_dir();
-        let mut entries: Vec<(String, Vec<u8>)> = self.files.clone();
-        entries.push((
-            format!("{dist_info}/METADATA"),
-            self.metadata().into_bytes(),
-        ));
-        entries.push((format!("{dist_info}/WHEEL"), self.wheel_file().into_bytes()));
+        let dist_info_files = [
+            (
+                format!("{dist_info}/METADATA"),
+                self.metadata().into_bytes(),
+            ),
+            (format!("{dist_info}/WHEEL"), self.wheel_file().into_bytes()),
+        ];
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        if self.dist_info_first {
+            entries.extend(dist_info_files.iter().cloned());
+            entries.extend(self.files.iter().cloned());
+        } else {
+            entries.extend(self.files.iter().cloned());
+            entries.extend(dist_info_files.iter().cloned());
+        }
         let mut record = String::new();
         for (path, contents) in &entries {
             let digest = urlsafe_b64_nopad(&Sha256::digest(contents));
