@@ -18,8 +18,9 @@ use super::metadata::{
     select_dist_info_metadata,
 };
 
-/// The first read: large enough for the end of central directory with the longest
-/// comment, and for the central directory of all but the largest wheels.
+/// The first read: the end of central directory record with any comment but a
+/// near-64-KiB one (wheels have none), and the central directory of wheels with up to
+/// several hundred files.
 pub const TAIL_BYTES: u64 = 64 * 1024;
 
 /// Byte ranges of one remote file.
@@ -64,7 +65,6 @@ pub async fn wheel_metadata_by_ranges<R: RangeRead>(
     let mut remote = Remote {
         reader,
         filename,
-        total: 0,
         start: 0,
         bytes: Vec::new(),
     };
@@ -112,11 +112,10 @@ struct Entry {
     local_header_offset: u64,
 }
 
-/// The remote file, and the suffix of it read so far: `bytes` is `[start, total)`.
+/// The remote file, and the suffix of it read so far: `bytes` is `[start, end of file)`.
 struct Remote<'a, R> {
     reader: &'a R,
     filename: &'a str,
-    total: u64,
     start: u64,
     bytes: Vec<u8>,
 }
@@ -158,7 +157,6 @@ impl<R: RangeRead> Remote<'_, R> {
                 ),
             });
         }
-        self.total = total;
         self.start = total - bytes.len() as u64;
         self.bytes = bytes;
         Ok(())
