@@ -4,6 +4,10 @@
 //! The resolver sees this module only through [`PackageSource`], so its tests run on
 //! in-memory sources and loopback indexes alike.
 
+pub mod filename;
+pub mod metadata;
+pub mod zip;
+
 use std::sync::Arc;
 
 use pep440_rs::{Version, VersionSpecifiers};

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests: builders of fixture distributions.
+
+pub mod wheels;
