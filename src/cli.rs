@@ -46,7 +46,12 @@ pub struct LockArgs {
 
     /// Target profile: a built-in name (see `dockgen profiles`) or a YAML file.
     /// Repeat to lock several targets in one run; they share all index work.
-    #[arg(short, long = "profile", value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    #[arg(
+        short,
+        long = "profile",
+        value_name = "NAME|FILE",
+        default_value = "cpu-x86_64"
+    )]
     pub profiles: Vec<String>,
 
     /// Write the lock here instead of `<locks-dir>/<profile>.txt` (one profile only).
@@ -108,7 +113,12 @@ pub struct NetworkArgs {
     pub cache_dir: Option<PathBuf>,
 
     /// Seconds to wait for an index to connect or to send more data.
-    #[arg(long, value_name = "SECS", default_value_t = 30, env = "DOCKGEN_HTTP_TIMEOUT")]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 30,
+        env = "DOCKGEN_HTTP_TIMEOUT"
+    )]
     pub timeout: u64,
 
     /// Retries of a request that failed with a 5xx, 429, a reset or a timeout.

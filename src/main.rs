@@ -17,7 +17,9 @@ fn main() -> ExitCode {
             let mut out = std::io::stdout().lock();
             match args.command.unwrap_or(ProfilesCommand::List) {
                 ProfilesCommand::List => commands::profiles::list(&mut out),
-                ProfilesCommand::Show { profile } => commands::profiles::show(&profile, &cwd, &mut out),
+                ProfilesCommand::Show { profile } => {
+                    commands::profiles::show(&profile, &cwd, &mut out)
+                }
             }
         }
     };

@@ -18,7 +18,9 @@ use crate::cli::LockArgs;
 use crate::index::registry::{ClientOptions, FindLinksSource, IndexConfig, RegistryClient};
 use crate::input::profile::{self, Accelerator, Profile};
 use crate::input::pyproject::read_pyproject;
-use crate::input::requirements::{FindLinks, InputRequirement, RequirementsInput, parse_requirements_file};
+use crate::input::requirements::{
+    FindLinks, InputRequirement, RequirementsInput, parse_requirements_file,
+};
 use crate::input::target::Target;
 use crate::lock::{self, LockHeader};
 use crate::resolve::{self, AcceleratorPolicy, ResolveError, ResolveRequest, RootRequirement};
@@ -39,13 +41,23 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     let input = read_input(&input_path, &args.extras)?;
     let overrides = read_overrides(&args.overrides, &cwd)?;
     if args.output.is_some() && args.profiles.len() > 1 {
-        bail!("`--output` names one file, but {} profiles were given: use `--locks-dir` instead", args.profiles.len());
+        bail!(
+            "`--output` names one file, but {} profiles were given: use `--locks-dir` instead",
+            args.profiles.len()
+        );
     }
-    let exclude_newer = args.exclude_newer.as_deref().map(parse_timestamp).transpose()?;
+    let exclude_newer = args
+        .exclude_newer
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()?;
     let upgrade: BTreeSet<PackageName> = args
         .upgrade_packages
         .iter()
-        .map(|n| PackageName::from_str(n).with_context(|| format!("`--upgrade-package {n}` is not a package name")))
+        .map(|n| {
+            PackageName::from_str(n)
+                .with_context(|| format!("`--upgrade-package {n}` is not a package name"))
+        })
         .collect::<Result<_, _>>()?;
 
     let input_dir = input_path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -57,7 +69,8 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     let mut jobs = Vec::new();
     let mut seen = BTreeSet::new();
     for spec in &args.profiles {
-        let profile = profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
+        let profile =
+            profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
         if !seen.insert(profile.name.clone()) {
             bail!("profile `{}` is given twice", profile.name);
         }
@@ -77,7 +90,15 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         };
         let target = Target::from_profile(&profile)?;
         let indexes = index_configs(&profile, &input, exclude_newer);
-        let header = header(&profile, &target, &indexes, &input, &lock_path, &input_path, args);
+        let header = header(
+            &profile,
+            &target,
+            &indexes,
+            &input,
+            &lock_path,
+            &input_path,
+            args,
+        );
         let request = ResolveRequest {
             target,
             requirements: root_requirements(&input.requirements, &lock_path),
@@ -89,7 +110,13 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             no_binary: input.no_binary.clone(),
             accelerator: accelerator_policy(&profile),
         };
-        jobs.push(Job { profile, request, indexes, lock_path, header });
+        jobs.push(Job {
+            profile,
+            request,
+            indexes,
+            lock_path,
+            header,
+        });
     }
 
     let options = ClientOptions {
@@ -117,7 +144,10 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                 (i, handle)
             })
             .collect();
-        handles.into_iter().map(|(i, h)| (i, h.join().expect("resolver thread panicked"))).collect()
+        handles
+            .into_iter()
+            .map(|(i, h)| (i, h.join().expect("resolver thread panicked")))
+            .collect()
     });
 
     let mut rendered = Vec::new();
@@ -143,7 +173,10 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             // TODO(pylock): PEP 751 output.
         }
         if !quiet {
-            let count = text.lines().filter(|l| l.contains("==") && !l.starts_with('#')).count();
+            let count = text
+                .lines()
+                .filter(|l| l.contains("==") && !l.starts_with('#'))
+                .count();
             eprintln!(
                 "locked {count} packages for `{}` -> {}",
                 job.profile.name,
@@ -162,12 +195,18 @@ fn read_input(path: &Path, extras: &[String]) -> anyhow::Result<RequirementsInpu
     if is_pyproject {
         let extras: Vec<ExtraName> = extras
             .iter()
-            .map(|e| ExtraName::from_str(e).with_context(|| format!("`--extra {e}` is not a valid extra name")))
+            .map(|e| {
+                ExtraName::from_str(e)
+                    .with_context(|| format!("`--extra {e}` is not a valid extra name"))
+            })
             .collect::<Result<_, _>>()?;
         Ok(read_pyproject(path, &extras)?)
     } else {
         if !extras.is_empty() {
-            bail!("`--extra` selects optional groups of a `pyproject.toml`; `{}` is a requirements file", path.display());
+            bail!(
+                "`--extra` selects optional groups of a `pyproject.toml`; `{}` is a requirements file",
+                path.display()
+            );
         }
         Ok(parse_requirements_file(path)?)
     }
@@ -198,15 +237,21 @@ fn parse_timestamp(value: &str) -> anyhow::Result<jiff::Timestamp> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
-    let date: jiff::civil::Date = value
-        .parse()
-        .with_context(|| format!("`--exclude-newer {value}`: expected an RFC 3339 timestamp or a date like 2025-09-01"))?;
+    let date: jiff::civil::Date = value.parse().with_context(|| {
+        format!(
+            "`--exclude-newer {value}`: expected an RFC 3339 timestamp or a date like 2025-09-01"
+        )
+    })?;
     Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
 }
 
 /// The profile's indexes, with the input's `--index-url` replacing the profile's
 /// general-purpose indexes and `--extra-index-url` appended; pinned indexes stay.
-fn index_configs(profile: &Profile, input: &RequirementsInput, exclude_newer: Option<jiff::Timestamp>) -> Vec<IndexConfig> {
+fn index_configs(
+    profile: &Profile,
+    input: &RequirementsInput,
+    exclude_newer: Option<jiff::Timestamp>,
+) -> Vec<IndexConfig> {
     let mut configs: Vec<IndexConfig> = profile
         .indexes
         .iter()
@@ -224,7 +269,11 @@ fn index_configs(profile: &Profile, input: &RequirementsInput, exclude_newer: Op
             continue;
         }
         configs.push(IndexConfig {
-            name: if n == 0 && input.index_url.is_some() { "index-url".into() } else { format!("extra-index-{n}") },
+            name: if n == 0 && input.index_url.is_some() {
+                "index-url".into()
+            } else {
+                format!("extra-index-{n}")
+            },
             url: url.clone(),
             packages: None,
             exclude_newer,
@@ -285,10 +334,16 @@ fn header(
     let input_dir = input_path.parent().unwrap_or(Path::new("."));
     let accelerator = match &profile.accelerator {
         Accelerator::Cpu => "cpu".to_string(),
-        Accelerator::Cuda { version, compute_capabilities } => {
+        Accelerator::Cuda {
+            version,
+            compute_capabilities,
+        } => {
             format!("CUDA {version} (sm {})", compute_capabilities.join(" "))
         }
-        Accelerator::Rocm { version, gfx_targets } => format!("ROCm {version} ({})", gfx_targets.join(" ")),
+        Accelerator::Rocm {
+            version,
+            gfx_targets,
+        } => format!("ROCm {version} ({})", gfx_targets.join(" ")),
     };
     let libc = match profile.libc.family {
         profile::LibcFamily::Glibc => "glibc",
@@ -298,8 +353,14 @@ fn header(
         profile::Platform::LinuxAmd64 => "linux/amd64",
         profile::Platform::LinuxArm64 => "linux/arm64",
     };
-    let mut command = vec!["dockgen lock".to_string(), relative_path(input_path, input_dir)];
-    command.push(format!("--profile {}", profile_spec_for(&args.profiles, profile)));
+    let mut command = vec![
+        "dockgen lock".to_string(),
+        relative_path(input_path, input_dir),
+    ];
+    command.push(format!(
+        "--profile {}",
+        profile_spec_for(&args.profiles, profile)
+    ));
     for extra in &args.extras {
         command.push(format!("--extra {extra}"));
     }
@@ -318,13 +379,22 @@ fn header(
             target.python, profile.libc.version.0, profile.libc.version.1
         ),
         command: command.join(" "),
-        inputs: input.files.iter().map(|f| relative_path(f, lock_dir)).collect(),
+        inputs: input
+            .files
+            .iter()
+            .map(|f| relative_path(f, lock_dir))
+            .collect(),
         exclude_newer: indexes
             .iter()
             .filter_map(|i| i.exclude_newer.map(|t| (i.name.clone(), t.to_string())))
             .collect(),
         index_url: general.first().map(|i| crate::index::redact(&i.url)),
-        extra_index_urls: general.iter().skip(1).chain(pinned.iter()).map(|i| crate::index::redact(&i.url)).collect(),
+        extra_index_urls: general
+            .iter()
+            .skip(1)
+            .chain(pinned.iter())
+            .map(|i| crate::index::redact(&i.url))
+            .collect(),
         find_links: input
             .find_links
             .iter()
@@ -357,10 +427,19 @@ fn check(jobs: &[Job], rendered: &[(usize, String)]) -> anyhow::Result<()> {
         stale = true;
         let path = job.lock_path.display().to_string();
         let diff = similar::TextDiff::from_lines(&current, text);
-        print!("{}", diff.unified_diff().context_radius(3).header(&path, &format!("{path} (fresh)")));
+        print!(
+            "{}",
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&path, &format!("{path} (fresh)"))
+        );
         eprintln!("`{path}` is stale: run `{}`", job.header.command);
     }
-    if stale { Err(Failure::Reported.into()) } else { Ok(()) }
+    if stale {
+        Err(Failure::Reported.into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Write through a temporary file in the same directory, then rename: readers see
@@ -368,9 +447,12 @@ fn check(jobs: &[Job], rendered: &[(usize, String)]) -> anyhow::Result<()> {
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot replace `{}`", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes)
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace `{}`", path.display()))?;
     Ok(())
 }
 
@@ -378,11 +460,23 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 pub fn relative_path(path: &Path, base: &Path) -> String {
     let path = normalize(path);
     let base = normalize(base);
-    let common = path.components().zip(base.components()).take_while(|(a, b)| a == b).count();
+    let common = path
+        .components()
+        .zip(base.components())
+        .take_while(|(a, b)| a == b)
+        .count();
     let ups = base.components().count() - common;
     let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), ups).collect();
-    parts.extend(path.components().skip(common).map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    if parts.is_empty() { ".".into() } else { parts.join("/") }
+    parts.extend(
+        path.components()
+            .skip(common)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
 }
 
 fn normalize(path: &Path) -> PathBuf {
@@ -409,15 +503,27 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative_path(Path::new("/a/b/req.in"), Path::new("/a/b/locks")), "../req.in");
-        assert_eq!(relative_path(Path::new("/a/b/locks/x.txt"), Path::new("/a/b")), "locks/x.txt");
+        assert_eq!(
+            relative_path(Path::new("/a/b/req.in"), Path::new("/a/b/locks")),
+            "../req.in"
+        );
+        assert_eq!(
+            relative_path(Path::new("/a/b/locks/x.txt"), Path::new("/a/b")),
+            "locks/x.txt"
+        );
         assert_eq!(relative_path(Path::new("/a/./b/c"), Path::new("/a/b")), "c");
     }
 
     #[test]
     fn exclude_newer_accepts_dates_and_timestamps() {
-        assert_eq!(parse_timestamp("2025-09-01").unwrap().to_string(), "2025-09-01T00:00:00Z");
-        assert_eq!(parse_timestamp("2025-09-01T12:30:00Z").unwrap().to_string(), "2025-09-01T12:30:00Z");
+        assert_eq!(
+            parse_timestamp("2025-09-01").unwrap().to_string(),
+            "2025-09-01T00:00:00Z"
+        );
+        assert_eq!(
+            parse_timestamp("2025-09-01T12:30:00Z").unwrap().to_string(),
+            "2025-09-01T12:30:00Z"
+        );
         assert!(parse_timestamp("yesterday").is_err());
     }
 }

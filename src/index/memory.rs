@@ -30,7 +30,15 @@ pub struct Release<'a> {
 
 impl<'a> Release<'a> {
     pub fn new(name: &'a str, version: &'a str, requires: &'a [&'a str]) -> Self {
-        Self { name, version, requires, requires_python: None, tag: "py3-none-any", yanked: false, index: "pypi" }
+        Self {
+            name,
+            version,
+            requires,
+            requires_python: None,
+            tag: "py3-none-any",
+            yanked: false,
+            index: "pypi",
+        }
     }
 }
 
@@ -39,10 +47,27 @@ impl MemorySource {
         let name = PackageName::from_str(release.name).expect("test package name");
         let version = Version::from_str(release.version).expect("test version");
         let mut tags = release.tag.splitn(3, '-');
-        let mut split = || tags.next().unwrap_or_default().split('.').map(String::from).collect::<Vec<_>>();
-        let kind = DistKind::Wheel { interpreters: split(), abis: split(), platforms: split() };
-        let filename = format!("{}-{}-{}.whl", name.as_dist_info_name(), version, release.tag);
-        let requires_python = release.requires_python.map(|s| VersionSpecifiers::from_str(s).expect("test specifiers"));
+        let mut split = || {
+            tags.next()
+                .unwrap_or_default()
+                .split('.')
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let kind = DistKind::Wheel {
+            interpreters: split(),
+            abis: split(),
+            platforms: split(),
+        };
+        let filename = format!(
+            "{}-{}-{}.whl",
+            name.as_dist_info_name(),
+            version,
+            release.tag
+        );
+        let requires_python = release
+            .requires_python
+            .map(|s| VersionSpecifiers::from_str(s).expect("test specifiers"));
         let file = DistFile {
             filename: filename.clone(),
             kind,
@@ -59,7 +84,11 @@ impl MemorySource {
         let metadata = CoreMetadata {
             name: name.clone(),
             version,
-            requires_dist: release.requires.iter().map(|r| Requirement::from_str(r).expect("test requirement")).collect(),
+            requires_dist: release
+                .requires
+                .iter()
+                .map(|r| Requirement::from_str(r).expect("test requirement"))
+                .collect(),
             requires_python,
             provides_extras: Vec::new(),
             summary: None,
@@ -68,7 +97,11 @@ impl MemorySource {
         self.metadata.insert(filename, Arc::new(metadata));
         self.projects
             .entry(name.clone())
-            .or_insert_with(|| ProjectFiles { name, index: Arc::from(release.index), files: Vec::new() })
+            .or_insert_with(|| ProjectFiles {
+                name,
+                index: Arc::from(release.index),
+                files: Vec::new(),
+            })
             .files
             .push(file);
         self

@@ -1149,7 +1149,10 @@ fn check_path_component(s: &str) -> Result<(), &'static str> {
 // loads back as a profile.
 
 #[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, expecting = "a mapping of profile keys (`platform:`, `python:`, ...)")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping of profile keys (`platform:`, `python:`, ...)"
+)]
 struct RawProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,

@@ -3,8 +3,8 @@
 //! target can install, and `# via` annotations. Writer and reader live together so
 //! that what one writes the other reads.
 
-mod read;
 pub mod pylock;
+mod read;
 mod write;
 
 pub use read::{LockFile, LockedPin, ReadError, parse, read};

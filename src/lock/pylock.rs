@@ -51,7 +51,12 @@ struct Hashes<'a> {
 }
 
 fn file(f: &crate::resolve::LockedFile) -> File<'_> {
-    File { name: &f.filename, url: f.url.as_str(), size: f.size, hashes: Hashes { sha256: &f.sha256 } }
+    File {
+        name: &f.filename,
+        url: f.url.as_str(),
+        size: f.size,
+        hashes: Hashes { sha256: &f.sha256 },
+    }
 }
 
 /// `environment` is the PEP 508 marker that describes the target, `index_urls`
@@ -70,7 +75,9 @@ pub fn render(
                 .dependencies
                 .iter()
                 .filter(|d| resolution.packages.contains_key(&d.name) && d.name != p.name)
-                .map(|d| Dependency { name: d.name.as_ref() })
+                .map(|d| Dependency {
+                    name: d.name.as_ref(),
+                })
                 .collect();
             dependencies.sort_by(|a, b| a.name.cmp(b.name));
             dependencies.dedup_by(|a, b| a.name == b.name);

@@ -23,9 +23,16 @@ pub struct LockFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error("cannot read lock `{}`: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}:{line}: {message}", path.display())]
-    Syntax { path: PathBuf, line: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
@@ -37,7 +44,11 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
         let content = raw.split(" #").next().unwrap_or("");
-        let content = if content.trim_start().starts_with('#') { "" } else { content };
+        let content = if content.trim_start().starts_with('#') {
+            ""
+        } else {
+            content
+        };
         let (piece, continues) = match content.trim_end().strip_suffix('\\') {
             Some(piece) => (piece.to_string(), true),
             None => (content.to_string(), false),
@@ -56,7 +67,11 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
         if content.is_empty() {
             continue;
         }
-        let syntax = |message: String| ReadError::Syntax { path: path.to_path_buf(), line, message };
+        let syntax = |message: String| ReadError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
         if content.starts_with('-') && !content.starts_with("--hash") {
             // --index-url and friends: not pins.
             current = None;
@@ -69,10 +84,18 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                 .split_once("==")
                 .ok_or_else(|| syntax(format!("expected `name==version`, found `{first}`")))?;
             let name = name.split('[').next().unwrap_or(name);
-            let name = PackageName::from_str(name).map_err(|e| syntax(format!("bad package name `{name}`: {e}")))?;
+            let name = PackageName::from_str(name)
+                .map_err(|e| syntax(format!("bad package name `{name}`: {e}")))?;
             let version = Version::from_str(version.trim_end_matches(';'))
                 .map_err(|e| syntax(format!("bad version `{version}` of `{name}`: {e}")))?;
-            lock.pins.insert(name.clone(), LockedPin { version, hashes: Vec::new(), line });
+            lock.pins.insert(
+                name.clone(),
+                LockedPin {
+                    version,
+                    hashes: Vec::new(),
+                    line,
+                },
+            );
             current = Some(name);
         } else {
             words = content.split_whitespace();
@@ -82,7 +105,11 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                 let Some(name) = &current else {
                     return Err(syntax("`--hash` without a requirement".into()));
                 };
-                let hash = hash.strip_prefix("sha256:").ok_or_else(|| syntax(format!("unsupported hash `{hash}` (dockgen locks use sha256)")))?;
+                let hash = hash.strip_prefix("sha256:").ok_or_else(|| {
+                    syntax(format!(
+                        "unsupported hash `{hash}` (dockgen locks use sha256)"
+                    ))
+                })?;
                 if let Some(pin) = lock.pins.get_mut(name) {
                     pin.hashes.push(hash.to_string());
                 }
@@ -93,7 +120,10 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
 }
 
 pub fn read(path: &Path) -> Result<LockFile, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(&text, path)
 }
 
@@ -110,12 +140,21 @@ mod tests {
             .iter()
             .map(|(n, p)| format!("{n} {} {:?} @{}", p.version, p.hashes, p.line))
             .collect();
-        assert_eq!(rendered, vec!["anyio 4.4.0 [\"aa\", \"bb\"] @6", "torch 2.5.1+cu124 [\"cc\"] @10"]);
+        assert_eq!(
+            rendered,
+            vec![
+                "anyio 4.4.0 [\"aa\", \"bb\"] @6",
+                "torch 2.5.1+cu124 [\"cc\"] @10"
+            ]
+        );
     }
 
     #[test]
     fn reports_the_line_of_a_bad_pin() {
         let error = parse("ok==1.0\nnot-a-pin>=2\n", Path::new("l.txt")).unwrap_err();
-        assert_eq!(error.to_string(), "l.txt:2: expected `name==version`, found `not-a-pin>=2`");
+        assert_eq!(
+            error.to_string(),
+            "l.txt:2: expected `name==version`, found `not-a-pin>=2`"
+        );
     }
 }

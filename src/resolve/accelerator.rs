@@ -26,7 +26,11 @@ pub struct AcceleratorPolicy {
 
 impl AcceleratorPolicy {
     pub fn cpu() -> Self {
-        Self { accelerator: Accelerator::Cpu, packages: Vec::new(), pinned: BTreeMap::new() }
+        Self {
+            accelerator: Accelerator::Cpu,
+            packages: Vec::new(),
+            pinned: BTreeMap::new(),
+        }
     }
 }
 
@@ -54,13 +58,21 @@ pub(super) fn check(
 ) -> Result<(), AcceleratorError> {
     let (needed, hint, family) = match &policy.accelerator {
         Accelerator::Cpu => return Ok(()),
-        Accelerator::Cuda { version, .. } => {
-            (format!("a CUDA {version} build"), format!("cu{}", version.replace('.', "")), Family::Cuda(major(version)))
-        }
-        Accelerator::Rocm { version, .. } => (format!("a ROCm {version} build"), format!("rocm{version}"), Family::Rocm),
+        Accelerator::Cuda { version, .. } => (
+            format!("a CUDA {version} build"),
+            format!("cu{}", version.replace('.', "")),
+            Family::Cuda(major(version)),
+        ),
+        Accelerator::Rocm { version, .. } => (
+            format!("a ROCm {version} build"),
+            format!("rocm{version}"),
+            Family::Rocm,
+        ),
     };
     for name in &policy.packages {
-        let Some(package) = resolution.packages.get(name) else { continue };
+        let Some(package) = resolution.packages.get(name) else {
+            continue;
+        };
         let label = local_label(package);
         let fail = |what: String| AcceleratorError {
             profile: profile.to_string(),
@@ -79,21 +91,31 @@ pub(super) fn check(
                 if label.starts_with("rocm") {
                     return Err(fail("a ROCm build".into()));
                 }
-                if let Some(digits) = label.strip_prefix("cu").filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit())) {
+                if let Some(digits) = label
+                    .strip_prefix("cu")
+                    .filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))
+                {
                     let have = &digits[..digits.len() - 1];
                     if have != want {
                         return Err(fail(format!("a CUDA {have}.x build (`+{label}`)")));
                     }
                     continue;
                 }
-                let pinned = policy.pinned.get(name).is_some_and(|index| **index == *package.index);
+                let pinned = policy
+                    .pinned
+                    .get(name)
+                    .is_some_and(|index| **index == *package.index);
                 if !pinned && !requires_cuda_runtime(package, target) {
                     return Err(fail("not recognisably a CUDA build (no `+cu` label, no CUDA runtime requirements, not from a pinned accelerator index)".into()));
                 }
             }
             Family::Rocm => {
                 if !label.starts_with("rocm") {
-                    let what = if label.is_empty() { "not a ROCm build (no `+rocm` label)".to_string() } else { format!("not a ROCm build (`+{label}`)") };
+                    let what = if label.is_empty() {
+                        "not a ROCm build (no `+rocm` label)".to_string()
+                    } else {
+                        format!("not a ROCm build (`+{label}`)")
+                    };
                     return Err(fail(what));
                 }
             }
@@ -128,6 +150,8 @@ fn local_label(package: &ResolvedPackage) -> String {
 fn requires_cuda_runtime(package: &ResolvedPackage, target: &Target) -> bool {
     package.metadata.requires_dist.iter().any(|req| {
         let name = req.name.as_ref();
-        name.starts_with("nvidia-") && name.contains("-cu1") && req.marker.evaluate(&target.markers, &[])
+        name.starts_with("nvidia-")
+            && name.contains("-cu1")
+            && req.marker.evaluate(&target.markers, &[])
     })
 }

@@ -59,7 +59,11 @@ impl Candidates {
                 }
             }
             let rank = match &file.kind {
-                DistKind::Wheel { interpreters, abis, platforms } => {
+                DistKind::Wheel {
+                    interpreters,
+                    abis,
+                    platforms,
+                } => {
                     if !policy.wheels {
                         excluded.policy += 1;
                         continue;
@@ -81,12 +85,17 @@ impl Candidates {
                     usize::MAX
                 }
             };
-            ranked.entry(file.version.clone()).or_default().push((rank, file));
+            ranked
+                .entry(file.version.clone())
+                .or_default()
+                .push((rank, file));
         }
         let versions = ranked
             .into_iter()
             .map(|(version, mut files)| {
-                files.sort_by(|(ra, fa), (rb, fb)| ra.cmp(rb).then_with(|| fa.filename.cmp(&fb.filename)));
+                files.sort_by(|(ra, fa), (rb, fb)| {
+                    ra.cmp(rb).then_with(|| fa.filename.cmp(&fb.filename))
+                });
                 let yanked = files.iter().all(|(_, f)| f.yanked.is_some());
                 let files = files
                     .into_iter()

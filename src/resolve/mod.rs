@@ -102,7 +102,10 @@ pub enum RequiredBy {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error("no solution for the requirements on `{profile}`:\n\n{explanation}")]
-    NoSolution { profile: String, explanation: String },
+    NoSolution {
+        profile: String,
+        explanation: String,
+    },
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]

@@ -13,14 +13,16 @@ use std::sync::{Arc, Mutex};
 
 use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
-use pubgrub::{Dependencies, DependencyProvider, PackageResolutionStatistics, PubGrubError, Ranges};
+use pubgrub::{
+    Dependencies, DependencyProvider, PackageResolutionStatistics, PubGrubError, Ranges,
+};
 
 use super::candidates::{Candidate, Candidates, FormatPolicy};
 use super::package::Package;
 use super::report;
 use super::specifiers::to_ranges;
 use super::{
-    Dependency, LockedFile, RequiredBy, ResolveError, ResolveRequest, ResolvedPackage, Resolution,
+    Dependency, LockedFile, RequiredBy, Resolution, ResolveError, ResolveRequest, ResolvedPackage,
 };
 use crate::index::{CoreMetadata, DistFile, IndexError, PackageSource};
 
@@ -154,11 +156,16 @@ impl Inputs {
 
         let mut exact_pins = HashSet::new();
         let mut prerelease_named = HashSet::new();
-        for req in requirements.iter().chain(active(&request.constraints)?.iter()) {
+        for req in requirements
+            .iter()
+            .chain(active(&request.constraints)?.iter())
+        {
             if let Some(VersionOrUrl::VersionSpecifier(specs)) = &req.version_or_url {
                 if specs.iter().any(|s| {
-                    matches!(s.operator(), pep440_rs::Operator::Equal | pep440_rs::Operator::ExactEqual)
-                        && !s.operator().is_star()
+                    matches!(
+                        s.operator(),
+                        pep440_rs::Operator::Equal | pep440_rs::Operator::ExactEqual
+                    ) && !s.operator().is_star()
                 }) {
                     exact_pins.insert(req.name.clone());
                 }
@@ -207,7 +214,8 @@ fn requirement_range(req: &Requirement) -> Range {
 impl Provider<'_> {
     fn policy(&self, name: &PackageName) -> FormatPolicy {
         FormatPolicy {
-            wheels: !self.request.no_binary.contains(name) || self.request.only_binary.contains(name),
+            wheels: !self.request.no_binary.contains(name)
+                || self.request.only_binary.contains(name),
             sdists: !self.request.only_binary.contains(name),
         }
     }
@@ -220,7 +228,10 @@ impl Provider<'_> {
         let candidates = match self.source.project(name)? {
             Some(project) => Candidates::new(&project, &self.request.target, self.policy(name)),
             None => {
-                self.missing.lock().expect("missing lock").insert(name.clone());
+                self.missing
+                    .lock()
+                    .expect("missing lock")
+                    .insert(name.clone());
                 Candidates::default()
             }
         };
@@ -232,28 +243,46 @@ impl Provider<'_> {
         Ok(candidates)
     }
 
-    fn metadata(&self, name: &PackageName, version: &Version) -> Result<Arc<CoreMetadata>, IndexError> {
+    fn metadata(
+        &self,
+        name: &PackageName,
+        version: &Version,
+    ) -> Result<Arc<CoreMetadata>, IndexError> {
         let key = (name.clone(), version.clone());
         if let Some(found) = self.metadata.lock().expect("metadata lock").get(&key) {
             return Ok(found.clone());
         }
         let candidates = self.candidates(name)?;
         let Some(candidate) = candidates.versions.get(version) else {
-            return Err(IndexError::Other(format!("`{name}` {version} vanished from the index during resolution")));
+            return Err(IndexError::Other(format!(
+                "`{name}` {version} vanished from the index during resolution"
+            )));
         };
         let metadata = self.source.metadata(candidate.representative())?;
-        self.metadata.lock().expect("metadata lock").insert(key, metadata.clone());
+        self.metadata
+            .lock()
+            .expect("metadata lock")
+            .insert(key, metadata.clone());
         Ok(metadata)
     }
 
     /// Pick the version to try for `name` within `range`: the preferred (locked)
     /// version when it fits, else the newest, stable releases before pre-releases.
-    fn pick<'c>(&self, name: &PackageName, range: &Range, candidates: &'c Candidates) -> Option<(&'c Version, &'c Candidate)> {
+    fn pick<'c>(
+        &self,
+        name: &PackageName,
+        range: &Range,
+        candidates: &'c Candidates,
+    ) -> Option<(&'c Version, &'c Candidate)> {
         let usable = |(v, c): &(&Version, &Candidate)| {
             range.contains(v) && (!c.yanked || self.inputs.exact_pins.contains(name))
         };
         if let Some(preferred) = self.request.preferences.get(name) {
-            if let Some(found) = candidates.versions.get_key_value(preferred).filter(|e| usable(e)) {
+            if let Some(found) = candidates
+                .versions
+                .get_key_value(preferred)
+                .filter(|e| usable(e))
+            {
                 return Some(found);
             }
         }
@@ -271,17 +300,31 @@ impl Provider<'_> {
 
     /// Why the files of `name` were set aside, when some were: for explanations.
     pub(super) fn exclusion_hint(&self, name: &PackageName) -> Option<String> {
-        let candidates = self.candidates.lock().expect("candidates lock").get(name).cloned()?;
+        let candidates = self
+            .candidates
+            .lock()
+            .expect("candidates lock")
+            .get(name)
+            .cloned()?;
         let e = candidates.excluded;
         let mut reasons = Vec::new();
         if e.incompatible_wheels > 0 {
-            reasons.push(format!("{} wheel(s) for other platforms or Pythons", e.incompatible_wheels));
+            reasons.push(format!(
+                "{} wheel(s) for other platforms or Pythons",
+                e.incompatible_wheels
+            ));
         }
         if e.requires_python > 0 {
-            reasons.push(format!("{} file(s) that require another Python", e.requires_python));
+            reasons.push(format!(
+                "{} file(s) that require another Python",
+                e.requires_python
+            ));
         }
         if e.policy > 0 {
-            reasons.push(format!("{} file(s) excluded by --only-binary/--no-binary", e.policy));
+            reasons.push(format!(
+                "{} file(s) excluded by --only-binary/--no-binary",
+                e.policy
+            ));
         }
         (!reasons.is_empty()).then(|| format!("`{name}`: set aside {}", reasons.join(", ")))
     }
@@ -297,7 +340,9 @@ impl Provider<'_> {
             let job = rx.lock().expect("prefetch receiver").recv();
             let Ok((name, range)) = job else { return };
             // Errors surface again, properly attributed, when the solver asks.
-            let Ok(candidates) = self.candidates(&name) else { continue };
+            let Ok(candidates) = self.candidates(&name) else {
+                continue;
+            };
             if let Some((version, _)) = self.pick(&name, &range, &candidates) {
                 let _ = self.metadata(&name, version);
             }
@@ -306,14 +351,19 @@ impl Provider<'_> {
 
     /// The requirements of `metadata` active on the target for `extra` (or the base
     /// package when `extra` is `None`), with constraints and overrides applied.
-    fn active_requirements<'m>(&self, metadata: &'m CoreMetadata, extra: Option<&ExtraName>) -> Vec<&'m Requirement> {
+    fn active_requirements<'m>(
+        &self,
+        metadata: &'m CoreMetadata,
+        extra: Option<&ExtraName>,
+    ) -> Vec<&'m Requirement> {
         metadata
             .requires_dist
             .iter()
             .filter(|req| match extra {
                 None => req.marker.evaluate(self.markers, &[]),
                 Some(extra) => {
-                    req.marker.evaluate(self.markers, std::slice::from_ref(extra))
+                    req.marker
+                        .evaluate(self.markers, std::slice::from_ref(extra))
                         && !req.marker.evaluate(self.markers, &[])
                 }
             })
@@ -415,7 +465,10 @@ impl Provider<'_> {
 
     /// Every installable file of every chosen version, with its sha256; files the
     /// index publishes no hash for are downloaded and hashed, several at a time.
-    fn attach_files(&self, packages: &mut BTreeMap<PackageName, ResolvedPackage>) -> Result<(), ResolveError> {
+    fn attach_files(
+        &self,
+        packages: &mut BTreeMap<PackageName, ResolvedPackage>,
+    ) -> Result<(), ResolveError> {
         let mut files: Vec<(PackageName, DistFile)> = Vec::new();
         for (name, package) in packages.iter() {
             let candidates = self.candidates(name)?;
@@ -439,7 +492,10 @@ impl Provider<'_> {
                                     filename: file.filename.clone(),
                                     url: file.url.clone(),
                                     sha256,
-                                    is_wheel: matches!(file.kind, crate::index::DistKind::Wheel { .. }),
+                                    is_wheel: matches!(
+                                        file.kind,
+                                        crate::index::DistKind::Wheel { .. }
+                                    ),
                                     size: file.size,
                                 },
                             )),
@@ -481,17 +537,30 @@ impl DependencyProvider for Provider<'_> {
     type Priority = (u8, u32, Reverse<u32>);
     type Err = ProviderError;
 
-    fn prioritize(&self, package: &Package, range: &Range, stats: &PackageResolutionStatistics) -> Self::Priority {
+    fn prioritize(
+        &self,
+        package: &Package,
+        range: &Range,
+        stats: &PackageResolutionStatistics,
+    ) -> Self::Priority {
         let tier = match package {
             Package::Root => 3,
             _ if range.as_singleton().is_some() => 2,
             Package::Extra(..) => 1,
             Package::Base(_) => 0,
         };
-        (tier, stats.conflict_count(), Reverse(self.discovery_order(package)))
+        (
+            tier,
+            stats.conflict_count(),
+            Reverse(self.discovery_order(package)),
+        )
     }
 
-    fn choose_version(&self, package: &Package, range: &Range) -> Result<Option<Version>, ProviderError> {
+    fn choose_version(
+        &self,
+        package: &Package,
+        range: &Range,
+    ) -> Result<Option<Version>, ProviderError> {
         let Some(name) = package.name() else {
             return Ok(Some(Version::new([0])));
         };
@@ -499,10 +568,16 @@ impl DependencyProvider for Provider<'_> {
         Ok(self.pick(name, range, &candidates).map(|(v, _)| v.clone()))
     }
 
-    fn get_dependencies(&self, package: &Package, version: &Version) -> Result<Dependencies<Package, Range, Unavailable>, ProviderError> {
+    fn get_dependencies(
+        &self,
+        package: &Package,
+        version: &Version,
+    ) -> Result<Dependencies<Package, Range, Unavailable>, ProviderError> {
         let (name, extra) = match package {
             Package::Root => {
-                return Ok(Dependencies::Available(self.inputs.root.iter().cloned().collect()));
+                return Ok(Dependencies::Available(
+                    self.inputs.root.iter().cloned().collect(),
+                ));
             }
             Package::Base(name) => (name, None),
             Package::Extra(name, extra) => (name, Some(extra)),
@@ -516,7 +591,9 @@ impl DependencyProvider for Provider<'_> {
         let metadata = self.metadata(name, version)?;
         if let Some(requires_python) = &metadata.requires_python {
             if !requires_python.contains(&self.request.target.python) {
-                return Ok(Dependencies::Unavailable(Unavailable::RequiresPython(requires_python.to_string())));
+                return Ok(Dependencies::Unavailable(Unavailable::RequiresPython(
+                    requires_python.to_string(),
+                )));
             }
         }
         let mut deps: BTreeMap<Package, Range> = BTreeMap::new();

@@ -16,7 +16,8 @@ type Tree = DerivationTree<Package, Range, Unavailable>;
 
 pub(super) fn explain(tree: Tree, provider: &Provider<'_>) -> String {
     let missing = provider.missing.lock().expect("missing lock").clone();
-    let mut text = DefaultStringReporter::report_with_formatter(&tree, &Words { missing: &missing });
+    let mut text =
+        DefaultStringReporter::report_with_formatter(&tree, &Words { missing: &missing });
     let mut names = std::collections::BTreeSet::new();
     dead_ends(&tree, &mut names);
     let hints: Vec<String> = names
@@ -102,7 +103,9 @@ fn before_post(version: &Version) -> Option<Version> {
 fn package(p: &Package, r: &Range) -> String {
     match p {
         Package::Root => p.to_string(),
-        _ if r.iter().next() == Some((&Bound::Unbounded, &Bound::Unbounded)) => format!("every version of {p}"),
+        _ if r.iter().next() == Some((&Bound::Unbounded, &Bound::Unbounded)) => {
+            format!("every version of {p}")
+        }
         _ => format!("{p} {}", range(r)),
     }
 }
@@ -129,13 +132,19 @@ impl ReportFormatter<Package, Range, Unavailable> for Words<'_> {
                 format!("{p} is not in any index of the profile")
             }
             External::NoVersions(p, r) => match r.iter().next() {
-                Some((Bound::Unbounded, Bound::Unbounded)) => format!("no usable version of {p} exists for this target"),
+                Some((Bound::Unbounded, Bound::Unbounded)) => {
+                    format!("no usable version of {p} exists for this target")
+                }
                 _ => format!("no usable version of {p} matches {}", range(r)),
             },
             External::Custom(p, r, why) => format!("{} {why}", package(p, r)),
             External::FromDependencyOf(p, r, dep, dep_range) => match p {
                 Package::Root => format!("{p} require {}", dependency(dep, dep_range)),
-                _ => format!("{} depends on {}", package(p, r), dependency(dep, dep_range)),
+                _ => format!(
+                    "{} depends on {}",
+                    package(p, r),
+                    dependency(dep, dep_range)
+                ),
             },
         }
     }
@@ -214,7 +223,11 @@ impl ReportFormatter<Package, Range, Unavailable> for Words<'_> {
         e: &External<Package, Range, Unavailable>,
         terms: &Map<Package, Term<Range>>,
     ) -> String {
-        format!("And because {}, {}.", self.format_external(e), self.format_terms(terms))
+        format!(
+            "And because {}, {}.",
+            self.format_external(e),
+            self.format_terms(terms)
+        )
     }
 
     fn and_explain_ref(

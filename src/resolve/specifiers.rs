@@ -11,9 +11,9 @@ use pubgrub::Ranges;
 
 /// The range of versions a set of specifiers allows.
 pub fn to_ranges(specifiers: &VersionSpecifiers) -> Ranges<Version> {
-    specifiers
-        .iter()
-        .fold(Ranges::full(), |range, specifier| range.intersection(&specifier_range(specifier)))
+    specifiers.iter().fold(Ranges::full(), |range, specifier| {
+        range.intersection(&specifier_range(specifier))
+    })
 }
 
 fn specifier_range(specifier: &VersionSpecifier) -> Ranges<Version> {

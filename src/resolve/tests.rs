@@ -29,7 +29,10 @@ fn request(profile_name: &str, requirements: &[&str]) -> ResolveRequest {
 }
 
 fn root(requirement: &str) -> RootRequirement {
-    RootRequirement { requirement: Requirement::from_str(requirement).unwrap(), source: "-r requirements.in".into() }
+    RootRequirement {
+        requirement: Requirement::from_str(requirement).unwrap(),
+        source: "-r requirements.in".into(),
+    }
 }
 
 fn pins(resolution: &Resolution) -> String {
@@ -49,7 +52,11 @@ fn solve(source: &MemorySource, request: &ResolveRequest) -> Result<Resolution, 
 fn picks_newest_compatible_versions_transitively() {
     let mut source = MemorySource::default();
     source
-        .add(Release::new("app", "1.0", &["lib>=1.1", "tool; python_version < '3.8'"]))
+        .add(Release::new(
+            "app",
+            "1.0",
+            &["lib>=1.1", "tool; python_version < '3.8'"],
+        ))
         .add(Release::new("lib", "1.0", &[]))
         .add(Release::new("lib", "1.2", &["leaf<2"]))
         .add(Release::new("lib", "2.0", &["leaf<2"]))
@@ -59,21 +66,46 @@ fn picks_newest_compatible_versions_transitively() {
     assert_eq!(pins(&resolution), "app==1.0 leaf==1.5 lib==1.2");
     let lib = &resolution.packages[&PackageName::from_str("lib").unwrap()];
     let by: Vec<String> = lib.required_by.iter().map(|b| format!("{b:?}")).collect();
-    assert_eq!(by, vec!["Input(\"-r requirements.in\")", "Package(PackageName(\"app\"))"]);
+    assert_eq!(
+        by,
+        vec![
+            "Input(\"-r requirements.in\")",
+            "Package(PackageName(\"app\"))"
+        ]
+    );
 }
 
 #[test]
 fn extras_pull_their_requirements_at_the_same_version() {
     let mut source = MemorySource::default();
     source
-        .add(Release::new("server", "0.30", &["h11", "uvloop; extra == 'standard'"]))
-        .add(Release::new("server", "0.31", &["h11", "uvloop; extra == 'standard'", "missing-thing; extra == 'other'"]))
+        .add(Release::new(
+            "server",
+            "0.30",
+            &["h11", "uvloop; extra == 'standard'"],
+        ))
+        .add(Release::new(
+            "server",
+            "0.31",
+            &[
+                "h11",
+                "uvloop; extra == 'standard'",
+                "missing-thing; extra == 'other'",
+            ],
+        ))
         .add(Release::new("h11", "0.14", &[]))
         .add(Release::new("uvloop", "0.21", &[]));
     let resolution = solve(&source, &request("cpu-x86_64", &["server[standard]"])).unwrap();
     assert_eq!(pins(&resolution), "h11==0.14 server==0.31 uvloop==0.21");
     let server = &resolution.packages[&PackageName::from_str("server").unwrap()];
-    assert_eq!(server.extras.iter().map(ToString::to_string).collect::<Vec<_>>(), vec!["standard"]);
+    assert_eq!(
+        server
+            .extras
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        vec!["standard"]
+    );
 }
 
 #[test]
@@ -93,10 +125,22 @@ fn exact_pin_without_label_accepts_the_local_build_of_an_accelerator_index() {
 fn wheels_for_other_platforms_and_pythons_are_not_candidates() {
     let mut source = MemorySource::default();
     source
-        .add(Release { tag: "cp311-cp311-manylinux_2_17_aarch64", ..Release::new("fast", "3.0", &[]) })
-        .add(Release { tag: "cp312-cp312-manylinux_2_17_x86_64", ..Release::new("fast", "2.0", &[]) })
-        .add(Release { tag: "cp311-cp311-manylinux_2_17_x86_64", ..Release::new("fast", "1.0", &[]) })
-        .add(Release { requires_python: Some(">=3.12"), ..Release::new("modern", "2.0", &[]) })
+        .add(Release {
+            tag: "cp311-cp311-manylinux_2_17_aarch64",
+            ..Release::new("fast", "3.0", &[])
+        })
+        .add(Release {
+            tag: "cp312-cp312-manylinux_2_17_x86_64",
+            ..Release::new("fast", "2.0", &[])
+        })
+        .add(Release {
+            tag: "cp311-cp311-manylinux_2_17_x86_64",
+            ..Release::new("fast", "1.0", &[])
+        })
+        .add(Release {
+            requires_python: Some(">=3.12"),
+            ..Release::new("modern", "2.0", &[])
+        })
         .add(Release::new("modern", "1.0", &[]));
     let resolution = solve(&source, &request("cpu-x86_64", &["fast", "modern"])).unwrap();
     assert_eq!(pins(&resolution), "fast==1.0 modern==1.0");
@@ -105,11 +149,18 @@ fn wheels_for_other_platforms_and_pythons_are_not_candidates() {
 #[test]
 fn yanked_releases_only_when_pinned_exactly() {
     let mut source = MemorySource::default();
-    source
-        .add(Release::new("lib", "1.0", &[]))
-        .add(Release { yanked: true, ..Release::new("lib", "1.1", &[]) });
-    assert_eq!(pins(&solve(&source, &request("cpu-x86_64", &["lib"])).unwrap()), "lib==1.0");
-    assert_eq!(pins(&solve(&source, &request("cpu-x86_64", &["lib==1.1"])).unwrap()), "lib==1.1");
+    source.add(Release::new("lib", "1.0", &[])).add(Release {
+        yanked: true,
+        ..Release::new("lib", "1.1", &[])
+    });
+    assert_eq!(
+        pins(&solve(&source, &request("cpu-x86_64", &["lib"])).unwrap()),
+        "lib==1.0"
+    );
+    assert_eq!(
+        pins(&solve(&source, &request("cpu-x86_64", &["lib==1.1"])).unwrap()),
+        "lib==1.1"
+    );
 }
 
 #[test]
@@ -120,11 +171,20 @@ fn prereleases_only_when_asked_or_when_nothing_else_fits() {
         .add(Release::new("lib", "2.0rc1", &[]))
         .add(Release::new("beta-only", "0.1b1", &[]));
     let mut req = request("cpu-x86_64", &["lib", "beta-only"]);
-    assert_eq!(pins(&solve(&source, &req).unwrap()), "beta-only==0.1b1 lib==1.0");
+    assert_eq!(
+        pins(&solve(&source, &req).unwrap()),
+        "beta-only==0.1b1 lib==1.0"
+    );
     req.prereleases = true;
-    assert_eq!(pins(&solve(&source, &req).unwrap()), "beta-only==0.1b1 lib==2.0rc1");
+    assert_eq!(
+        pins(&solve(&source, &req).unwrap()),
+        "beta-only==0.1b1 lib==2.0rc1"
+    );
     let named = request("cpu-x86_64", &["lib>=2.0rc1", "beta-only"]);
-    assert_eq!(pins(&solve(&source, &named).unwrap()), "beta-only==0.1b1 lib==2.0rc1");
+    assert_eq!(
+        pins(&solve(&source, &named).unwrap()),
+        "beta-only==0.1b1 lib==2.0rc1"
+    );
 }
 
 #[test]
@@ -138,10 +198,16 @@ fn constraints_narrow_and_overrides_replace() {
         .add(Release::new("unused", "1.0", &[]));
     let mut req = request("cpu-x86_64", &["app"]);
     req.constraints = vec![root("numpy<1.26"), root("unused==1.0")];
-    assert_eq!(pins(&solve(&source, &req).unwrap()), "app==1.0 numpy==1.25.0");
+    assert_eq!(
+        pins(&solve(&source, &req).unwrap()),
+        "app==1.0 numpy==1.25.0"
+    );
     req.constraints.clear();
     req.overrides = vec![root("numpy>=2")];
-    assert_eq!(pins(&solve(&source, &req).unwrap()), "app==1.0 numpy==2.1.0");
+    assert_eq!(
+        pins(&solve(&source, &req).unwrap()),
+        "app==1.0 numpy==2.1.0"
+    );
 }
 
 #[test]
@@ -152,7 +218,10 @@ fn existing_pins_are_kept_while_they_satisfy() {
         .add(Release::new("lib", "1.5", &[]))
         .add(Release::new("lib", "2.0", &[]));
     let mut req = request("cpu-x86_64", &["lib"]);
-    req.preferences.insert(PackageName::from_str("lib").unwrap(), Version::from_str("1.5").unwrap());
+    req.preferences.insert(
+        PackageName::from_str("lib").unwrap(),
+        Version::from_str("1.5").unwrap(),
+    );
     assert_eq!(pins(&solve(&source, &req).unwrap()), "lib==1.5");
     let mut narrowed = request("cpu-x86_64", &["lib>=2"]);
     narrowed.preferences = req.preferences.clone();
@@ -162,10 +231,16 @@ fn existing_pins_are_kept_while_they_satisfy() {
 #[test]
 fn cpu_only_torch_fails_closed_on_a_gpu_profile() {
     let mut source = MemorySource::default();
-    source.add(Release { tag: "cp311-cp311-linux_x86_64", ..Release::new("torch", "2.5.1+cpu", &[]) });
+    source.add(Release {
+        tag: "cp311-cp311-linux_x86_64",
+        ..Release::new("torch", "2.5.1+cpu", &[])
+    });
     let mut req = request("cpu-x86_64", &["torch"]);
     req.accelerator = AcceleratorPolicy {
-        accelerator: profile::Accelerator::Cuda { version: "12.4".into(), compute_capabilities: vec!["8.0".into()] },
+        accelerator: profile::Accelerator::Cuda {
+            version: "12.4".into(),
+            compute_capabilities: vec!["8.0".into()],
+        },
         packages: vec![PackageName::from_str("torch").unwrap()],
         pinned: BTreeMap::new(),
     };
@@ -182,7 +257,10 @@ fn no_solution_is_explained_in_words() {
         .add(Release::new("numpy", "1.26.4", &[]))
         .add(Release::new("numpy", "2.1.0", &[]))
         .add(Release::new("torchish", "3.0", &["numpy>=2"]))
-        .add(Release { tag: "cp311-cp311-manylinux_2_17_aarch64", ..Release::new("armonly", "1.0", &[]) });
+        .add(Release {
+            tag: "cp311-cp311-manylinux_2_17_aarch64",
+            ..Release::new("armonly", "1.0", &[])
+        });
     let conflict = solve(&source, &request("cpu-x86_64", &["app>=1.1"])).unwrap_err();
     insta::assert_snapshot!("conflict", conflict.to_string());
     let wrong_arch = solve(&source, &request("cpu-x86_64", &["armonly"])).unwrap_err();

@@ -548,7 +548,12 @@ fn image_reference_grammar() {
 fn empty_and_non_mapping_files() {
     let dir = tempfile::tempdir().unwrap();
     let mut report = String::new();
-    for text in ["", "# only a comment\n", "- a\n- b\n", "platform: [linux/amd64\n"] {
+    for text in [
+        "",
+        "# only a comment\n",
+        "- a\n- b\n",
+        "platform: [linux/amd64\n",
+    ] {
         write(dir.path(), "p.yaml", text);
         report.push_str(&format!("{text:?}: {}\n", load_err(dir.path(), "p.yaml")));
     }

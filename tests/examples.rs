@@ -1,0 +1,180 @@
+//! The examples, locked for real: each one is locked for `cpu-x86_64` against PyPI
+//! (with `exclude_newer` pinned so the answer does not move), the lock is installed
+//! with real pip into a fresh virtual environment (`--require-hashes --no-deps`),
+//! `pip check` must pass, and the pins must equal `uv pip compile`'s for the same
+//! inputs, date, Python and platform.
+//!
+//! PyTorch's CPU index is not reachable from CI, so a loopback fixture index stands in
+//! for it: CPU builds of torch, torchvision and torchaudio (`+cpu` local versions,
+//! cp311 `linux_x86_64` wheels, the real `Requires-Dist` of those releases) that pip
+//! can install. Everything else comes from PyPI itself.
+//!
+//! Needs the network to PyPI, `python3` with `venv`, and `uv` (installed by
+//! `.ci/run`). `DOCKGEN_SKIP_PYPI_TESTS=1` skips it for offline development loops.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+use crate::support::wheels::WheelSpec;
+
+const EXCLUDE_NEWER: &str = "2025-09-01T00:00:00Z";
+const UPLOADED: &str = "2024-10-29T17:00:00Z";
+
+fn skip() -> bool {
+    if std::env::var_os("DOCKGEN_SKIP_PYPI_TESTS").is_some() {
+        eprintln!("skipped: DOCKGEN_SKIP_PYPI_TESTS is set");
+        return true;
+    }
+    false
+}
+
+/// A wheel pip accepts, with a module that reports its version, served the way the
+/// PyTorch index serves it.
+fn cpu_build(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    let mut spec = WheelSpec::new(name, version);
+    spec.tags = "cp311-cp311-linux_x86_64".into();
+    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
+    spec.requires_python = Some(">=3.9.0".into());
+    spec.files = vec![(
+        format!("{name}/__init__.py"),
+        format!("__version__ = \"{version}\"\n").into_bytes(),
+    )];
+    let (filename, bytes) = spec.build();
+    FixtureFile {
+        filename,
+        bytes,
+        hash: crate::support::fixture_index::HashMode::Correct,
+        yanked: None,
+        upload_time: None,
+        requires_python: Some(">=3.9.0".into()),
+        metadata: None,
+    }
+    .uploaded(UPLOADED)
+}
+
+/// Stand-in for https://download.pytorch.org/whl/cpu with the 2.5.1 release.
+pub fn pytorch_cpu_index() -> FixtureIndex {
+    FixtureIndex::builder()
+        .sidecars(false)
+        .project(
+            "torch",
+            vec![cpu_build(
+                "torch",
+                "2.5.1+cpu",
+                &[
+                    "filelock",
+                    "typing-extensions>=4.8.0",
+                    "networkx",
+                    "jinja2",
+                    "fsspec",
+                    "sympy==1.13.1; python_version >= \"3.9\"",
+                    "setuptools; python_version >= \"3.12\"",
+                ],
+            )],
+        )
+        .project(
+            "torchvision",
+            vec![cpu_build("torchvision", "0.20.1+cpu", &["numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0"])],
+        )
+        .project("torchaudio", vec![cpu_build("torchaudio", "2.5.1+cpu", &["torch==2.5.1"])])
+        .start()
+}
+
+/// `cpu-x86_64`, with the CPU index pointed at the fixture.
+pub fn write_test_profile(dir: &Path, torch_index: &FixtureIndex) -> PathBuf {
+    let path = dir.join("cpu-x86_64-test.yaml");
+    let yaml = format!(
+        "name: cpu-x86_64-test\nextends: cpu-x86_64\nindexes:\n  - name: pytorch-cpu\n    url: {}\n    packages: [torch, torchvision, torchaudio]\n  - name: pypi\n    url: https://pypi.org/simple\n",
+        torch_index.url()
+    );
+    std::fs::write(&path, yaml).expect("write test profile");
+    path
+}
+
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// Copy an example to a scratch directory so its `locks/` never lands in the tree.
+pub fn copy_example(name: &str, to: &Path) -> PathBuf {
+    let from = examples_dir().join(name);
+    let dest = to.join(name);
+    std::fs::create_dir_all(&dest).expect("create example dir");
+    for entry in std::fs::read_dir(&from).expect("read example") {
+        let entry = entry.expect("example entry");
+        if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), dest.join(entry.file_name())).expect("copy example file");
+        }
+    }
+    dest
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{command:?} failed ({}):\n{stdout}\n{stderr}", output.status);
+    stdout
+}
+
+/// `name -> version` of every pin in a requirements-style lock.
+fn pins(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && l.contains("=="))
+        .map(|l| {
+            let pin = l.split_whitespace().next().unwrap_or_default();
+            let (name, version) = pin.split_once("==").expect("a pin");
+            let name = name.split('[').next().unwrap_or(name).to_lowercase().replace(['_', '.'], "-");
+            (name, version.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_locks_installs_and_matches_uv() {
+    if skip() {
+        return;
+    }
+    let torch = pytorch_cpu_index();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let profile = write_test_profile(scratch.path(), &torch);
+    let cache = scratch.path().join("cache");
+    let mut failures = Vec::new();
+    for example in ["fastapi-optional", "fastapi-vision", "jetson-tts", "video-diffusion"] {
+        let dir = copy_example(example, scratch.path());
+        run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
+            .current_dir(&dir)
+            .env("DOCKGEN_CACHE_DIR", &cache)
+            .args(["lock", "requirements.in", "--profile"])
+            .arg(&profile)
+            .args(["--exclude-newer", EXCLUDE_NEWER]));
+        let lock_path = dir.join("locks/cpu-x86_64-test.txt");
+        let lock = std::fs::read_to_string(&lock_path).expect("lock written");
+
+        // Real pip, fresh venv, hashes required, nothing resolved by pip itself.
+        let venv = scratch.path().join(format!("venv-{example}"));
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        let pip = venv.join("bin/pip");
+        run(Command::new(&pip)
+            .args(["install", "--quiet", "--disable-pip-version-check", "--require-hashes", "--no-deps", "-r"])
+            .arg(&lock_path));
+        run(Command::new(&pip).args(["check", "--disable-pip-version-check"]));
+
+        // The same question put to uv.
+        let uv = run(Command::new("uv")
+            .current_dir(&dir)
+            .env("UV_CACHE_DIR", scratch.path().join("uv-cache"))
+            .args(["pip", "compile", "requirements.in", "--quiet", "--no-header", "--no-annotate"])
+            .args(["--python-version", "3.11.13", "--python-platform", "x86_64-manylinux_2_36"])
+            .args(["--exclude-newer", EXCLUDE_NEWER, "--index-strategy", "first-index"])
+            .args(["--index-url", "https://pypi.org/simple", "--extra-index-url"])
+            .arg(torch.url().as_str())
+            .args(["--no-build", "--output-file", "-"]));
+        if pins(&lock) != pins(&uv) {
+            failures.push(format!("{example}: dockgen and uv disagree\n--- dockgen\n{lock}\n--- uv\n{uv}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
