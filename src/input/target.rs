@@ -35,7 +35,12 @@ impl Target {
 
     /// Rank of the best tag a wheel with these (already `.`-split) tag sets
     /// carries: 0 is the most preferred; `None` when the target cannot install it.
-    pub fn wheel_rank(&self, interpreters: &[&str], abis: &[&str], platforms: &[&str]) -> Option<usize> {
+    pub fn wheel_rank(
+        &self,
+        interpreters: &[&str],
+        abis: &[&str],
+        platforms: &[&str],
+    ) -> Option<usize> {
         let _ = (interpreters, abis, platforms);
         todo!()
     }
