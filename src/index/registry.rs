@@ -904,7 +904,7 @@ mod seam {
             message: message.to_owned(),
         };
         let len = reader.len().await?;
-        let tail_len = len.min(65_536 + 22);
+        let tail_len = len.min(super::TAIL_PROBE);
         let tail = reader.read(len - tail_len, tail_len).await?;
         let eocd = (0..tail.len().saturating_sub(21))
             .rev()

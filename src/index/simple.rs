@@ -117,16 +117,10 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<SimplePage, String> {
                 (true, hashes.get("sha256").map(|h| h.to_ascii_lowercase()))
             }
         };
-        let upload_time =
-            file.upload_time
-                .as_deref()
-                .and_then(|t| match jiff::Timestamp::from_str(t) {
-                    Ok(ts) => Some(ts),
-                    Err(err) => {
-                        tracing::debug!("ignoring upload time `{t}` of `{}`: {err}", file.filename);
-                        None
-                    }
-                });
+        let upload_time = file
+            .upload_time
+            .as_deref()
+            .and_then(|t| parse_upload_time(t, &file.filename));
         files.push(PageFile {
             url: url.0,
             sha256: file
@@ -187,6 +181,10 @@ pub fn parse_html(text: &str, page_url: &Url) -> SimplePage {
                             .map(|h| h.to_ascii_lowercase()),
                     ),
                 };
+                // Not in PEP 503, but some mirrors and proxies of PyPI add it.
+                let upload_time = tag
+                    .attr("data-upload-time")
+                    .and_then(|t| parse_upload_time(&t, &filename));
                 files.push(PageFile {
                     filename,
                     url,
@@ -195,7 +193,7 @@ pub fn parse_html(text: &str, page_url: &Url) -> SimplePage {
                         .attr("data-requires-python")
                         .filter(|s| !s.trim().is_empty()),
                     yanked: tag.attr("data-yanked"),
-                    upload_time: None,
+                    upload_time,
                     size: None,
                     has_metadata,
                     metadata_sha256,
@@ -205,6 +203,12 @@ pub fn parse_html(text: &str, page_url: &Url) -> SimplePage {
         }
     }
     SimplePage { files }
+}
+
+fn parse_upload_time(value: &str, filename: &str) -> Option<jiff::Timestamp> {
+    jiff::Timestamp::from_str(value)
+        .inspect_err(|err| tracing::debug!("ignoring upload time `{value}` of `{filename}`: {err}"))
+        .ok()
 }
 
 /// Resolves `href` against `base`: (absolute URL without fragment and userinfo,
@@ -463,7 +467,7 @@ mod tests {
 <!-- <a href="commented-1.0.tar.gz">x</a> -->
 <a href="/whl/torch-2.5.1%2Bcu124-cp311-cp311-linux_x86_64.whl#sha256=ABCDEF" data-requires-python="&gt;=3.9" data-dist-info-metadata="sha256=1234">torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl</a><br/>
 <a href='torch-2.4.0.tar.gz' data-yanked="">torch-2.4.0.tar.gz</a>
-<A HREF=../other/torch-2.3.0-py3-none-any.whl data-core-metadata=true data-yanked="bad &amp; broken">x</A>
+<A HREF=../other/torch-2.3.0-py3-none-any.whl data-upload-time="2024-04-24T17:00:00.5Z" data-core-metadata=true data-yanked="bad &amp; broken">x</A>
 </body></html>"#;
         let page = parse_html(html, &page_url());
         insta::assert_debug_snapshot!(page);
