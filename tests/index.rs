@@ -909,3 +909,92 @@ fn pypi_json_api() {
         Some(">=2.7, !=3.0.*, !=3.1.*, !=3.2.*")
     );
 }
+
+#[test]
+fn find_links_page_of_links() {
+    let links = FixtureIndex::builder()
+        .api(Api::Html)
+        .project(
+            "demo",
+            vec![FixtureFile::wheel(
+                "demo",
+                "3.0",
+                "py3-none-any",
+                &["six"],
+                0,
+            )],
+        )
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let page = links.url().join("demo/").unwrap();
+    let client = RegistryClient::new(
+        Vec::new(),
+        vec![FindLinksSource::Page(page)],
+        options(cache.path()),
+    )
+    .unwrap();
+    let demo = client.project(&pkg("demo")).unwrap().unwrap();
+    assert_eq!(links.redact(&demo.index), "http://[index]/simple/demo/");
+    assert_eq!(
+        metadata_summary(&client, &demo.files[0]),
+        "demo 3.0 requires [six]"
+    );
+    assert_eq!(
+        client
+            .project(&pkg("other"))
+            .unwrap()
+            .map(|p| p.files.len()),
+        None
+    );
+}
+
+#[test]
+fn netrc_credentials_by_host() {
+    let fixture = FixtureIndex::builder()
+        .auth(Auth::Basic {
+            username: "bob".into(),
+            password: "from-netrc".into(),
+        })
+        .project(
+            "demo",
+            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0)],
+        )
+        .start();
+    let dir = tempfile::tempdir().unwrap();
+    let netrc = dir.path().join("netrc");
+    std::fs::write(
+        &netrc,
+        "machine 127.0.0.1\nlogin bob\npassword from-netrc\n",
+    )
+    .unwrap();
+    let mut opts = options(dir.path());
+    opts.netrc = NetrcSource::Path(netrc);
+    let client =
+        RegistryClient::new(vec![index("private", fixture.url())], Vec::new(), opts).unwrap();
+    assert_eq!(
+        client.project(&pkg("demo")).unwrap().unwrap().files.len(),
+        1
+    );
+    assert_eq!(fixture.request_lines(), ["GET /simple/demo/ -> 200"]);
+}
+
+#[test]
+fn progress_bar_counts_fetches() {
+    let fixture = FixtureIndex::builder()
+        .project(
+            "demo",
+            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0).hash(HashMode::Absent)],
+        )
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let bar =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
+    let mut opts = options(cache.path());
+    opts.progress = Some(bar.clone());
+    let client = RegistryClient::new(vec![index("idx", fixture.url())], Vec::new(), opts).unwrap();
+    let wheel = first_wheel(&client.project(&pkg("demo")).unwrap().unwrap());
+    client.metadata(&wheel).unwrap();
+    client.sha256(&wheel).unwrap();
+    assert_eq!((bar.position(), bar.length()), (3, Some(3)));
+    assert_eq!(bar.message(), "hashing `demo-1.0-py3-none-any.whl`");
+}

@@ -97,6 +97,8 @@ const TAIL_PROBE: u64 = 64 * 1024;
 type Shared<T> = Arc<OnceCell<Result<T, IndexError>>>;
 type SharedMap<K, T> = Mutex<HashMap<K, Shared<T>>>;
 
+/// The [`PackageSource`] over indexes and find-links sources. Results, errors included,
+/// are remembered for the life of the client: one run asks each question once.
 pub struct RegistryClient {
     inner: Arc<Inner>,
     handle: tokio::runtime::Handle,
