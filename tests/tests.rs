@@ -1,3 +1,8 @@
-fn main() {}
+//! One integration-test binary: every file below is a module of it.
+
 mod support;
+
+mod examples;
+mod fixture_index;
+mod index;
 mod wheels;

@@ -15,7 +15,8 @@ use pep508_rs::{ExtraName, PackageName};
 
 use super::Failure;
 use crate::cli::LockArgs;
-use crate::index::registry::{ClientOptions, FindLinksSource, IndexConfig, RegistryClient};
+use crate::index::find_links::FindLinksSource;
+use crate::index::registry::{ClientOptions, IndexConfig, RegistryClient};
 use crate::input::profile::{self, Accelerator, Profile};
 use crate::input::pyproject::read_pyproject;
 use crate::input::requirements::{
@@ -119,16 +120,19 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         });
     }
 
+    let timeout = Duration::from_secs(args.network.timeout);
     let options = ClientOptions {
         cache_dir: args.network.cache_dir.clone(),
         offline: args.network.offline,
-        timeout: Duration::from_secs(args.network.timeout),
+        connect_timeout: timeout,
+        read_timeout: timeout,
         retries: args.network.retries,
         concurrency: args.network.concurrency,
-        progress: super::show_progress(quiet),
+        progress: super::show_progress(quiet).then(super::progress_bar),
+        ..ClientOptions::default()
     };
     let find_links = find_links(&input);
-    let client = RegistryClient::new(all_indexes(&jobs), find_links, options)?;
+    let client = RegistryClient::new(all_indexes(&jobs)?, find_links, options)?;
 
     // Resolve every profile, in parallel, against the one client.
     let results: Vec<(usize, Result<String, ResolveError>)> = std::thread::scope(|scope| {
@@ -282,17 +286,25 @@ fn index_configs(
     configs
 }
 
-/// Every index any job uses, once, so one client serves them all.
-fn all_indexes(jobs: &[Job]) -> Vec<IndexConfig> {
+/// Every index any job uses, once by name, so one client (and one set of
+/// credentials) serves them all; each job then views them in its own order.
+fn all_indexes(jobs: &[Job]) -> anyhow::Result<Vec<IndexConfig>> {
     let mut all: Vec<IndexConfig> = Vec::new();
     for job in jobs {
         for index in &job.indexes {
-            if !all.contains(index) {
-                all.push(index.clone());
+            match all.iter().find(|known| known.name == index.name) {
+                Some(known) if known.url != index.url => bail!(
+                    "two profiles name different URLs `{}`: `{}` and `{}`; give the indexes different names",
+                    index.name,
+                    crate::index::redact(&known.url),
+                    crate::index::redact(&index.url)
+                ),
+                Some(_) => {}
+                None => all.push(index.clone()),
             }
         }
     }
-    all
+    Ok(all)
 }
 
 fn find_links(input: &RequirementsInput) -> Vec<FindLinksSource> {
@@ -300,8 +312,8 @@ fn find_links(input: &RequirementsInput) -> Vec<FindLinksSource> {
         .find_links
         .iter()
         .map(|f| match f {
-            FindLinks::Directory(dir) => FindLinksSource::Directory(dir.clone()),
-            FindLinks::Url(url) => FindLinksSource::Url(url.clone()),
+            FindLinks::Directory(dir) => FindLinksSource::Dir(dir.clone()),
+            FindLinks::Url(url) => FindLinksSource::Page(url.clone()),
         })
         .collect()
 }

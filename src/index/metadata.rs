@@ -284,6 +284,12 @@ fn parse_requires_python(value: &str) -> Result<VersionSpecifiers, String> {
 
 /// Core metadata of a whole wheel in memory: its `{name}-{version}.dist-info/METADATA`.
 pub fn wheel_metadata(wheel: &[u8], filename: &str) -> Result<CoreMetadata, MetadataError> {
+    let bytes = wheel_metadata_bytes(wheel, filename)?;
+    parse_core_metadata(&bytes, filename)
+}
+
+/// The raw, checked METADATA bytes of a whole wheel (what a cache stores).
+pub fn wheel_metadata_bytes(wheel: &[u8], filename: &str) -> Result<Vec<u8>, MetadataError> {
     let parsed = WheelFilename::from_str(filename)?;
     let archive_error = |err: zip::result::ZipError| MetadataError::Archive {
         filename: filename.to_string(),
@@ -300,7 +306,7 @@ pub fn wheel_metadata(wheel: &[u8], filename: &str) -> Result<CoreMetadata, Meta
     let bytes = read_limited(&mut file, filename, entry)?;
     let metadata = parse_core_metadata(&bytes, &format!("{entry} in {filename}"))?;
     check_wheel_matches(&metadata, &parsed, filename)?;
-    Ok(metadata)
+    Ok(bytes)
 }
 
 /// The one `METADATA` entry of the wheel's own dist-info directory, among all entry
@@ -388,6 +394,12 @@ fn read_limited(reader: impl Read, filename: &str, entry: &str) -> Result<Vec<u8
 /// Static core metadata of an sdist (`.tar.gz`, `.tgz` or `.zip`) from its
 /// `{top}/PKG-INFO`, or [`MetadataError::NeedsBuild`] when only a build can tell.
 pub fn sdist_metadata(archive: &[u8], filename: &str) -> Result<CoreMetadata, MetadataError> {
+    let bytes = sdist_metadata_bytes(archive, filename)?;
+    parse_core_metadata(&bytes, filename)
+}
+
+/// The raw PKG-INFO bytes of an sdist whose metadata is static (what a cache stores).
+pub fn sdist_metadata_bytes(archive: &[u8], filename: &str) -> Result<Vec<u8>, MetadataError> {
     let archive_error = |message: String| MetadataError::Archive {
         filename: filename.to_string(),
         message,
@@ -433,7 +445,7 @@ pub fn sdist_metadata(archive: &[u8], filename: &str) -> Result<CoreMetadata, Me
     }
     let core = metadata.core;
     let filename_says = match SdistFilename::parse(filename, &core.name) {
-        Ok(parsed) if parsed.version == core.version => return Ok(core),
+        Ok(parsed) if parsed.version == core.version => return Ok(bytes.clone()),
         Ok(parsed) => format!("`{}` {}", parsed.name, parsed.version),
         Err(_) => "another project".to_string(),
     };

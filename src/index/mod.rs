@@ -10,6 +10,13 @@ pub mod zip;
 
 use std::sync::Arc;
 
+pub mod auth;
+pub mod cache;
+pub mod client;
+pub mod find_links;
+pub mod registry;
+pub mod simple;
+
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
 use url::Url;
@@ -90,9 +97,107 @@ pub trait PackageSource: Send + Sync {
     fn prefetch_metadata(&self, _file: &DistFile) {}
 }
 
-/// Errors name the package, file and index concerned. Secrets never appear.
+/// Errors name the package, file and index concerned. Secrets never appear: every URL
+/// in here went through [`client::redact`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IndexError {
-    #[error("{0}")]
-    Other(String),
+    #[error(
+        "index `{index}` answered HTTP {status} for `{url}`{hint}",
+        hint = status_hint(*status)
+    )]
+    Http {
+        index: String,
+        url: String,
+        status: u16,
+    },
+    #[error(
+        "could not reach index `{index}` at `{url}` after {attempts} attempt(s): {cause}; \
+         check the network and the index URL, or run with `--offline` if the cache is warm"
+    )]
+    Network {
+        index: String,
+        url: String,
+        attempts: u32,
+        cause: String,
+    },
+    #[error(
+        "index `{index}` did not answer `{url}` within {seconds:.1}s ({attempts} attempt(s)); \
+         the index may be down, or raise the timeout"
+    )]
+    Timeout {
+        index: String,
+        url: String,
+        seconds: f64,
+        attempts: u32,
+    },
+    #[error(
+        "`{file}` from index `{index}` does not match its published hash: expected \
+         sha256 `{expected}`, got `{actual}`; the file was changed or corrupted on the \
+         index, do not install it"
+    )]
+    HashMismatch {
+        file: String,
+        index: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{what} is not in the cache and `--offline` forbids the network; run once online to fill the cache"
+    )]
+    Offline { what: String },
+    #[error("cannot read the page `{url}` of index `{index}`: {message}")]
+    Parse {
+        index: String,
+        url: String,
+        message: String,
+    },
+    #[error("cannot read the metadata of `{file}`: {message}")]
+    Metadata { file: String, message: String },
+    #[error(
+        "`{file}` needs a build to tell its dependencies ({reason}); pin a version that \
+         has wheels or static metadata"
+    )]
+    NeedsBuild { file: String, reason: String },
+    #[error("cannot read `{path}`: {message}")]
+    Io { path: String, message: String },
+    #[error("invalid index configuration: {message}")]
+    Config { message: String },
 }
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => {
+            "; check the credentials for this index (URL userinfo, \
+             `DOCKGEN_INDEX_<NAME>_USERNAME`/`_PASSWORD`, or netrc)"
+        }
+        404 => "; check the index URL",
+        429 => "; the index is rate limiting, retry later",
+        500..=599 => "; the index has a server error, retry later",
+        _ => "",
+    }
+}
+
+impl From<metadata::MetadataError> for IndexError {
+    fn from(error: metadata::MetadataError) -> Self {
+        match error {
+            metadata::MetadataError::NeedsBuild { filename, reason } => {
+                IndexError::NeedsBuild { file: filename, reason }
+            }
+            other => {
+                let file = match &other {
+                    metadata::MetadataError::InvalidField { file, .. }
+                    | metadata::MetadataError::MissingField { file, .. } => file.clone(),
+                    metadata::MetadataError::Archive { filename, .. }
+                    | metadata::MetadataError::Mismatch { filename, .. }
+                    | metadata::MetadataError::RangeUnsupported { filename, .. }
+                    | metadata::MetadataError::Fetch { filename, .. }
+                    | metadata::MetadataError::NeedsBuild { filename, .. } => filename.clone(),
+                    metadata::MetadataError::Filename(_) => String::new(),
+                };
+                IndexError::Metadata { file, message: other.to_string() }
+            }
+        }
+    }
+}
+
+pub use client::redact;

@@ -61,6 +61,16 @@ pub async fn wheel_metadata_by_ranges<R: RangeRead>(
     reader: &R,
     filename: &str,
 ) -> Result<CoreMetadata, MetadataError> {
+    let (bytes, source) = wheel_metadata_bytes_by_ranges(reader, filename).await?;
+    parse_core_metadata(&bytes, &source)
+}
+
+/// The raw, checked METADATA bytes of the remote wheel (what a cache stores), with the
+/// name of the entry for error messages.
+pub async fn wheel_metadata_bytes_by_ranges<R: RangeRead>(
+    reader: &R,
+    filename: &str,
+) -> Result<(Vec<u8>, String), MetadataError> {
     let wheel = WheelFilename::from_str(filename)?;
     let mut remote = Remote {
         reader,
@@ -82,9 +92,10 @@ pub async fn wheel_metadata_by_ranges<R: RangeRead>(
     let bytes = remote
         .entry_contents(entry, &directory, central_start)
         .await?;
-    let metadata = parse_core_metadata(&bytes, &format!("{} in {filename}", entry.name))?;
+    let source = format!("{} in {filename}", entry.name);
+    let metadata = parse_core_metadata(&bytes, &source)?;
     check_wheel_matches(&metadata, &wheel, filename)?;
-    Ok(metadata)
+    Ok((bytes, source))
 }
 
 const EOCD_SIGNATURE: u32 = 0x0605_4b50;

@@ -254,9 +254,10 @@ impl Provider<'_> {
         }
         let candidates = self.candidates(name)?;
         let Some(candidate) = candidates.versions.get(version) else {
-            return Err(IndexError::Other(format!(
-                "`{name}` {version} vanished from the index during resolution"
-            )));
+            return Err(IndexError::Metadata {
+                file: format!("{name} {version}"),
+                message: "the version vanished from the index during resolution".into(),
+            });
         };
         let metadata = self.source.metadata(candidate.representative())?;
         self.metadata

@@ -1,0 +1,914 @@
+//! [`RegistryClient`]: the [`PackageSource`] over real indexes and `--find-links`
+//! sources. It applies the index policy (`packages:` pinning, first index that has a
+//! project wins, `exclude_newer`), finds metadata the cheapest way (sidecar, range
+//! requests, whole file), verifies hashes, and deduplicates concurrent requests.
+//!
+//! The resolver calls from a plain thread; each call blocks on a future run by the
+//! client's tokio runtime, and identical requests share one in-flight fetch.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http_cache_semantics::{AfterResponse, BeforeRequest, CacheOptions, CachePolicy};
+use pep508_rs::PackageName;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::auth::{AuthStore, Credentials, strip_userinfo};
+use super::cache::{Bucket, Cache};
+use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec, redact};
+use super::find_links::{FindLinksSource, list_dir};
+use super::simple::{self, PageFile, SimplePage};
+use super::metadata::{self, MetadataError};
+use super::zip::{self, RangeError};
+use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles};
+
+/// One index, in the order the profile lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexConfig {
+    pub name: String,
+    /// The simple API root; may carry credentials as userinfo.
+    pub url: Url,
+    /// When set, this index serves only these projects, and they come only from it.
+    pub packages: Option<BTreeSet<PackageName>>,
+    /// Ignore files uploaded after this instant.
+    pub exclude_newer: Option<jiff::Timestamp>,
+}
+
+/// Where netrc credentials come from.
+#[derive(Debug, Clone, Default)]
+pub enum NetrcSource {
+    /// `$NETRC`, else `~/.netrc`, when it exists.
+    #[default]
+    Default,
+    Path(PathBuf),
+    Disabled,
+}
+
+/// How the client behaves; `Default` is what the command line gives without flags.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// `None`: [`Cache::default_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Serve from the cache only; a miss is [`IndexError::Offline`].
+    pub offline: bool,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub retries: u32,
+    pub retry_base: Duration,
+    pub concurrency: usize,
+    /// Ticks once per network fetch; the command layer creates it on terminals only.
+    pub progress: Option<indicatif::ProgressBar>,
+    pub netrc: NetrcSource,
+    /// Read `DOCKGEN_INDEX_<NAME>_USERNAME` / `_PASSWORD` from the process environment.
+    pub env_credentials: bool,
+    /// Run on this runtime instead of an own one (2 workers).
+    pub runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        let http = HttpSettings::default();
+        Self {
+            cache_dir: None,
+            offline: false,
+            connect_timeout: http.connect_timeout,
+            read_timeout: http.read_timeout,
+            retries: http.retries,
+            retry_base: http.retry_base,
+            concurrency: http.concurrency,
+            progress: None,
+            netrc: NetrcSource::Default,
+            env_credentials: true,
+            runtime: None,
+        }
+    }
+}
+
+/// Size of the first range request into a wheel: enough for the central directory of
+/// most wheels, so metadata usually takes two requests.
+const TAIL_PROBE: u64 = 64 * 1024;
+
+type Shared<T> = Arc<OnceCell<Result<T, IndexError>>>;
+type SharedMap<K, T> = Mutex<HashMap<K, Shared<T>>>;
+
+/// The [`PackageSource`] over indexes and find-links sources. Results, errors included,
+/// are remembered for the life of the client: one run asks each question once.
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+struct Index {
+    config: IndexConfig,
+    name: Arc<str>,
+    /// `config.url` without userinfo, ending in `/`.
+    url: Url,
+    warned_no_upload_time: AtomicBool,
+}
+
+impl Index {
+    fn new(config: IndexConfig) -> Self {
+        let mut url = strip_userinfo(&config.url);
+        if !url.path().ends_with('/') {
+            url.set_path(&format!("{}/", url.path()));
+        }
+        Index {
+            name: Arc::from(config.name.as_str()),
+            url,
+            config,
+            warned_no_upload_time: AtomicBool::new(false),
+        }
+    }
+}
+
+struct FindLinks {
+    source: FindLinksSource,
+    name: Arc<str>,
+    files: OnceCell<Result<Arc<Vec<PageFile>>, IndexError>>,
+}
+
+/// One view of the indexes: its own order and `packages:` pins (a profile's), over
+/// state that every view of one client shares, so that several profiles in one run
+/// fetch each page, metadata file and hash once.
+struct Inner {
+    http: HttpClient,
+    cache: Option<Cache>,
+    indexes: Vec<Index>,
+    find_links: Arc<Vec<FindLinks>>,
+    progress: Option<indicatif::ProgressBar>,
+    projects: SharedMap<PackageName, Option<Arc<ProjectFiles>>>,
+    /// Parsed project pages by redacted page URL; `None` is a 404.
+    pages: Arc<SharedMap<String, Option<SimplePage>>>,
+    metadata: Arc<SharedMap<String, Arc<CoreMetadata>>>,
+    hashes: Arc<SharedMap<String, String>>,
+    /// Published sha256 of `.metadata` sidecars, by file URL (not part of `DistFile`).
+    sidecar_hashes: Arc<Mutex<HashMap<String, String>>>,
+}
+
+/// A project page as cached: the parsed files and the HTTP policy that says when to
+/// revalidate them.
+#[derive(Serialize, Deserialize)]
+struct CachedPage {
+    policy: CachePolicy,
+    page: SimplePage,
+}
+
+impl RegistryClient {
+    pub fn new(
+        indexes: Vec<IndexConfig>,
+        find_links: Vec<FindLinksSource>,
+        options: ClientOptions,
+    ) -> Result<Self, IndexError> {
+        let mut auth = AuthStore::new();
+        let mut seen = BTreeSet::new();
+        let mut states = Vec::with_capacity(indexes.len());
+        for config in indexes {
+            if !seen.insert(config.name.clone()) {
+                return Err(IndexError::Config {
+                    message: format!(
+                        "the index name `{}` is used twice; give each index its own name",
+                        config.name
+                    ),
+                });
+            }
+            let env = |key: &str| std::env::var(key).ok();
+            let credentials = Credentials::from_url(&config.url).or_else(|| {
+                options
+                    .env_credentials
+                    .then(|| Credentials::from_env(&config.name, &env))
+                    .flatten()
+            });
+            if let Some(credentials) = credentials {
+                auth.insert(&config.url, credentials);
+            }
+            states.push(Index::new(config));
+        }
+        match &options.netrc {
+            NetrcSource::Default => {
+                if let Some(path) = AuthStore::default_netrc_path() {
+                    auth.load_netrc(&path);
+                }
+            }
+            NetrcSource::Path(path) => auth.load_netrc(path),
+            NetrcSource::Disabled => {}
+        }
+        let http = HttpClient::new(
+            HttpSettings {
+                connect_timeout: options.connect_timeout,
+                read_timeout: options.read_timeout,
+                retries: options.retries,
+                retry_base: options.retry_base,
+                concurrency: options.concurrency,
+                offline: options.offline,
+            },
+            auth,
+        )?;
+        let cache = options
+            .cache_dir
+            .clone()
+            .or_else(Cache::default_dir)
+            .map(Cache::new);
+        let (handle, runtime) = match options.runtime {
+            Some(handle) => (handle, None),
+            None => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("dockgen-index")
+                    .enable_all()
+                    .build()
+                    .map_err(|err| IndexError::Config {
+                        message: format!("cannot start the index runtime: {err}"),
+                    })?;
+                (runtime.handle().clone(), Some(runtime))
+            }
+        };
+        let find_links = find_links
+            .into_iter()
+            .map(|source| FindLinks {
+                name: Arc::from(source.name().as_str()),
+                source,
+                files: OnceCell::new(),
+            })
+            .collect();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                cache,
+                indexes: states,
+                find_links: Arc::new(find_links),
+                progress: options.progress,
+                projects: Mutex::default(),
+                pages: Arc::default(),
+                metadata: Arc::default(),
+                hashes: Arc::default(),
+                sidecar_hashes: Arc::default(),
+            }),
+            handle,
+            runtime,
+        })
+    }
+
+    /// The same client with another index order and other `packages:` pins (another
+    /// profile's): its own answers to "which index serves X", over the pages,
+    /// metadata and hashes this client already fetched or will fetch. Credentials are
+    /// those registered when this client was made, so make it with every index any
+    /// view will use.
+    pub fn for_indexes(&self, indexes: &[IndexConfig]) -> RegistryClient {
+        let inner = &self.inner;
+        RegistryClient {
+            inner: Arc::new(Inner {
+                http: inner.http.clone(),
+                cache: inner.cache.clone(),
+                indexes: indexes.iter().cloned().map(Index::new).collect(),
+                find_links: inner.find_links.clone(),
+                progress: inner.progress.clone(),
+                projects: Mutex::default(),
+                pages: inner.pages.clone(),
+                metadata: inner.metadata.clone(),
+                hashes: inner.hashes.clone(),
+                sidecar_hashes: inner.sidecar_hashes.clone(),
+            }),
+            handle: self.handle.clone(),
+            runtime: None,
+        }
+    }
+
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(future),
+            None => self.handle.block_on(future),
+        }
+    }
+}
+
+impl Drop for RegistryClient {
+    fn drop(&mut self) {
+        // Prefetches may still run; they hold nothing that needs a clean stop.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl PackageSource for RegistryClient {
+    fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectFiles>>, IndexError> {
+        let inner = self.inner.clone();
+        let name = name.clone();
+        self.block_on(async move { inner.project(&name).await })
+    }
+
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        let inner = self.inner.clone();
+        let file = file.clone();
+        self.block_on(async move { inner.metadata(&file).await })
+    }
+
+    fn sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        let inner = self.inner.clone();
+        let file = file.clone();
+        self.block_on(async move { inner.sha256(&file).await })
+    }
+
+    fn prefetch_project(&self, name: &PackageName) {
+        let inner = self.inner.clone();
+        let name = name.clone();
+        self.handle.spawn(async move {
+            let _ = inner.project(&name).await;
+        });
+    }
+
+    fn prefetch_metadata(&self, file: &DistFile) {
+        let inner = self.inner.clone();
+        let file = file.clone();
+        self.handle.spawn(async move {
+            let _ = inner.metadata(&file).await;
+        });
+    }
+}
+
+fn shared<K: Eq + Hash + Clone, T>(map: &SharedMap<K, T>, key: &K) -> Shared<T> {
+    map.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key.clone())
+        .or_default()
+        .clone()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A progress tick for one network fetch; finishes the tick when dropped.
+struct Tick<'a>(Option<&'a indicatif::ProgressBar>);
+
+impl Drop for Tick<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+impl Inner {
+    fn tick(&self, message: String) -> Tick<'_> {
+        if let Some(bar) = &self.progress {
+            bar.inc_length(1);
+            bar.set_message(message);
+        }
+        Tick(self.progress.as_ref())
+    }
+
+    async fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectFiles>>, IndexError> {
+        let cell = shared(&self.projects, name);
+        cell.get_or_init(|| self.fetch_project(name)).await.clone()
+    }
+
+    async fn fetch_project(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<Arc<ProjectFiles>>, IndexError> {
+        let pinned: Vec<&Index> = self
+            .indexes
+            .iter()
+            .filter(|index| {
+                index
+                    .config
+                    .packages
+                    .as_ref()
+                    .is_some_and(|p| p.contains(name))
+            })
+            .collect();
+        let candidates: Vec<&Index> = if pinned.is_empty() {
+            self.indexes
+                .iter()
+                .filter(|index| index.config.packages.is_none())
+                .collect()
+        } else {
+            pinned
+        };
+        let mut found: Option<(Arc<str>, Vec<DistFile>)> = None;
+        for index in candidates {
+            let Some(files) = self.index_files(index, name).await? else {
+                continue;
+            };
+            if !files.is_empty() {
+                found = Some((index.name.clone(), files));
+                break;
+            }
+            tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
+        }
+        let mut extra = Vec::new();
+        for source in self.find_links.iter() {
+            let files = source
+                .files
+                .get_or_init(|| self.load_find_links(source))
+                .await
+                .clone()?;
+            extra.extend(simple::to_dist_files(&files, name, &source.name));
+        }
+        let (index, mut files) = match found {
+            Some(found) => found,
+            None => match extra.first() {
+                Some(first) => (first.index.clone(), Vec::new()),
+                None => return Ok(None),
+            },
+        };
+        files.extend(extra);
+        Ok(Some(Arc::new(ProjectFiles {
+            name: name.clone(),
+            index,
+            files,
+        })))
+    }
+
+    /// The files of `name` on one index after `exclude_newer`; `None` when the index
+    /// does not have the project.
+    async fn index_files(
+        &self,
+        index: &Index,
+        name: &PackageName,
+    ) -> Result<Option<Vec<DistFile>>, IndexError> {
+        let url = index
+            .url
+            .join(&format!("{name}/"))
+            .map_err(|err| IndexError::Config {
+                message: format!(
+                    "cannot form the page URL of `{name}` on index `{}`: {err}",
+                    index.name
+                ),
+            })?;
+        let what = || format!("the project page of `{name}` on index `{}`", index.name);
+        let cell = shared(&self.pages, &redact(&url));
+        let page = cell
+            .get_or_init(|| self.cached_page(&index.name, &url, what))
+            .await
+            .clone()?;
+        let Some(page) = page else {
+            return Ok(None);
+        };
+        let mut files = page.files;
+        if let Some(cutoff) = index.config.exclude_newer {
+            if files.iter().any(|f| f.upload_time.is_none())
+                && !index.warned_no_upload_time.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    "index `{}` does not publish upload times, so `exclude_newer` cannot apply there; \
+                     its files are all kept",
+                    index.name
+                );
+            }
+            files.retain(|f| f.upload_time.is_none_or(|t| t <= cutoff));
+        }
+        {
+            let mut sidecars = self
+                .sidecar_hashes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for file in &files {
+                if let Some(hash) = &file.metadata_sha256 {
+                    sidecars.insert(file.url.clone(), hash.clone());
+                }
+            }
+        }
+        Ok(Some(simple::to_dist_files(&files, name, &index.name)))
+    }
+
+    /// A simple-API page, through the cache: fresh entries are used as they are, stale
+    /// ones revalidated (a 304 refreshes them), `--offline` uses whatever is there.
+    /// `Ok(None)` is a 404 / 410.
+    async fn cached_page(
+        &self,
+        index: &str,
+        url: &Url,
+        what: impl Fn() -> String,
+    ) -> Result<Option<SimplePage>, IndexError> {
+        let key = Cache::key(index, url, "");
+        let cached: Option<CachedPage> = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.read_json(Bucket::Simple, &key));
+        let request = page_request(url);
+        let now = SystemTime::now();
+        if self.http.settings().offline {
+            return match cached {
+                Some(entry) => Ok(Some(entry.page)),
+                None => Err(IndexError::Offline { what: what() }),
+            };
+        }
+        let mut headers = request.headers.clone();
+        if let Some(entry) = &cached {
+            match entry.policy.before_request(&request, now) {
+                BeforeRequest::Fresh(_) => return Ok(Some(entry.page.clone())),
+                BeforeRequest::Stale {
+                    request: revalidate,
+                    ..
+                } => headers = revalidate.headers,
+            }
+        }
+        let fetched = {
+            let _tick = self.tick(what());
+            self.http.get(index, url, headers).await?
+        };
+        let response = response_parts(fetched.status, &fetched.headers);
+        let store = |policy: CachePolicy, page: &SimplePage| {
+            if let Some(cache) = &self.cache {
+                cache.write_json(
+                    Bucket::Simple,
+                    &key,
+                    &CachedPage {
+                        policy,
+                        page: page.clone(),
+                    },
+                );
+            }
+        };
+        match fetched.status {
+            StatusCode::NOT_MODIFIED => {
+                let Some(entry) = cached else {
+                    return Err(IndexError::Parse {
+                        index: index.to_owned(),
+                        url: redact(url),
+                        message: "304 Not Modified to a request that was not conditional"
+                            .to_owned(),
+                    });
+                };
+                let policy = match entry.policy.after_response(&request, &response, now) {
+                    AfterResponse::NotModified(policy, _) | AfterResponse::Modified(policy, _) => {
+                        policy
+                    }
+                };
+                tracing::debug!("`{}` not modified; cache entry refreshed", redact(url));
+                store(policy, &entry.page);
+                Ok(Some(entry.page))
+            }
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            status if status.is_success() => {
+                let content_type = fetched
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok());
+                let page =
+                    simple::parse_page(content_type, &fetched.body, url).map_err(|message| {
+                        IndexError::Parse {
+                            index: index.to_owned(),
+                            url: redact(url),
+                            message,
+                        }
+                    })?;
+                let policy = CachePolicy::new_options(
+                    &request,
+                    &response,
+                    now,
+                    CacheOptions {
+                        shared: false,
+                        ..CacheOptions::default()
+                    },
+                );
+                store(policy, &page);
+                Ok(Some(page))
+            }
+            status => Err(IndexError::Http {
+                index: index.to_owned(),
+                url: redact(url),
+                status: status.as_u16(),
+            }),
+        }
+    }
+
+    async fn load_find_links(&self, source: &FindLinks) -> Result<Arc<Vec<PageFile>>, IndexError> {
+        match &source.source {
+            FindLinksSource::Dir(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || list_dir(&dir))
+                    .await
+                    .map_err(|err| IndexError::Io {
+                        path: source.name.to_string(),
+                        message: err.to_string(),
+                    })?
+                    .map(Arc::new)
+            }
+            FindLinksSource::Page(url) => {
+                let what = || format!("the `--find-links` page `{}`", source.name);
+                match self.cached_page(&source.name, url, what).await? {
+                    Some(page) => Ok(Arc::new(page.files)),
+                    None => Err(IndexError::Http {
+                        index: source.name.to_string(),
+                        url: redact(url),
+                        status: 404,
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        let cell = shared(&self.metadata, &file.url.to_string());
+        cell.get_or_init(|| self.fetch_metadata(file)).await.clone()
+    }
+
+    async fn fetch_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        let key = Cache::key(&file.index, &file.url, file.sha256.as_deref().unwrap_or(""));
+        if let Some(cache) = &self.cache
+            && let Some(bytes) = cache.read_bytes(Bucket::Metadata, &key)
+        {
+            match metadata::parse_core_metadata(&bytes, &file.filename) {
+                Ok(metadata) => return Ok(Arc::new(metadata)),
+                Err(err) => cache.remove(Bucket::Metadata, &key, &err.to_string()),
+            }
+        }
+        let bytes = if file.url.scheme() == "file" {
+            let bytes = self.local_file(file).await?;
+            self.verify(file, &bytes)?;
+            self.extract_metadata(file, &bytes).await?
+        } else if self.http.settings().offline {
+            return Err(IndexError::Offline {
+                what: format!(
+                    "the metadata of `{}` from index `{}`",
+                    file.filename, file.index
+                ),
+            });
+        } else {
+            let _tick = self.tick(format!("metadata of `{}`", file.filename));
+            self.fetch_metadata_bytes(file).await?
+        };
+        let metadata = metadata::parse_core_metadata(&bytes, &file.filename)?;
+        if let Some(cache) = &self.cache {
+            cache.write_bytes(Bucket::Metadata, &key, &bytes);
+        }
+        Ok(Arc::new(metadata))
+    }
+
+    /// Metadata bytes the cheapest way the index allows.
+    async fn fetch_metadata_bytes(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        if file.kind == DistKind::Sdist {
+            let bytes = self.download(file).await?;
+            return self.extract_metadata(file, &bytes).await;
+        }
+        if file.has_metadata_sidecar {
+            let mut sidecar = file.url.clone();
+            sidecar.set_path(&format!("{}.metadata", file.url.path()));
+            let fetched = self
+                .http
+                .get(&file.index, &sidecar, HeaderMap::new())
+                .await?;
+            if fetched.status.is_success() {
+                let published = self
+                    .sidecar_hashes
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(file.url.as_str())
+                    .cloned();
+                if let Some(expected) = published {
+                    let actual = sha256_hex(&fetched.body);
+                    if actual != expected {
+                        return Err(IndexError::HashMismatch {
+                            file: format!("{}.metadata", file.filename),
+                            index: file.index.to_string(),
+                            expected,
+                            actual,
+                        });
+                    }
+                }
+                return Ok(fetched.body.to_vec());
+            }
+            if fetched.status != StatusCode::NOT_FOUND {
+                return Err(IndexError::Http {
+                    index: file.index.to_string(),
+                    url: redact(&sidecar),
+                    status: fetched.status.as_u16(),
+                });
+            }
+            tracing::debug!(
+                "index `{}` lists a metadata sidecar for `{}` but has none",
+                file.index,
+                file.filename
+            );
+        }
+        match self
+            .http
+            .range(&file.index, &file.url, RangeSpec::Tail(TAIL_PROBE))
+            .await
+        {
+            Ok(RangeReply::Full(bytes)) => {
+                tracing::debug!(
+                    "`{}` ignores range requests; using the whole file",
+                    redact(&file.url)
+                );
+                self.verify(file, &bytes)?;
+                return self.extract_metadata(file, &bytes).await;
+            }
+            Ok(RangeReply::Partial {
+                start,
+                total: Some(total),
+                body,
+            }) => {
+                let reader = HttpRangeReader {
+                    http: &self.http,
+                    file,
+                    total,
+                    tail_start: start,
+                    tail: body,
+                };
+                match zip::wheel_metadata_bytes_by_ranges(&reader, &file.filename).await {
+                    Ok((bytes, _)) => return Ok(bytes),
+                    Err(MetadataError::Fetch { source, .. }) => {
+                        match source.downcast_ref::<IndexError>() {
+                            Some(err @ (IndexError::Timeout { .. } | IndexError::Network { .. })) => {
+                                return Err(err.clone());
+                            }
+                            _ => tracing::debug!(
+                                "range requests into `{}` failed: {source}",
+                                file.filename
+                            ),
+                        }
+                    }
+                    Err(err) => {
+                        tracing::debug!("range requests into `{}` failed: {err}", file.filename)
+                    }
+                }
+            }
+            Ok(RangeReply::Partial { total: None, .. }) => {
+                tracing::debug!(
+                    "`{}` gives no file size in `Content-Range`",
+                    redact(&file.url)
+                );
+            }
+            Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {
+                tracing::debug!(
+                    "range request into `{}` answered {status}",
+                    redact(&file.url)
+                );
+            }
+            Err(err) => return Err(err),
+        }
+        let bytes = self.download(file).await?;
+        self.extract_metadata(file, &bytes).await
+    }
+
+    async fn extract_metadata(&self, file: &DistFile, bytes: &[u8]) -> Result<Vec<u8>, IndexError> {
+        let extracted = match file.kind {
+            DistKind::Sdist => metadata::sdist_metadata_bytes(bytes, &file.filename),
+            DistKind::Wheel { .. } => metadata::wheel_metadata_bytes(bytes, &file.filename),
+        };
+        Ok(extracted?)
+    }
+
+    /// The whole file, checked against its published hash (the computed one is cached
+    /// when none is published).
+    async fn download(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        let bytes = self.http.get_ok(&file.index, &file.url).await?;
+        self.verify(file, &bytes)?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Checks `bytes` against the published sha256; remembers the computed one otherwise.
+    fn verify(&self, file: &DistFile, bytes: &[u8]) -> Result<(), IndexError> {
+        let actual = sha256_hex(bytes);
+        match &file.sha256 {
+            Some(expected) if *expected != actual => Err(IndexError::HashMismatch {
+                file: file.filename.clone(),
+                index: file.index.to_string(),
+                expected: expected.clone(),
+                actual,
+            }),
+            Some(_) => Ok(()),
+            None => {
+                if let Some(cache) = &self.cache {
+                    cache.write_json(
+                        Bucket::Hashes,
+                        &Cache::key(&file.index, &file.url, ""),
+                        &actual,
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn local_file(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
+        let path = file.url.to_file_path().map_err(|()| IndexError::Io {
+            path: file.url.to_string(),
+            message: "not a local path".to_owned(),
+        })?;
+        tokio::fs::read(&path).await.map_err(|err| IndexError::Io {
+            path: path.display().to_string(),
+            message: err.to_string(),
+        })
+    }
+
+    async fn sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        if let Some(hash) = &file.sha256 {
+            return Ok(hash.clone());
+        }
+        let cell = shared(&self.hashes, &file.url.to_string());
+        cell.get_or_init(|| self.compute_sha256(file)).await.clone()
+    }
+
+    async fn compute_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        let key = Cache::key(&file.index, &file.url, "");
+        if let Some(hash) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.read_json::<String>(Bucket::Hashes, &key))
+        {
+            return Ok(hash);
+        }
+        let hash = if file.url.scheme() == "file" {
+            sha256_hex(&self.local_file(file).await?)
+        } else if self.http.settings().offline {
+            return Err(IndexError::Offline {
+                what: format!(
+                    "the sha256 of `{}` from index `{}` (it publishes none)",
+                    file.filename, file.index
+                ),
+            });
+        } else {
+            let _tick = self.tick(format!("hashing `{}`", file.filename));
+            self.http.download_sha256(&file.index, &file.url).await?
+        };
+        if let Some(cache) = &self.cache {
+            cache.write_json(Bucket::Hashes, &key, &hash);
+        }
+        Ok(hash)
+    }
+}
+
+/// The request a project page is fetched with, as the cache policy sees it.
+fn page_request(url: &Url) -> http::request::Parts {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static(simple::ACCEPT));
+    let uri = redact(url).parse::<http::Uri>().unwrap_or_default();
+    let (mut parts, ()) = http::Request::new(()).into_parts();
+    parts.uri = uri;
+    parts.headers = headers;
+    parts
+}
+
+fn response_parts(status: StatusCode, headers: &HeaderMap) -> http::response::Parts {
+    let (mut parts, ()) = http::Response::new(()).into_parts();
+    parts.status = status;
+    parts.headers = headers.clone();
+    parts
+}
+
+/// Range reads of a remote wheel, starting from the tail already fetched.
+struct HttpRangeReader<'a> {
+    http: &'a HttpClient,
+    file: &'a DistFile,
+    total: u64,
+    tail_start: u64,
+    tail: bytes::Bytes,
+}
+
+impl zip::RangeRead for HttpRangeReader<'_> {
+    async fn read_tail(&self, len: u64) -> Result<(u64, Vec<u8>), RangeError> {
+        let len = len.min(self.total);
+        let bytes = self.read_span(self.total - len, len).await?;
+        Ok((self.total, bytes))
+    }
+
+    async fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, RangeError> {
+        self.read_span(offset, len).await
+    }
+}
+
+impl HttpRangeReader<'_> {
+    async fn read_span(&self, offset: u64, len: u64) -> Result<Vec<u8>, RangeError> {
+        if offset >= self.tail_start && offset + len <= self.tail_start + self.tail.len() as u64 {
+            let from = (offset - self.tail_start) as usize;
+            return Ok(self.tail[from..from + len as usize].to_vec());
+        }
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        let span = RangeSpec::Span {
+            start: offset,
+            end: offset + len - 1,
+        };
+        let reply = self
+            .http
+            .range(&self.file.index, &self.file.url, span)
+            .await
+            .map_err(|err| RangeError::Other(Arc::new(err)))?;
+        match reply {
+            RangeReply::Partial { start, body, .. }
+                if start == offset && body.len() as u64 == len =>
+            {
+                Ok(body.to_vec())
+            }
+            _ => Err(RangeError::Unsupported(
+                "the server answered a range request with other bytes".to_owned(),
+            )),
+        }
+    }
+}
+
