@@ -1,10 +1,21 @@
 //! `requirements.in` files, as pip and pip-tools read them.
 //!
-//! STUB: the input helper owns this file and replaces the bodies.
+//! A file is read in pip's order: physical lines ending in `\` are joined, comments
+//! (`#` at the start of a line or after whitespace) are dropped, `${VAR}` is expanded,
+//! and what is left is either an option line (`-r`, `-c`, `--index-url`, ...) or a
+//! PEP 508 requirement, optionally followed by per-requirement options (`--hash`).
+//!
+//! Every byte of a logical line remembers the physical line and column it came from,
+//! so errors point into the file as written, even across continuations and after
+//! variable expansion. Error messages show the line as written, never the expanded
+//! text: an expanded `${TOKEN}` must not end up in a terminal or a CI log.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use pep440_rs::VersionSpecifiers;
 use pep508_rs::{PackageName, Requirement};
 use url::Url;
 
@@ -45,6 +56,39 @@ impl BinarySelection {
             Self::Packages(names) => names.contains(name),
         }
     }
+
+    /// Whether `name` is listed by name (not only through `:all:`).
+    pub fn names(&self, name: &PackageName) -> bool {
+        matches!(self, Self::Packages(names) if names.contains(name))
+    }
+
+    fn add(&mut self, name: PackageName) {
+        match self {
+            Self::All => {}
+            Self::Nothing => *self = Self::Packages(BTreeSet::from([name])),
+            Self::Packages(names) => {
+                names.insert(name);
+            }
+        }
+    }
+
+    fn discard(&mut self, name: &PackageName) {
+        if let Self::Packages(names) = self {
+            names.remove(name);
+            if names.is_empty() {
+                *self = Self::Nothing;
+            }
+        }
+    }
+}
+
+/// Which distribution formats pip would accept for one package, given
+/// `--only-binary` and `--no-binary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowedFormats {
+    Any,
+    BinaryOnly,
+    SourceOnly,
 }
 
 /// Everything one input file (and the files it includes) says.
@@ -56,15 +100,32 @@ pub struct RequirementsInput {
     pub extra_index_urls: Vec<Url>,
     pub find_links: Vec<FindLinks>,
     pub pre: bool,
+    /// `--no-index`: ignore every index; only `--find-links` sources remain.
+    pub no_index: bool,
     pub only_binary: BinarySelection,
     pub no_binary: BinarySelection,
-    /// Every file read, in the order read (the top file first).
+    /// `requires-python` of a `pyproject.toml`; always `None` for requirements files.
+    pub requires_python: Option<VersionSpecifiers>,
+    /// Every file read, in the order read (the top file first), each once.
     pub files: Vec<PathBuf>,
 }
 
-pub fn parse_requirements_file(path: &Path) -> Result<RequirementsInput, RequirementsError> {
-    let _ = path;
-    todo!()
+impl RequirementsInput {
+    /// pip's precedence (`FormatControl.get_allowed_formats`): a package named in
+    /// either list wins over `:all:` in the other.
+    pub fn allowed_formats(&self, name: &PackageName) -> AllowedFormats {
+        if self.only_binary.names(name) {
+            AllowedFormats::BinaryOnly
+        } else if self.no_binary.names(name) {
+            AllowedFormats::SourceOnly
+        } else if self.only_binary == BinarySelection::All {
+            AllowedFormats::BinaryOnly
+        } else if self.no_binary == BinarySelection::All {
+            AllowedFormats::SourceOnly
+        } else {
+            AllowedFormats::Any
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,4 +137,1086 @@ pub enum RequirementsError {
         column: usize,
         message: String,
     },
+    #[error("cannot read `{}`{}: {source}", file.display(), included_from_suffix(included_from.as_ref()))]
+    Read {
+        file: PathBuf,
+        included_from: Option<Origin>,
+        source: std::io::Error,
+    },
+    #[error(
+        "{file}:{line}:{column}: environment variable `{name}` is not set\n{context}\nset `{name}` in the environment, or remove `${{{name}}}` from the line"
+    )]
+    UnsetVariable {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        name: String,
+        context: String,
+    },
+    #[error("{file}:{line}:{column}: {option} is not supported: {reason}\n{context}")]
+    UnsupportedOption {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        option: String,
+        reason: String,
+        context: String,
+    },
+    #[error(
+        "{file}:{line}:{column}: including `{}` makes a cycle: {chain}\nremove one of these includes",
+        target.display()
+    )]
+    IncludeCycle {
+        file: PathBuf,
+        line: usize,
+        column: usize,
+        target: PathBuf,
+        chain: String,
+    },
+}
+
+fn included_from_suffix(origin: Option<&Origin>) -> String {
+    origin.map_or_else(String::new, |origin| {
+        format!(
+            " (included from `{}:{}`)",
+            origin.file.display(),
+            origin.line
+        )
+    })
+}
+
+/// Options that can stand on their own line, as shown in "supported" hints.
+const SUPPORTED_OPTIONS: &str = "-r/--requirement, -c/--constraint, -i/--index-url, \
+--extra-index-url, -f/--find-links, --no-index, --pre, --only-binary, --no-binary";
+
+/// Read a requirements file and everything it includes, expanding `${VAR}` from the
+/// process environment.
+pub fn parse_requirements_file(path: &Path) -> Result<RequirementsInput, RequirementsError> {
+    parse_requirements_file_with_env(path, &|name| std::env::var(name).ok())
+}
+
+/// [`parse_requirements_file`] with the environment given as a lookup function.
+pub fn parse_requirements_file_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<RequirementsInput, RequirementsError> {
+    let mut parser = Parser {
+        env,
+        input: RequirementsInput::default(),
+        stack: Vec::new(),
+    };
+    parser.read_file(path, false, None)?;
+    Ok(parser.input)
+}
+
+struct Parser<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    input: RequirementsInput,
+    /// Files being read, outermost first: (canonical path, path as shown).
+    stack: Vec<(PathBuf, PathBuf)>,
+}
+
+/// A position in the file as written: 0-based physical line and byte column.
+#[derive(Debug, Clone, Copy)]
+struct Pos {
+    line: usize,
+    col: usize,
+}
+
+/// One logical line: text after joining, comment removal and expansion, with the
+/// physical position of every byte (and one past the end).
+struct Logical {
+    text: String,
+    pos: Vec<Pos>,
+    end: Pos,
+    /// Values substituted for `${VAR}`, redacted from any message.
+    secrets: Vec<(String, String)>,
+}
+
+impl Logical {
+    fn pos_at(&self, offset: usize) -> Pos {
+        self.pos.get(offset).copied().unwrap_or(self.end)
+    }
+}
+
+/// A whitespace-separated token of a logical line and its byte offset.
+#[derive(Debug, Clone, Copy)]
+struct Token<'t> {
+    text: &'t str,
+    offset: usize,
+}
+
+fn tokens(text: &str, start: usize) -> Vec<Token<'_>> {
+    let mut out = Vec::new();
+    let mut token_start = None;
+    for (i, c) in text[start..].char_indices() {
+        let i = i + start;
+        if c.is_whitespace() {
+            if let Some(s) = token_start.take() {
+                out.push(Token {
+                    text: &text[s..i],
+                    offset: s,
+                });
+            }
+        } else if token_start.is_none() {
+            token_start = Some(i);
+        }
+    }
+    if let Some(s) = token_start {
+        out.push(Token {
+            text: &text[s..],
+            offset: s,
+        });
+    }
+    out
+}
+
+/// Physical lines, and the position of the first byte of each logical line.
+fn logical_lines(content: &str) -> Vec<(Vec<Pos>, String)> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut pos = Vec::new();
+    for (number, line) in content.lines().enumerate() {
+        // pip's `join_lines`: a comment line never continues, even if it ends in `\`.
+        let is_comment = line.trim_start().starts_with('#');
+        let continues = !is_comment && line.ends_with('\\');
+        let kept = if continues {
+            &line[..line.len() - 1]
+        } else {
+            line
+        };
+        if is_comment && !text.is_empty() {
+            // A comment ends a continued line; pip keeps the comment's text out of it.
+            out.push((std::mem::take(&mut pos), std::mem::take(&mut text)));
+            continue;
+        }
+        text.push_str(kept);
+        pos.extend((0..kept.len()).map(|col| Pos { line: number, col }));
+        if !continues {
+            pos.push(Pos {
+                line: number,
+                col: kept.len(),
+            });
+            out.push((std::mem::take(&mut pos), std::mem::take(&mut text)));
+        }
+    }
+    if !text.is_empty() {
+        let last = pos.last().copied().unwrap_or(Pos { line: 0, col: 0 });
+        pos.push(Pos {
+            line: last.line,
+            col: last.col + 1,
+        });
+        out.push((pos, text));
+    }
+    out
+}
+
+/// Byte offset where pip's `COMMENT_RE` (`(^|\s+)#.*$`) starts a comment.
+fn comment_start(text: &str) -> Option<usize> {
+    let mut previous_is_space = true;
+    for (i, c) in text.char_indices() {
+        if c == '#' && previous_is_space {
+            return Some(i);
+        }
+        previous_is_space = c.is_whitespace();
+    }
+    None
+}
+
+impl Parser<'_> {
+    fn read_file(
+        &mut self,
+        path: &Path,
+        constraint: bool,
+        included_from: Option<(Origin, usize)>,
+    ) -> Result<(), RequirementsError> {
+        let read_error = |source| RequirementsError::Read {
+            file: path.to_path_buf(),
+            included_from: included_from.as_ref().map(|(origin, _)| origin.clone()),
+            source,
+        };
+        let canonical = path.canonicalize().map_err(read_error)?;
+        if let Some(index) = self.stack.iter().position(|(c, _)| *c == canonical) {
+            let (origin, column) = included_from.unwrap_or((
+                Origin {
+                    file: path.to_path_buf(),
+                    line: 0,
+                },
+                0,
+            ));
+            let mut chain = String::new();
+            for (_, shown) in &self.stack[index..] {
+                let _ = write!(chain, "`{}` -> ", shown.display());
+            }
+            let _ = write!(chain, "`{}`", path.display());
+            return Err(RequirementsError::IncludeCycle {
+                file: origin.file,
+                line: origin.line,
+                column,
+                target: path.to_path_buf(),
+                chain,
+            });
+        }
+        let content = std::fs::read_to_string(path).map_err(read_error)?;
+        if !self.input.files.iter().any(|f| f == path) {
+            self.input.files.push(path.to_path_buf());
+        }
+        self.stack.push((canonical, path.to_path_buf()));
+        let physical: Vec<&str> = content.lines().collect();
+        for (pos, text) in logical_lines(&content) {
+            let logical = self.prepare(path, &physical, pos, text)?;
+            self.line(path, &physical, &logical, constraint)?;
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    /// Strip the comment and expand `${VAR}`.
+    fn prepare(
+        &self,
+        file: &Path,
+        physical: &[&str],
+        mut pos: Vec<Pos>,
+        mut text: String,
+    ) -> Result<Logical, RequirementsError> {
+        if let Some(start) = comment_start(&text) {
+            text.truncate(start);
+            pos.truncate(start + 1);
+        }
+        let end = pos.pop().unwrap_or(Pos { line: 0, col: 0 });
+        let mut out = Logical {
+            text: String::with_capacity(text.len()),
+            pos: Vec::with_capacity(pos.len()),
+            end,
+            secrets: Vec::new(),
+        };
+        let mut rest = 0;
+        while let Some(found) = text[rest..].find("${") {
+            let start = rest + found;
+            let name_len = text[start + 2..]
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(text.len() - start - 2);
+            let closed = text[start + 2 + name_len..].starts_with('}');
+            if name_len == 0 || !closed {
+                // Not pip's variable syntax: pip leaves it as written, so do we.
+                out.text.push_str(&text[rest..start + 2]);
+                out.pos.extend_from_slice(&pos[rest..start + 2]);
+                rest = start + 2;
+                continue;
+            }
+            let name = &text[start + 2..start + 2 + name_len];
+            let Some(value) = (self.env)(name) else {
+                let at = pos[start];
+                return Err(RequirementsError::UnsetVariable {
+                    file: file.to_path_buf(),
+                    line: at.line + 1,
+                    column: column(physical, at),
+                    name: name.to_string(),
+                    context: context(physical, at, name_len + 3),
+                });
+            };
+            out.text.push_str(&text[rest..start]);
+            out.pos.extend_from_slice(&pos[rest..start]);
+            out.text.push_str(&value);
+            out.pos.extend(std::iter::repeat_n(pos[start], value.len()));
+            if !value.is_empty() {
+                out.secrets.push((value, format!("${{{name}}}")));
+            }
+            rest = start + 3 + name_len;
+        }
+        out.text.push_str(&text[rest..]);
+        out.pos.extend_from_slice(&pos[rest..]);
+        Ok(out)
+    }
+
+    fn line(
+        &mut self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        constraint: bool,
+    ) -> Result<(), RequirementsError> {
+        let text = logical.text.as_str();
+        let tokens = tokens(text, 0);
+        let Some(first) = tokens.first() else {
+            return Ok(());
+        };
+        if first.text.starts_with('-') {
+            return self.options(file, physical, logical, &tokens, constraint);
+        }
+        // pip's `break_args_options`: the requirement ends at the first token that
+        // starts with `-`; what follows are per-requirement options.
+        let options_at = tokens
+            .iter()
+            .position(|t| t.text.starts_with('-'))
+            .unwrap_or(tokens.len());
+        let req_end = tokens
+            .get(options_at)
+            .map_or(text.len(), |t| t.offset)
+            .min(text.len());
+        let req_text = text[..req_end].trim_end();
+        let req_start = first.offset;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let requirement = Requirement::parse(&req_text[req_start..], base).map_err(|err| {
+            let at = logical.pos_at(req_start + err.start);
+            self.syntax(
+                file,
+                physical,
+                logical,
+                at,
+                err.len,
+                err.message.to_string(),
+            )
+        })?;
+        self.requirement_options(file, physical, logical, &tokens[options_at..])?;
+        let origin = Origin {
+            file: file.to_path_buf(),
+            line: logical.pos_at(req_start).line + 1,
+        };
+        let requirement = InputRequirement {
+            requirement,
+            origin,
+        };
+        if constraint {
+            self.input.constraints.push(requirement);
+        } else {
+            self.input.requirements.push(requirement);
+        }
+        Ok(())
+    }
+
+    fn requirement_options(
+        &self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        tokens: &[Token<'_>],
+    ) -> Result<(), RequirementsError> {
+        let mut i = 0;
+        while let Some(token) = tokens.get(i) {
+            let (name, inline) = split_option(token.text);
+            match name {
+                // Hashes belong to the lock; an input that carries them is still valid.
+                "--hash" => i += if inline.is_some() { 1 } else { 2 },
+                _ => {
+                    return Err(self.unsupported(
+                        file,
+                        physical,
+                        logical,
+                        token,
+                        name,
+                        "after a requirement only `--hash` is accepted (and ignored: \
+                         dockgen computes hashes for the lock)"
+                            .to_string(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn options(
+        &mut self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        tokens: &[Token<'_>],
+        constraint: bool,
+    ) -> Result<(), RequirementsError> {
+        let mut i = 0;
+        while let Some(token) = tokens.get(i) {
+            let (name, inline) = split_option(token.text);
+            let option = Opt::from_name(name);
+            let Some(option) = option else {
+                let reason = if name == "-e" || name == "--editable" {
+                    "editable installs cannot be locked; install the project in the \
+                     image instead, or list it as `name @ https://...`"
+                        .to_string()
+                } else {
+                    format!("supported options are {SUPPORTED_OPTIONS}")
+                };
+                return Err(self.unsupported(file, physical, logical, token, name, reason));
+            };
+            i += 1;
+            let value = if option.takes_value() {
+                if let Some(value) = inline {
+                    Some(Token {
+                        text: value,
+                        offset: token.offset + token.text.len() - value.len(),
+                    })
+                } else if let Some(next) = tokens.get(i) {
+                    i += 1;
+                    Some(*next)
+                } else {
+                    let at = logical.end;
+                    return Err(self.syntax(
+                        file,
+                        physical,
+                        logical,
+                        at,
+                        1,
+                        format!("`{name}` needs a value"),
+                    ));
+                }
+            } else if inline.is_some_and(|v| !v.is_empty()) {
+                let at = logical.pos_at(token.offset);
+                return Err(self.syntax(
+                    file,
+                    physical,
+                    logical,
+                    at,
+                    token.text.len(),
+                    format!("`{name}` takes no value"),
+                ));
+            } else {
+                None
+            };
+            self.apply(file, physical, logical, constraint, option, value)?;
+        }
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        constraint: bool,
+        option: Opt,
+        value: Option<Token<'_>>,
+    ) -> Result<(), RequirementsError> {
+        let base = file.parent().unwrap_or(Path::new("."));
+        let Some(value) = value else {
+            match option {
+                Opt::Pre => self.input.pre = true,
+                Opt::NoIndex => self.input.no_index = true,
+                _ => {}
+            }
+            return Ok(());
+        };
+        let at = logical.pos_at(value.offset);
+        match option {
+            Opt::Requirement | Opt::Constraint => {
+                if is_url(value.text) {
+                    return Err(self.syntax(
+                        file,
+                        physical,
+                        logical,
+                        at,
+                        value.text.len(),
+                        "including a file by URL is not supported; download it next to \
+                         this file and include it by path"
+                            .to_string(),
+                    ));
+                }
+                let target = base.join(value.text);
+                let origin = Origin {
+                    file: file.to_path_buf(),
+                    line: at.line + 1,
+                };
+                let column = column(physical, at);
+                self.read_file(
+                    &target,
+                    constraint || option == Opt::Constraint,
+                    Some((origin, column)),
+                )?;
+            }
+            Opt::IndexUrl | Opt::ExtraIndexUrl => {
+                let url = self.url(file, physical, logical, value)?;
+                if option == Opt::IndexUrl {
+                    self.input.index_url = Some(url);
+                } else if !self.input.extra_index_urls.contains(&url) {
+                    self.input.extra_index_urls.push(url);
+                }
+            }
+            Opt::FindLinks => {
+                let link = if is_url(value.text) {
+                    let url = self.url(file, physical, logical, value)?;
+                    match url.to_file_path() {
+                        Ok(path) if url.scheme() == "file" => FindLinks::Directory(path),
+                        _ => FindLinks::Url(url),
+                    }
+                } else {
+                    FindLinks::Directory(base.join(value.text))
+                };
+                if !self.input.find_links.contains(&link) {
+                    self.input.find_links.push(link);
+                }
+            }
+            Opt::OnlyBinary | Opt::NoBinary => {
+                let names = self.binary_names(file, physical, logical, value)?;
+                let (target, other) = if option == Opt::OnlyBinary {
+                    (&mut self.input.only_binary, &mut self.input.no_binary)
+                } else {
+                    (&mut self.input.no_binary, &mut self.input.only_binary)
+                };
+                handle_mutual_excludes(&names, target, other);
+            }
+            Opt::Pre | Opt::NoIndex => {}
+        }
+        Ok(())
+    }
+
+    fn binary_names(
+        &self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        value: Token<'_>,
+    ) -> Result<Vec<BinaryItem>, RequirementsError> {
+        let mut items = Vec::new();
+        let mut offset = value.offset;
+        for part in value.text.split(',') {
+            let item = match part {
+                ":all:" => BinaryItem::All,
+                ":none:" => BinaryItem::None,
+                _ => BinaryItem::Name(PackageName::from_str(part).map_err(|err| {
+                    let at = logical.pos_at(offset);
+                    self.syntax(
+                        file,
+                        physical,
+                        logical,
+                        at,
+                        part.len().max(1),
+                        format!(
+                            "{err}; expected `:all:`, `:none:` or package names separated by commas"
+                        ),
+                    )
+                })?),
+            };
+            items.push(item);
+            offset += part.len() + 1;
+        }
+        Ok(items)
+    }
+
+    fn url(
+        &self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        value: Token<'_>,
+    ) -> Result<Url, RequirementsError> {
+        Url::parse(value.text).map_err(|err| {
+            let at = logical.pos_at(value.offset);
+            self.syntax(
+                file,
+                physical,
+                logical,
+                at,
+                value.text.len(),
+                format!(
+                    "invalid URL: {err}; expected an absolute URL like `https://pypi.org/simple`"
+                ),
+            )
+        })
+    }
+
+    fn syntax(
+        &self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        at: Pos,
+        len: usize,
+        message: String,
+    ) -> RequirementsError {
+        let message = redact(&message, &logical.secrets);
+        RequirementsError::Syntax {
+            file: file.to_path_buf(),
+            line: at.line + 1,
+            column: column(physical, at),
+            message: format!("{message}\n{}", context(physical, at, len)),
+        }
+    }
+
+    fn unsupported(
+        &self,
+        file: &Path,
+        physical: &[&str],
+        logical: &Logical,
+        token: &Token<'_>,
+        name: &str,
+        reason: String,
+    ) -> RequirementsError {
+        let at = logical.pos_at(token.offset);
+        RequirementsError::UnsupportedOption {
+            file: file.to_path_buf(),
+            line: at.line + 1,
+            column: column(physical, at),
+            option: format!("`{}`", redact(name, &logical.secrets)),
+            reason,
+            context: context(physical, at, name.len()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Requirement,
+    Constraint,
+    IndexUrl,
+    ExtraIndexUrl,
+    FindLinks,
+    NoIndex,
+    Pre,
+    OnlyBinary,
+    NoBinary,
+}
+
+impl Opt {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "-r" | "--requirement" => Self::Requirement,
+            "-c" | "--constraint" => Self::Constraint,
+            "-i" | "--index-url" => Self::IndexUrl,
+            "--extra-index-url" => Self::ExtraIndexUrl,
+            "-f" | "--find-links" => Self::FindLinks,
+            "--no-index" => Self::NoIndex,
+            "--pre" => Self::Pre,
+            "--only-binary" => Self::OnlyBinary,
+            "--no-binary" => Self::NoBinary,
+            _ => return None,
+        })
+    }
+
+    fn takes_value(self) -> bool {
+        !matches!(self, Self::NoIndex | Self::Pre)
+    }
+}
+
+/// `--opt=value` -> (`--opt`, Some(`value`)); `-rfile` -> (`-r`, Some(`file`)).
+fn split_option(token: &str) -> (&str, Option<&str>) {
+    if token.starts_with("--") {
+        match token.split_once('=') {
+            Some((name, value)) => (name, Some(value)),
+            None => (token, None),
+        }
+    } else {
+        // Short options, optparse style: `-r file`, `-rfile`, `-r=file` is not pip's.
+        let split = token.char_indices().nth(2).map_or(token.len(), |(i, _)| i);
+        let (name, value) = token.split_at(split);
+        (name, (!value.is_empty()).then_some(value))
+    }
+}
+
+fn is_url(value: &str) -> bool {
+    Url::parse(value).is_ok_and(|url| url.scheme().len() > 1)
+}
+
+enum BinaryItem {
+    All,
+    None,
+    Name(PackageName),
+}
+
+/// pip's `FormatControl.handle_mutual_excludes`, over [`BinarySelection`].
+fn handle_mutual_excludes(
+    items: &[BinaryItem],
+    target: &mut BinarySelection,
+    other: &mut BinarySelection,
+) {
+    let mut items = items;
+    while let Some(all) = items.iter().position(|i| matches!(i, BinaryItem::All)) {
+        *other = BinarySelection::Nothing;
+        *target = BinarySelection::All;
+        items = &items[all + 1..];
+        if !items.iter().any(|i| matches!(i, BinaryItem::None)) {
+            return;
+        }
+    }
+    for item in items {
+        match item {
+            BinaryItem::None => *target = BinarySelection::Nothing,
+            BinaryItem::Name(name) => {
+                other.discard(name);
+                target.add(name.clone());
+            }
+            BinaryItem::All => {}
+        }
+    }
+}
+
+/// 1-based column, in characters, of a physical position.
+fn column(physical: &[&str], at: Pos) -> usize {
+    let line = physical.get(at.line).copied().unwrap_or("");
+    let col = at.col.min(line.len());
+    line.get(..col).map_or(col, |s| s.chars().count()) + 1
+}
+
+/// The physical line as written, and a caret line under `len` bytes from `at`.
+fn context(physical: &[&str], at: Pos, len: usize) -> String {
+    let line = physical.get(at.line).copied().unwrap_or("");
+    let start = column(physical, at) - 1;
+    let rest: String = line.chars().skip(start).collect();
+    // The span is in bytes of the logical line; it may run past this physical line.
+    let width = rest
+        .char_indices()
+        .take_while(|(i, _)| *i < len)
+        .count()
+        .max(1);
+    format!("    {line}\n    {}{}", " ".repeat(start), "^".repeat(width))
+}
+
+fn redact(message: &str, secrets: &[(String, String)]) -> String {
+    let mut message = message.to_string();
+    for (value, written) in secrets {
+        message = message.replace(value.as_str(), written);
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temp dir of files, written from `(relative path, content)` pairs.
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, content) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, content).expect("write");
+        }
+        dir
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN" => Some("s3cr3t-t0ken".to_string()),
+            "INDEX_HOST" => Some("pypi.example.com".to_string()),
+            "TORCH_VERSION" => Some("2.4.1".to_string()),
+            _ => None,
+        }
+    }
+
+    fn parse(dir: &tempfile::TempDir, top: &str) -> Result<RequirementsInput, RequirementsError> {
+        parse_requirements_file_with_env(&dir.path().join(top), &env)
+    }
+
+    /// Paths relative to `root`, one item a line, stable for snapshots.
+    fn render(input: &RequirementsInput, root: &Path) -> String {
+        let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+        let mut out = String::new();
+        let mut section = |title: &str, items: Vec<String>| {
+            let _ = writeln!(out, "{title}:");
+            for item in items {
+                let _ = writeln!(out, "  {item}");
+            }
+        };
+        section("files", input.files.iter().map(|f| rel(f)).collect());
+        let reqs = |reqs: &[InputRequirement]| {
+            reqs.iter()
+                .map(|r| {
+                    format!(
+                        "{}  ({}:{})",
+                        r.requirement,
+                        rel(&r.origin.file),
+                        r.origin.line
+                    )
+                })
+                .collect()
+        };
+        section("requirements", reqs(&input.requirements));
+        section("constraints", reqs(&input.constraints));
+        section(
+            "index_url",
+            input.index_url.iter().map(ToString::to_string).collect(),
+        );
+        section(
+            "extra_index_urls",
+            input
+                .extra_index_urls
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        );
+        section(
+            "find_links",
+            input
+                .find_links
+                .iter()
+                .map(|f| match f {
+                    FindLinks::Directory(p) => format!("dir {}", rel(p)),
+                    FindLinks::Url(u) => format!("url {u}"),
+                })
+                .collect(),
+        );
+        let _ = writeln!(out, "pre: {}", input.pre);
+        let _ = writeln!(out, "no_index: {}", input.no_index);
+        let _ = writeln!(out, "only_binary: {:?}", input.only_binary);
+        let _ = writeln!(out, "no_binary: {:?}", input.no_binary);
+        out
+    }
+
+    fn error(dir: &tempfile::TempDir, top: &str) -> String {
+        let err = parse(dir, top).expect_err("the input is invalid");
+        let root = format!("{}/", dir.path().display());
+        err.to_string().replace(&root, "")
+    }
+
+    #[test]
+    fn every_construct() {
+        let dir = tree(&[
+            (
+                "requirements.in",
+                r#"# Top comment
+-r sub/base.in
+--constraint=constraints.txt
+
+  # indented comment
+--index-url https://${INDEX_HOST}/simple
+-i https://user:${TOKEN}@${INDEX_HOST}/simple/
+--extra-index-url https://download.pytorch.org/whl/cu124
+--extra-index-url=https://download.pytorch.org/whl/cu124
+-f wheels
+--find-links=https://example.com/links.html
+-ffile:///opt/wheels
+--pre
+--only-binary :all:
+--no-binary=pillow,Some_Pkg
+--no-index
+
+requests[socks,security] >=2.31, <3 ; python_version >= "3.8"  # trailing comment
+torch==${TORCH_VERSION} \
+    --hash=sha256:0123456789abcdef \
+    --hash sha256:fedcba9876543210
+numpy<2 \
+  ; platform_machine == "aarch64"
+numpy>=1.24
+my-wheel @ https://example.com/pkgs/my_wheel-1.0-py3-none-any.whl#sha256=abcdef
+Foo.Bar_baz
+"#,
+            ),
+            ("sub/base.in", "# base\nfastapi>=0.110\n-r more.in\n"),
+            ("sub/more.in", "uvicorn[standard]\n"),
+            ("constraints.txt", "pydantic<3\n-r constraints-extra.txt\n"),
+            ("constraints-extra.txt", "starlette<1\n"),
+        ]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        insta::assert_snapshot!(render(&input, dir.path()));
+    }
+
+    #[test]
+    fn relative_includes_from_a_subdirectory() {
+        let dir = tree(&[
+            (
+                "app/requirements.in",
+                "-r ../common/base.in\n-r local.in\napp-dep\n",
+            ),
+            ("app/local.in", "local-dep\n"),
+            ("common/base.in", "-c pins/constraints.txt\nbase-dep\n"),
+            ("common/pins/constraints.txt", "base-dep<2\n"),
+        ]);
+        let input = parse(&dir, "app/requirements.in").expect("valid input");
+        insta::assert_snapshot!(render(&input, dir.path()));
+    }
+
+    #[test]
+    fn a_file_included_twice_is_listed_once() {
+        let dir = tree(&[
+            ("requirements.in", "-r a.in\n-r b.in\n"),
+            ("a.in", "-r common.in\na\n"),
+            ("b.in", "-r common.in\nb\n"),
+            ("common.in", "common\n"),
+        ]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        insta::assert_snapshot!(render(&input, dir.path()));
+    }
+
+    #[test]
+    fn include_cycle() {
+        let dir = tree(&[
+            ("requirements.in", "top\n-r a.in\n"),
+            ("a.in", "a\n-r sub/b.in\n"),
+            ("sub/b.in", "b\n   -c ../a.in\n"),
+        ]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn self_include() {
+        let dir = tree(&[("requirements.in", "-r requirements.in\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn missing_include() {
+        let dir = tree(&[("requirements.in", "# x\n-r missing.in\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn missing_top_file() {
+        let dir = tree(&[]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn unset_variable() {
+        let dir = tree(&[(
+            "requirements.in",
+            "fastapi\n--extra-index-url https://__token__:${MISSING_TOKEN}@example.com/simple\n",
+        )]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn not_a_variable_is_left_as_written() {
+        // pip only expands `${NAME}` with NAME of `[A-Z0-9_]+`; `$HOME`, `${lower}` stay.
+        let dir = tree(&[(
+            "requirements.in",
+            "--find-links $HOME/wheels\n--find-links ${lower}/wheels\n",
+        )]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        insta::assert_snapshot!(render(&input, dir.path()));
+    }
+
+    #[test]
+    fn expanded_secret_stays_in_the_url_and_out_of_errors() {
+        let dir = tree(&[(
+            "requirements.in",
+            "--index-url https://user:${TOKEN}@example.com/simple\n",
+        )]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        assert_eq!(
+            input.index_url.as_ref().map(Url::password),
+            Some(Some("s3cr3t-t0ken"))
+        );
+
+        let dir = tree(&[(
+            "requirements.in",
+            "pkg @ https://user:${TOKEN}@example.com/pkg.whl ; os_name == ${TOKEN}\n",
+        )]);
+        let message = error(&dir, "requirements.in");
+        assert!(!message.contains("s3cr3t"), "{message}");
+        insta::assert_snapshot!(message);
+    }
+
+    #[test]
+    fn requirement_syntax_error_columns() {
+        let dir = tree(&[("requirements.in", "fastapi\n   numpy >= 1.24,, <2\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn syntax_error_on_a_continuation_line() {
+        let dir = tree(&[(
+            "requirements.in",
+            "# header\ntorch>=2 \\\n    ; python_version >< \"3.10\"\nnumpy\n",
+        )]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn syntax_error_after_an_expanded_variable() {
+        // The column is in the file as written, not in the expanded text.
+        let dir = tree(&[("requirements.in", "torch==${TORCH_VERSION} ; bogus\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn editable_is_rejected() {
+        let dir = tree(&[("requirements.in", "fastapi\n-e ./my-package\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn unknown_option_is_rejected() {
+        let dir = tree(&[("requirements.in", "--trusted-host example.com\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn unknown_per_requirement_option_is_rejected() {
+        let dir = tree(&[(
+            "requirements.in",
+            "pkg==1.0 --hash=sha256:00 --config-settings=a=b\n",
+        )]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn option_without_value() {
+        let dir = tree(&[("requirements.in", "--index-url\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn flag_with_value() {
+        let dir = tree(&[("requirements.in", "--pre=yes\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn invalid_index_url() {
+        let dir = tree(&[("requirements.in", "-i pypi.org/simple\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn include_by_url_is_rejected() {
+        let dir = tree(&[(
+            "requirements.in",
+            "-r https://example.com/requirements.txt\n",
+        )]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn invalid_binary_name() {
+        let dir = tree(&[("requirements.in", "--only-binary numpy,-bad\n")]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    fn formats(lines: &str) -> String {
+        let dir = tree(&[("requirements.in", lines)]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        ["numpy", "pillow", "torch"]
+            .iter()
+            .map(|name| {
+                let name = PackageName::from_str(name).expect("valid name");
+                format!("{name}={:?}", input.allowed_formats(&name))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn binary_selection_follows_pip() {
+        let cases = [
+            "",
+            "--only-binary :all:",
+            "--no-binary :all:",
+            "--only-binary :all:\n--no-binary numpy",
+            "--no-binary :all:\n--only-binary Pillow,torch",
+            "--only-binary numpy\n--no-binary numpy",
+            "--only-binary :all:,:none:,torch",
+            "--no-binary pillow\n--only-binary :all:",
+            "--only-binary numpy\n--only-binary :none:",
+        ];
+        let out: String = cases
+            .iter()
+            .map(|case| format!("{:?}\n  -> {}\n", case, formats(case)))
+            .collect();
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn examples_parse() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = String::new();
+        for example in [
+            "jetson-tts",
+            "video-diffusion",
+            "fastapi-vision",
+            "fastapi-optional",
+        ] {
+            let path = root.join("examples").join(example).join("requirements.in");
+            let input = parse_requirements_file_with_env(&path, &|_| None)
+                .unwrap_or_else(|err| panic!("{err}"));
+            let _ = writeln!(out, "# {example}\n{}", render(&input, root));
+        }
+        insta::assert_snapshot!(out);
+    }
 }
