@@ -90,6 +90,16 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                 .collect()
         };
         let target = Target::from_profile(&profile)?;
+        if let Some(requires) = &input.requires_python
+            && !requires.contains(&target.python)
+        {
+            tracing::warn!(
+                "`{}` says requires-python `{requires}`, but profile `{}` targets Python {}",
+                input_path.display(),
+                profile.name,
+                target.python
+            );
+        }
         let indexes = index_configs(&profile, &input, exclude_newer);
         let header = header(
             &profile,
@@ -256,6 +266,9 @@ fn index_configs(
     input: &RequirementsInput,
     exclude_newer: Option<jiff::Timestamp>,
 ) -> Vec<IndexConfig> {
+    if input.no_index {
+        return Vec::new();
+    }
     let mut configs: Vec<IndexConfig> = profile
         .indexes
         .iter()

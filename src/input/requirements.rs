@@ -111,20 +111,29 @@ pub struct RequirementsInput {
 }
 
 impl RequirementsInput {
-    /// pip's precedence (`FormatControl.get_allowed_formats`): a package named in
-    /// either list wins over `:all:` in the other.
+    /// pip's precedence for this input's `--only-binary` / `--no-binary`.
     pub fn allowed_formats(&self, name: &PackageName) -> AllowedFormats {
-        if self.only_binary.names(name) {
-            AllowedFormats::BinaryOnly
-        } else if self.no_binary.names(name) {
-            AllowedFormats::SourceOnly
-        } else if self.only_binary == BinarySelection::All {
-            AllowedFormats::BinaryOnly
-        } else if self.no_binary == BinarySelection::All {
-            AllowedFormats::SourceOnly
-        } else {
-            AllowedFormats::Any
-        }
+        allowed_formats(&self.only_binary, &self.no_binary, name)
+    }
+}
+
+/// pip's precedence (`FormatControl.get_allowed_formats`): a package named in
+/// either list wins over `:all:` in the other.
+pub fn allowed_formats(
+    only_binary: &BinarySelection,
+    no_binary: &BinarySelection,
+    name: &PackageName,
+) -> AllowedFormats {
+    if only_binary.names(name) {
+        AllowedFormats::BinaryOnly
+    } else if no_binary.names(name) {
+        AllowedFormats::SourceOnly
+    } else if *only_binary == BinarySelection::All {
+        AllowedFormats::BinaryOnly
+    } else if *no_binary == BinarySelection::All {
+        AllowedFormats::SourceOnly
+    } else {
+        AllowedFormats::Any
     }
 }
 

@@ -213,10 +213,11 @@ fn requirement_range(req: &Requirement) -> Range {
 
 impl Provider<'_> {
     fn policy(&self, name: &PackageName) -> FormatPolicy {
-        FormatPolicy {
-            wheels: !self.request.no_binary.contains(name)
-                || self.request.only_binary.contains(name),
-            sdists: !self.request.only_binary.contains(name),
+        use crate::input::requirements::{AllowedFormats, allowed_formats};
+        match allowed_formats(&self.request.only_binary, &self.request.no_binary, name) {
+            AllowedFormats::Any => FormatPolicy { wheels: true, sdists: true },
+            AllowedFormats::BinaryOnly => FormatPolicy { wheels: true, sdists: false },
+            AllowedFormats::SourceOnly => FormatPolicy { wheels: false, sdists: true },
         }
     }
 
