@@ -146,7 +146,11 @@ pub enum RequirementsError {
         column: usize,
         message: String,
     },
-    #[error("cannot read `{}`{}: {source}", file.display(), included_from_suffix(included_from.as_ref()))]
+    #[error(
+        "cannot read `{}`{}: {source}",
+        file.display(),
+        included_from_suffix(included_from.as_ref())
+    )]
     Read {
         file: PathBuf,
         included_from: Option<Origin>,
@@ -187,7 +191,7 @@ pub enum RequirementsError {
 fn included_from_suffix(origin: Option<&Origin>) -> String {
     origin.map_or_else(String::new, |origin| {
         format!(
-            " (included from `{}:{}`)",
+            " (included from `{}:{}`; `-r` and `-c` paths are relative to the including file)",
             origin.file.display(),
             origin.line
         )
@@ -1122,6 +1126,20 @@ Foo.Bar_baz
         // The column is in the file as written, not in the expanded text.
         let dir = tree(&[("requirements.in", "torch==${TORCH_VERSION} ; bogus\n")]);
         insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn bare_url_and_path_requirements() {
+        let url = tree(&[(
+            "requirements.in",
+            "https://example.com/pkg-1.0-py3-none-any.whl\n",
+        )]);
+        let path = tree(&[("requirements.in", "./vendor/pkg\n")]);
+        insta::assert_snapshot!(format!(
+            "{}\n{}",
+            error(&url, "requirements.in"),
+            error(&path, "requirements.in")
+        ));
     }
 
     #[test]
