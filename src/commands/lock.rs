@@ -413,12 +413,10 @@ fn header(
             .iter()
             .filter_map(|i| i.exclude_newer.map(|t| (i.name.clone(), t.to_string())))
             .collect(),
-        index_url: general.first().map(|i| crate::index::redact(&i.url)),
-        extra_index_urls: general
+        indexes: general
             .iter()
-            .skip(1)
             .chain(pinned.iter())
-            .map(|i| crate::index::redact(&i.url))
+            .map(|i| (i.name.clone(), crate::index::redact(&i.url)))
             .collect(),
         find_links: input
             .find_links

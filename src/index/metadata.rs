@@ -235,7 +235,9 @@ fn headers(text: &str) -> Vec<Header> {
     let mut headers: Vec<Header> = Vec::new();
     for (index, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
+        // Only an empty line ends the headers: a line of spaces is a continuation
+        // (Python's email parser agrees), and licenses pasted into `License:` have them.
+        if line.is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -520,6 +522,14 @@ pub(crate) mod test_wheels;
 
 #[cfg(test)]
 pub(crate) mod tests {
+    #[test]
+    fn whitespace_only_lines_continue_a_header() {
+        let text = "Metadata-Version: 2.4\nName: vq\nVersion: 1.0\nLicense: MIT\n        \n        Copyright\nRequires-Dist: einx>=0.3.0\n\nbody\n";
+        let metadata = super::parse_core_metadata(text.as_bytes(), "vq METADATA").unwrap();
+        let requires: Vec<String> = metadata.requires_dist.iter().map(ToString::to_string).collect();
+        assert_eq!(requires, vec!["einx>=0.3.0"]);
+    }
+
     use super::test_wheels::{SdistSpec, WheelSpec};
     use super::*;
 

@@ -17,9 +17,10 @@ pub struct LockHeader {
     pub inputs: Vec<String>,
     /// `(index name, timestamp)` for every index with `exclude_newer`.
     pub exclude_newer: Vec<(String, String)>,
-    /// Index URLs in profile order; the first general-purpose one becomes `--index-url`.
-    pub index_url: Option<String>,
-    pub extra_index_urls: Vec<String>,
+    /// `(index name, redacted URL)` in profile order. Only indexes that serve a locked
+    /// package are written: the first becomes `--index-url`, the rest
+    /// `--extra-index-url` (so pip never waits on an index the lock does not need).
+    pub indexes: Vec<(String, String)>,
     pub find_links: Vec<String>,
 }
 
@@ -46,11 +47,13 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
         let _ = writeln!(out, "# exclude-newer: {}", list.join(", "));
     }
     let _ = writeln!(out, "#");
-    if let Some(url) = &header.index_url {
-        let _ = writeln!(out, "--index-url {url}");
-    }
-    for url in &header.extra_index_urls {
-        let _ = writeln!(out, "--extra-index-url {url}");
+    let used = header
+        .indexes
+        .iter()
+        .filter(|(name, _)| resolution.packages.values().any(|p| *p.index == **name));
+    for (n, (_, url)) in used.enumerate() {
+        let option = if n == 0 { "--index-url" } else { "--extra-index-url" };
+        let _ = writeln!(out, "{option} {url}");
     }
     for link in &header.find_links {
         let _ = writeln!(out, "--find-links {link}");
