@@ -76,9 +76,16 @@ pub fn pytorch_cpu_index() -> FixtureIndex {
         )
         .project(
             "torchvision",
-            vec![cpu_build("torchvision", "0.20.1+cpu", &["numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0"])],
+            vec![cpu_build(
+                "torchvision",
+                "0.20.1+cpu",
+                &["numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0"],
+            )],
         )
-        .project("torchaudio", vec![cpu_build("torchaudio", "2.5.1+cpu", &["torch==2.5.1"])])
+        .project(
+            "torchaudio",
+            vec![cpu_build("torchaudio", "2.5.1+cpu", &["torch==2.5.1"])],
+        )
         .start()
 }
 
@@ -112,10 +119,16 @@ pub fn copy_example(name: &str, to: &Path) -> PathBuf {
 }
 
 fn run(command: &mut Command) -> String {
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{command:?} failed ({}):\n{stdout}\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
     stdout
 }
 
@@ -126,7 +139,12 @@ fn pins(text: &str) -> BTreeMap<String, String> {
         .map(|l| {
             let pin = l.split_whitespace().next().unwrap_or_default();
             let (name, version) = pin.split_once("==").expect("a pin");
-            let name = name.split('[').next().unwrap_or(name).to_lowercase().replace(['_', '.'], "-");
+            let name = name
+                .split('[')
+                .next()
+                .unwrap_or(name)
+                .to_lowercase()
+                .replace(['_', '.'], "-");
             (name, version.to_string())
         })
         .collect()
@@ -142,7 +160,12 @@ fn every_example_locks_installs_and_matches_uv() {
     let profile = write_test_profile(scratch.path(), &torch);
     let cache = scratch.path().join("cache");
     let mut failures = Vec::new();
-    for example in ["fastapi-optional", "fastapi-vision", "jetson-tts", "video-diffusion"] {
+    for example in [
+        "fastapi-optional",
+        "fastapi-vision",
+        "jetson-tts",
+        "video-diffusion",
+    ] {
         let dir = copy_example(example, scratch.path());
         run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
             .current_dir(&dir)
@@ -158,7 +181,14 @@ fn every_example_locks_installs_and_matches_uv() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
         let pip = venv.join("bin/pip");
         run(Command::new(&pip)
-            .args(["install", "--quiet", "--disable-pip-version-check", "--require-hashes", "--no-deps", "-r"])
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "--no-deps",
+                "-r",
+            ])
             .arg(&lock_path));
         run(Command::new(&pip).args(["check", "--disable-pip-version-check"]));
 
@@ -166,15 +196,94 @@ fn every_example_locks_installs_and_matches_uv() {
         let uv = run(Command::new("uv")
             .current_dir(&dir)
             .env("UV_CACHE_DIR", scratch.path().join("uv-cache"))
-            .args(["pip", "compile", "requirements.in", "--quiet", "--no-header", "--no-annotate"])
-            .args(["--python-version", "3.11.13", "--python-platform", "x86_64-manylinux_2_36"])
-            .args(["--exclude-newer", EXCLUDE_NEWER, "--index-strategy", "first-index"])
-            .args(["--index-url", "https://pypi.org/simple", "--extra-index-url"])
+            .args([
+                "pip",
+                "compile",
+                "requirements.in",
+                "--quiet",
+                "--no-header",
+                "--no-annotate",
+            ])
+            .args([
+                "--python-version",
+                "3.11.13",
+                "--python-platform",
+                "x86_64-manylinux_2_36",
+            ])
+            .args([
+                "--exclude-newer",
+                EXCLUDE_NEWER,
+                "--index-strategy",
+                "first-index",
+            ])
+            .args([
+                "--index-url",
+                "https://pypi.org/simple",
+                "--extra-index-url",
+            ])
             .arg(torch.url().as_str())
-            .args(["--no-build", "--output-file", "-"]));
-        if pins(&lock) != pins(&uv) {
-            failures.push(format!("{example}: dockgen and uv disagree\n--- dockgen\n{lock}\n--- uv\n{uv}"));
-        }
+            .arg("--no-build"));
+        compare(example, "x86_64", &lock, &uv, &mut failures);
+
+        // The Jetson target (aarch64, CPython 3.10, glibc 2.35) from PyPI alone: no
+        // install here, but the same answer as uv for another arch and Python.
+        let orin = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/profiles/orin-pypi.yaml");
+        run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
+            .current_dir(&dir)
+            .env("DOCKGEN_CACHE_DIR", &cache)
+            .args(["lock", "requirements.in", "-q", "--profile"])
+            .arg(&orin)
+            .args(["--exclude-newer", EXCLUDE_NEWER]));
+        let lock = std::fs::read_to_string(dir.join("locks/orin-pypi.txt")).expect("lock written");
+        let uv = run(Command::new("uv")
+            .current_dir(&dir)
+            .env("UV_CACHE_DIR", scratch.path().join("uv-cache"))
+            .args([
+                "pip",
+                "compile",
+                "requirements.in",
+                "--quiet",
+                "--no-header",
+                "--no-annotate",
+            ])
+            .args([
+                "--python-version",
+                "3.10.12",
+                "--python-platform",
+                "aarch64-manylinux_2_35",
+            ])
+            .args([
+                "--exclude-newer",
+                EXCLUDE_NEWER,
+                "--index-url",
+                "https://pypi.org/simple",
+                "--no-build",
+            ]));
+        compare(example, "aarch64", &lock, &uv, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn compare(example: &str, target: &str, lock: &str, uv: &str, failures: &mut Vec<String>) {
+    {
+        let (ours, theirs) = (pins(lock), pins(uv));
+        if ours != theirs {
+            let only =
+                |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| -> Vec<String> {
+                    a.iter()
+                        .filter(|(n, v)| b.get(*n) != Some(v))
+                        .map(|(n, v)| format!("{n}=={v}"))
+                        .collect()
+                };
+            failures.push(format!(
+                "{example} ({target}): dockgen and uv disagree\n  only dockgen: {:?}\n  only uv: {:?}",
+                only(&ours, &theirs),
+                only(&theirs, &ours)
+            ));
+        }
+        assert!(
+            ours.len() > 3,
+            "{example} ({target}): suspiciously small lock:\n{lock}"
+        );
+    }
 }

@@ -117,7 +117,10 @@ impl PackageSource for MemorySource {
         self.metadata
             .get(&file.filename)
             .cloned()
-            .ok_or_else(|| IndexError::Metadata { file: file.filename.clone(), message: "no metadata in the test source".into() })
+            .ok_or_else(|| IndexError::Metadata {
+                file: file.filename.clone(),
+                message: "no metadata in the test source".into(),
+            })
     }
 
     fn sha256(&self, file: &DistFile) -> Result<String, IndexError> {

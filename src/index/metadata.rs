@@ -526,7 +526,11 @@ pub(crate) mod tests {
     fn whitespace_only_lines_continue_a_header() {
         let text = "Metadata-Version: 2.4\nName: vq\nVersion: 1.0\nLicense: MIT\n        \n        Copyright\nRequires-Dist: einx>=0.3.0\n\nbody\n";
         let metadata = super::parse_core_metadata(text.as_bytes(), "vq METADATA").unwrap();
-        let requires: Vec<String> = metadata.requires_dist.iter().map(ToString::to_string).collect();
+        let requires: Vec<String> = metadata
+            .requires_dist
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(requires, vec!["einx>=0.3.0"]);
     }
 

@@ -180,9 +180,10 @@ fn status_hint(status: u16) -> &'static str {
 impl From<metadata::MetadataError> for IndexError {
     fn from(error: metadata::MetadataError) -> Self {
         match error {
-            metadata::MetadataError::NeedsBuild { filename, reason } => {
-                IndexError::NeedsBuild { file: filename, reason }
-            }
+            metadata::MetadataError::NeedsBuild { filename, reason } => IndexError::NeedsBuild {
+                file: filename,
+                reason,
+            },
             other => {
                 let file = match &other {
                     metadata::MetadataError::InvalidField { file, .. }
@@ -194,7 +195,10 @@ impl From<metadata::MetadataError> for IndexError {
                     | metadata::MetadataError::NeedsBuild { filename, .. } => filename.clone(),
                     metadata::MetadataError::Filename(_) => String::new(),
                 };
-                IndexError::Metadata { file, message: other.to_string() }
+                IndexError::Metadata {
+                    file,
+                    message: other.to_string(),
+                }
             }
         }
     }

@@ -25,8 +25,8 @@ use super::auth::{AuthStore, Credentials, strip_userinfo};
 use super::cache::{Bucket, Cache};
 use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec, redact};
 use super::find_links::{FindLinksSource, list_dir};
-use super::simple::{self, PageFile, SimplePage};
 use super::metadata::{self, MetadataError};
+use super::simple::{self, PageFile, SimplePage};
 use super::zip::{self, RangeError};
 use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles};
 
@@ -722,7 +722,9 @@ impl Inner {
                     Ok((bytes, _)) => return Ok(bytes),
                     Err(MetadataError::Fetch { source, .. }) => {
                         match source.downcast_ref::<IndexError>() {
-                            Some(err @ (IndexError::Timeout { .. } | IndexError::Network { .. })) => {
+                            Some(
+                                err @ (IndexError::Timeout { .. } | IndexError::Network { .. }),
+                            ) => {
                                 return Err(err.clone());
                             }
                             _ => tracing::debug!(
@@ -911,4 +913,3 @@ impl HttpRangeReader<'_> {
         }
     }
 }
-

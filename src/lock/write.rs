@@ -52,7 +52,11 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
         .iter()
         .filter(|(name, _)| resolution.packages.values().any(|p| *p.index == **name));
     for (n, (_, url)) in used.enumerate() {
-        let option = if n == 0 { "--index-url" } else { "--extra-index-url" };
+        let option = if n == 0 {
+            "--index-url"
+        } else {
+            "--extra-index-url"
+        };
         let _ = writeln!(out, "{option} {url}");
     }
     for link in &header.find_links {

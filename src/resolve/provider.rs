@@ -175,7 +175,7 @@ impl Inputs {
             }
         }
 
-        let mut root: BTreeMap<Package, Range> = BTreeMap::new();
+        let mut root: Vec<(Package, Range)> = Vec::new();
         for req in &requirements {
             let range = overrides.get(&req.name).cloned().unwrap_or_else(|| {
                 let range = requirement_range(req);
@@ -184,23 +184,30 @@ impl Inputs {
                     None => range,
                 }
             });
-            let mut add = |package: Package| {
-                root.entry(package)
-                    .and_modify(|r| *r = r.intersection(&range))
-                    .or_insert_with(|| range.clone());
-            };
+            let mut add = |package: Package| add_dependency(&mut root, package, &range);
             add(Package::Base(req.name.clone()));
             for extra in &req.extras {
                 add(Package::Extra(req.name.clone(), extra.clone()));
             }
         }
         Ok(Self {
-            root: root.into_iter().collect(),
+            root,
             constraints,
             overrides,
             exact_pins,
             prerelease_named,
         })
+    }
+}
+
+/// Add a dependency, intersecting with an earlier one on the same package. Order is
+/// kept as declared: PubGrub decides packages of equal priority in the order it meets
+/// them, so `requirements.in` order is what breaks ties (as in pip and uv), not the
+/// alphabet.
+fn add_dependency(deps: &mut Vec<(Package, Range)>, package: Package, range: &Range) {
+    match deps.iter_mut().find(|(known, _)| *known == package) {
+        Some((_, known)) => *known = known.intersection(range),
+        None => deps.push((package, range.clone())),
     }
 }
 
@@ -215,9 +222,18 @@ impl Provider<'_> {
     fn policy(&self, name: &PackageName) -> FormatPolicy {
         use crate::input::requirements::{AllowedFormats, allowed_formats};
         match allowed_formats(&self.request.only_binary, &self.request.no_binary, name) {
-            AllowedFormats::Any => FormatPolicy { wheels: true, sdists: true },
-            AllowedFormats::BinaryOnly => FormatPolicy { wheels: true, sdists: false },
-            AllowedFormats::SourceOnly => FormatPolicy { wheels: false, sdists: true },
+            AllowedFormats::Any => FormatPolicy {
+                wheels: true,
+                sdists: true,
+            },
+            AllowedFormats::BinaryOnly => FormatPolicy {
+                wheels: true,
+                sdists: false,
+            },
+            AllowedFormats::SourceOnly => FormatPolicy {
+                wheels: false,
+                sdists: true,
+            },
         }
     }
 
@@ -598,18 +614,16 @@ impl DependencyProvider for Provider<'_> {
                 )));
             }
         }
-        let mut deps: BTreeMap<Package, Range> = BTreeMap::new();
+        let mut deps: Vec<(Package, Range)> = Vec::new();
         if extra.is_some() {
-            let exact = Range::singleton(version.clone());
-            deps.insert(Package::Base(name.clone()), exact);
+            deps.push((
+                Package::Base(name.clone()),
+                Range::singleton(version.clone()),
+            ));
         }
         for req in self.active_requirements(&metadata, extra) {
             let range = self.edge_range(req);
-            let mut add = |package: Package| {
-                deps.entry(package)
-                    .and_modify(|r| *r = r.intersection(&range))
-                    .or_insert_with(|| range.clone());
-            };
+            let mut add = |package: Package| add_dependency(&mut deps, package, &range);
             if &req.name != name {
                 add(Package::Base(req.name.clone()));
             }
