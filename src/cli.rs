@@ -33,7 +33,7 @@ pub enum Command {
     /// kept while they still satisfy the inputs; `--upgrade` and `--upgrade-package`
     /// lift them. Exit codes: 0 locked (or up to date), 1 no solution or a stale lock
     /// under `--check`, 2 any other error.
-    Lock(LockArgs),
+    Lock(Box<LockArgs>),
     /// List the built-in profiles, or show one fully resolved.
     Profiles(ProfilesArgs),
 }

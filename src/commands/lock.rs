@@ -24,7 +24,9 @@ use crate::input::requirements::{
 };
 use crate::input::target::Target;
 use crate::lock::{self, LockHeader};
-use crate::resolve::{self, AcceleratorPolicy, ResolveError, ResolveRequest, RootRequirement};
+use crate::resolve::{
+    self, AcceleratorPolicy, Resolution, ResolveError, ResolveRequest, RootRequirement,
+};
 
 /// One profile's job: everything needed to resolve it and where the lock goes.
 struct Job {
@@ -145,16 +147,14 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     let client = RegistryClient::new(all_indexes(&jobs)?, find_links, options)?;
 
     // Resolve every profile, in parallel, against the one client.
-    let results: Vec<(usize, Result<String, ResolveError>)> = std::thread::scope(|scope| {
+    let results: Vec<(usize, Result<Resolution, ResolveError>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .iter()
             .enumerate()
             .map(|(i, job)| {
                 let source = client.for_indexes(&job.indexes);
-                let handle = scope.spawn(move || {
-                    let resolution = resolve::resolve(&source, &job.request, &job.profile.name)?;
-                    Ok(lock::render(&resolution, &job.header))
-                });
+                let handle =
+                    scope.spawn(move || resolve::resolve(&source, &job.request, &job.profile.name));
                 (i, handle)
             })
             .collect();
@@ -168,7 +168,10 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     for (i, result) in results {
         match result {
-            Ok(text) => rendered.push((i, text)),
+            Ok(resolution) => {
+                let text = lock::render(&resolution, &jobs[i].header);
+                rendered.push((i, text, resolution));
+            }
             Err(ResolveError::Index(error)) => return Err(error.into()),
             Err(error) => failures.push(format!("{error}")),
         }
@@ -180,17 +183,23 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     if args.check {
         return check(&jobs, &rendered);
     }
-    for (i, text) in &rendered {
+    for (i, text, resolution) in &rendered {
         let job = &jobs[*i];
+        // Render everything first: a pylock that cannot be written must not leave a
+        // lock written beside it.
+        let pylock = match args.pylock {
+            true => Some((
+                pylock_path(&job.lock_path, &job.profile.name),
+                pylock(job, resolution)?,
+            )),
+            false => None,
+        };
         write_atomically(&job.lock_path, text.as_bytes())?;
-        if args.pylock {
-            // TODO(pylock): PEP 751 output.
+        if let Some((path, text)) = pylock {
+            write_atomically(&path, text.as_bytes())?;
         }
         if !quiet {
-            let count = text
-                .lines()
-                .filter(|l| l.contains("==") && !l.starts_with('#'))
-                .count();
+            let count = resolution.packages.len();
             eprintln!(
                 "locked {count} packages for `{}` -> {}",
                 job.profile.name,
@@ -438,9 +447,35 @@ fn profile_spec_for(specs: &[String], profile: &Profile) -> String {
         .unwrap_or_else(|| profile.name.clone())
 }
 
-fn check(jobs: &[Job], rendered: &[(usize, String)]) -> anyhow::Result<()> {
+/// `pylock.<profile>.toml` beside the lock (PEP 751 names it `pylock.<name>.toml`).
+fn pylock_path(lock_path: &Path, profile: &str) -> PathBuf {
+    lock_path.with_file_name(format!("pylock.{profile}.toml"))
+}
+
+fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
+    let target = &job.request.target;
+    let machine = target.markers.platform_machine();
+    let environment = format!(
+        "sys_platform == 'linux' and platform_machine == '{machine}' and python_full_version == '{}'",
+        target.python
+    );
+    let urls: BTreeMap<&str, String> = job
+        .indexes
+        .iter()
+        .map(|i| (i.name.as_str(), crate::index::redact(&i.url)))
+        .collect();
+    lock::pylock::render(
+        resolution,
+        environment,
+        &target.python.to_string(),
+        |name| urls.get(name).cloned().unwrap_or_else(|| name.to_string()),
+    )
+    .with_context(|| format!("cannot render the pylock of `{}`", job.profile.name))
+}
+
+fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)]) -> anyhow::Result<()> {
     let mut stale = false;
-    for (i, text) in rendered {
+    for (i, text, _) in rendered {
         let job = &jobs[*i];
         let current = std::fs::read_to_string(&job.lock_path).unwrap_or_default();
         if current == *text {

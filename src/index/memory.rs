@@ -73,7 +73,9 @@ impl MemorySource {
             kind,
             version: version.clone(),
             url: url::Url::parse(&format!("https://files.example/{filename}")).expect("test url"),
-            sha256: Some(format!("{:0>64}", filename.len())),
+            sha256: Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                filename.as_bytes(),
+            ))),
             requires_python: requires_python.clone(),
             yanked: release.yanked.then(String::new),
             upload_time: None,

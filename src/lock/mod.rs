@@ -5,6 +5,8 @@
 
 pub mod pylock;
 mod read;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use read::{LockFile, LockedPin, ReadError, parse, read};

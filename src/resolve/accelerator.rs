@@ -55,7 +55,7 @@ pub(super) fn check(
     policy: &AcceleratorPolicy,
     target: &Target,
     profile: &str,
-) -> Result<(), AcceleratorError> {
+) -> Result<(), Box<AcceleratorError>> {
     let (needed, hint, family) = match &policy.accelerator {
         Accelerator::Cpu => return Ok(()),
         Accelerator::Cuda { version, .. } => (
@@ -74,14 +74,16 @@ pub(super) fn check(
             continue;
         };
         let label = local_label(package);
-        let fail = |what: String| AcceleratorError {
-            profile: profile.to_string(),
-            package: name.clone(),
-            version: package.version.to_string(),
-            index: package.index.to_string(),
-            what,
-            needed: needed.clone(),
-            hint: hint.clone(),
+        let fail = |what: String| {
+            Box::new(AcceleratorError {
+                profile: profile.to_string(),
+                package: name.clone(),
+                version: package.version.to_string(),
+                index: package.index.to_string(),
+                what,
+                needed: needed.clone(),
+                hint: hint.clone(),
+            })
         };
         if label.contains("cpu") {
             return Err(fail("a CPU-only build".into()));

@@ -52,11 +52,11 @@ impl Candidates {
         let mut excluded = ExclusionCounts::default();
         let mut ranked: BTreeMap<Version, Vec<(usize, &DistFile)>> = BTreeMap::new();
         for file in &project.files {
-            if let Some(requires_python) = &file.requires_python {
-                if !requires_python.contains(&target.python) {
-                    excluded.requires_python += 1;
-                    continue;
-                }
+            if let Some(requires_python) = &file.requires_python
+                && !requires_python.contains(&target.python)
+            {
+                excluded.requires_python += 1;
+                continue;
             }
             let rank = match &file.kind {
                 DistKind::Wheel {

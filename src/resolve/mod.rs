@@ -109,7 +109,7 @@ pub enum ResolveError {
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
-    Accelerator(#[from] AcceleratorError),
+    Accelerator(#[from] Box<AcceleratorError>),
     #[error("{0}")]
     Unsupported(String),
 }

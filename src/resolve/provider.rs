@@ -73,6 +73,8 @@ pub(super) struct Provider<'a> {
     prefetch: Mutex<Option<Sender<(PackageName, Range)>>>,
 }
 
+// PubGrub's own error type is large; it lives for one match below.
+#[allow(clippy::result_large_err)]
 pub(super) fn solve(
     source: &dyn PackageSource,
     request: &ResolveRequest,
@@ -295,14 +297,13 @@ impl Provider<'_> {
         let usable = |(v, c): &(&Version, &Candidate)| {
             range.contains(v) && (!c.yanked || self.inputs.exact_pins.contains(name))
         };
-        if let Some(preferred) = self.request.preferences.get(name) {
-            if let Some(found) = candidates
+        if let Some(preferred) = self.request.preferences.get(name)
+            && let Some(found) = candidates
                 .versions
                 .get_key_value(preferred)
                 .filter(|e| usable(e))
-            {
-                return Some(found);
-            }
+        {
+            return Some(found);
         }
         let allow_pre = self.request.prereleases || self.inputs.prerelease_named.contains(name);
         let mut newest_pre = None;
@@ -601,18 +602,19 @@ impl DependencyProvider for Provider<'_> {
             Package::Extra(name, extra) => (name, Some(extra)),
         };
         let candidates = self.candidates(name)?;
-        if let Some(candidate) = candidates.versions.get(version) {
-            if candidate.yanked && !self.inputs.exact_pins.contains(name) {
-                return Ok(Dependencies::Unavailable(Unavailable::Yanked));
-            }
+        if let Some(candidate) = candidates.versions.get(version)
+            && candidate.yanked
+            && !self.inputs.exact_pins.contains(name)
+        {
+            return Ok(Dependencies::Unavailable(Unavailable::Yanked));
         }
         let metadata = self.metadata(name, version)?;
-        if let Some(requires_python) = &metadata.requires_python {
-            if !requires_python.contains(&self.request.target.python) {
-                return Ok(Dependencies::Unavailable(Unavailable::RequiresPython(
-                    requires_python.to_string(),
-                )));
-            }
+        if let Some(requires_python) = &metadata.requires_python
+            && !requires_python.contains(&self.request.target.python)
+        {
+            return Ok(Dependencies::Unavailable(Unavailable::RequiresPython(
+                requires_python.to_string(),
+            )));
         }
         let mut deps: Vec<(Package, Range)> = Vec::new();
         if extra.is_some() {

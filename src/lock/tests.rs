@@ -1,0 +1,106 @@
+//! Whole-file snapshots of what the lock writers produce for one small resolution.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use pep508_rs::Requirement;
+
+use super::{LockHeader, parse, pylock, render};
+use crate::index::memory::{MemorySource, Release};
+use crate::input::profile;
+use crate::input::requirements::BinarySelection;
+use crate::input::target::Target;
+use crate::resolve::{AcceleratorPolicy, Resolution, ResolveRequest, RootRequirement, resolve};
+
+fn resolution() -> Resolution {
+    let mut source = MemorySource::default();
+    source
+        .add(Release::new(
+            "fastapi",
+            "0.116.1",
+            &["starlette<0.48.0,>=0.40.0", "pydantic>=2"],
+        ))
+        .add(Release::new("starlette", "0.47.3", &["anyio<5,>=3.6.2"]))
+        .add(Release::new("anyio", "4.10.0", &["idna>=2.8"]))
+        .add(Release::new("idna", "3.10", &[]))
+        .add(Release::new("pydantic", "2.11.7", &[]))
+        .add(Release {
+            tag: "cp311-cp311-linux_x86_64",
+            index: "pytorch-cpu",
+            ..Release::new("torch", "2.5.1+cpu", &["filelock"])
+        })
+        .add(Release::new("filelock", "3.16.1", &[]));
+    let profile = profile::builtin("cpu-x86_64").expect("built-in");
+    let root = |r: &str| RootRequirement {
+        requirement: Requirement::from_str(r).unwrap(),
+        source: "-r ../requirements.in".into(),
+    };
+    let request = ResolveRequest {
+        target: Target::from_profile(&profile).unwrap(),
+        requirements: vec![root("fastapi"), root("torch==2.5.1"), root("anyio")],
+        constraints: Vec::new(),
+        overrides: Vec::new(),
+        preferences: BTreeMap::new(),
+        prereleases: false,
+        only_binary: BinarySelection::Nothing,
+        no_binary: BinarySelection::Nothing,
+        accelerator: AcceleratorPolicy::cpu(),
+    };
+    resolve(&source, &request, "cpu-x86_64").unwrap()
+}
+
+fn header() -> LockHeader {
+    LockHeader {
+        profile: "cpu-x86_64".into(),
+        target: "linux/amd64, CPython 3.11.13, glibc 2.36, cpu".into(),
+        command: "dockgen lock requirements.in --profile cpu-x86_64 --exclude-newer 2025-09-01"
+            .into(),
+        inputs: vec!["../requirements.in".into()],
+        exclude_newer: vec![("pypi".into(), "2025-09-01T00:00:00Z".into())],
+        indexes: vec![
+            ("pypi".into(), "https://pypi.org/simple".into()),
+            ("unused".into(), "https://unused.example/simple".into()),
+            (
+                "pytorch-cpu".into(),
+                "https://download.pytorch.org/whl/cpu".into(),
+            ),
+        ],
+        find_links: Vec::new(),
+    }
+}
+
+#[test]
+fn lock_file() {
+    let text = render(&resolution(), &header());
+    insta::assert_snapshot!(text);
+    // What the writer writes, the reader reads back.
+    let pins = parse(&text, std::path::Path::new("locks/cpu-x86_64.txt"))
+        .unwrap()
+        .pins;
+    let read: Vec<String> = pins
+        .iter()
+        .map(|(n, p)| format!("{n}=={}", p.version))
+        .collect();
+    let written: Vec<String> = resolution()
+        .packages
+        .values()
+        .map(|p| format!("{}=={}", p.name, p.version))
+        .collect();
+    assert_eq!(read, written);
+}
+
+#[test]
+fn pylock_file() {
+    let urls = BTreeMap::from([
+        ("pypi", "https://pypi.org/simple"),
+        ("pytorch-cpu", "https://download.pytorch.org/whl/cpu"),
+    ]);
+    let text = pylock::render(
+        &resolution(),
+        "sys_platform == 'linux' and platform_machine == 'x86_64' and python_full_version == '3.11.13'".into(),
+        "3.11.13",
+        |name| urls[name].to_string(),
+    )
+    .unwrap();
+    insta::assert_snapshot!(text);
+}
