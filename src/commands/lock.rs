@@ -105,6 +105,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         let indexes = index_configs(&profile, &input, exclude_newer);
         let header = header(
             &profile,
+            &profile_argument(spec, &cwd, &input_dir),
             &target,
             &indexes,
             &input,
@@ -357,6 +358,7 @@ fn accelerator_policy(profile: &Profile) -> AcceleratorPolicy {
 #[allow(clippy::too_many_arguments)]
 fn header(
     profile: &Profile,
+    profile_arg: &str,
     target: &Target,
     indexes: &[IndexConfig],
     input: &RequirementsInput,
@@ -391,10 +393,7 @@ fn header(
         "dockgen lock".to_string(),
         relative_path(input_path, input_dir),
     ];
-    command.push(format!(
-        "--profile {}",
-        profile_spec_for(&args.profiles, profile)
-    ));
+    command.push(format!("--profile {profile_arg}"));
     for extra in &args.extras {
         command.push(format!("--extra {extra}"));
     }
@@ -438,13 +437,19 @@ fn header(
     }
 }
 
-/// The profile as the user named it when it is a built-in, else its name.
-fn profile_spec_for(specs: &[String], profile: &Profile) -> String {
-    specs
-        .iter()
-        .find(|s| **s == profile.name)
-        .cloned()
-        .unwrap_or_else(|| profile.name.clone())
+/// `--profile` as the lock's regenerate command must spell it, run from the input's
+/// directory: a built-in by name, a file by its path relative to that directory (kept
+/// recognisable as a path, so `prof` in the input's directory becomes `./prof`).
+fn profile_argument(spec: &str, cwd: &Path, input_dir: &Path) -> String {
+    if !profile::is_path_spec(spec) {
+        return spec.to_string();
+    }
+    let relative = relative_path(&cwd.join(spec), input_dir);
+    if profile::is_path_spec(&relative) {
+        relative
+    } else {
+        format!("./{relative}")
+    }
 }
 
 /// `pylock.<profile>.toml` beside the lock (PEP 751 names it `pylock.<name>.toml`).
@@ -570,6 +575,22 @@ mod tests {
             "locks/x.txt"
         );
         assert_eq!(relative_path(Path::new("/a/./b/c"), Path::new("/a/b")), "c");
+    }
+
+    #[test]
+    fn profile_files_are_named_from_the_input_directory() {
+        let (cwd, input_dir) = (Path::new("/p"), Path::new("/p/app"));
+        assert_eq!(
+            profile_argument("cuda12-x86_64", cwd, input_dir),
+            "cuda12-x86_64"
+        );
+        assert_eq!(profile_argument("gpu.yaml", cwd, input_dir), "../gpu.yaml");
+        assert_eq!(profile_argument("app/gpu.yaml", cwd, input_dir), "gpu.yaml");
+        assert_eq!(
+            profile_argument("app/profiles/gpu", cwd, input_dir),
+            "profiles/gpu"
+        );
+        assert_eq!(profile_argument("./app/gpu", cwd, input_dir), "./gpu");
     }
 
     #[test]

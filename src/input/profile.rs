@@ -268,7 +268,8 @@ pub fn load(spec: &str, cwd: &Path) -> Result<Profile, ProfileError> {
     resolve(&layers)
 }
 
-fn is_path_spec(spec: &str) -> bool {
+/// Whether `--profile SPEC` names a file rather than a built-in.
+pub fn is_path_spec(spec: &str) -> bool {
     spec.contains('/') || spec.ends_with(".yaml") || spec.ends_with(".yml")
 }
 
