@@ -36,9 +36,7 @@ impl AcceleratorPolicy {
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "`{package}` {version} (from index `{index}`) is {what}, but profile `{profile}` needs {needed}; \
-     pin `{package}` to the accelerator index in the profile's `indexes` (with `packages: [{package}]`) \
-     or require a `+{hint}` build"
+    "`{package}` {version} (from index `{index}`) is {what}, but profile `{profile}` needs {needed}; {advice}"
 )]
 pub struct AcceleratorError {
     pub profile: String,
@@ -47,7 +45,9 @@ pub struct AcceleratorError {
     pub index: String,
     pub what: String,
     pub needed: String,
-    pub hint: String,
+    /// What to do: depends on whether the build came from the index the profile pins
+    /// the package to (then that index is the wrong one) or from another.
+    pub advice: String,
 }
 
 pub(super) fn check(
@@ -74,6 +74,22 @@ pub(super) fn check(
             continue;
         };
         let label = local_label(package);
+        let from_pinned = policy
+            .pinned
+            .get(name)
+            .is_some_and(|index| **index == *package.index);
+        let advice = if from_pinned {
+            format!(
+                "the profile pins `{name}` to index `{}`, so that index serves the wrong \
+                 builds: point its `url` at an index of `+{hint}` builds",
+                package.index
+            )
+        } else {
+            format!(
+                "pin `{name}` to the accelerator index in the profile's `indexes` \
+                 (with `packages: [{name}]`) or require a `+{hint}` build"
+            )
+        };
         let fail = |what: String| {
             Box::new(AcceleratorError {
                 profile: profile.to_string(),
@@ -82,7 +98,7 @@ pub(super) fn check(
                 index: package.index.to_string(),
                 what,
                 needed: needed.clone(),
-                hint: hint.clone(),
+                advice: advice.clone(),
             })
         };
         if label.contains("cpu") {
@@ -103,11 +119,7 @@ pub(super) fn check(
                     }
                     continue;
                 }
-                let pinned = policy
-                    .pinned
-                    .get(name)
-                    .is_some_and(|index| **index == *package.index);
-                if !pinned && !requires_cuda_runtime(package, target) {
+                if !from_pinned && !requires_cuda_runtime(package, target) {
                     return Err(fail("not recognisably a CUDA build (no `+cu` label, no CUDA runtime requirements, not from a pinned accelerator index)".into()));
                 }
             }
