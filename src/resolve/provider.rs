@@ -345,6 +345,20 @@ impl Provider<'_> {
                 e.policy
             ));
         }
+        if !self.inputs.exact_pins.contains(name) {
+            let yanked: Vec<String> = candidates
+                .versions
+                .iter()
+                .filter(|(_, c)| c.yanked)
+                .map(|(v, _)| v.to_string())
+                .collect();
+            if !yanked.is_empty() {
+                reasons.push(format!(
+                    "yanked release(s) {} (only an exact `==` pin selects a yanked release)",
+                    yanked.join(", ")
+                ));
+            }
+        }
         (!reasons.is_empty()).then(|| format!("`{name}`: set aside {}", reasons.join(", ")))
     }
 
