@@ -5,4 +5,5 @@ mod support;
 mod examples;
 mod fixture_index;
 mod index;
+mod lock;
 mod wheels;
