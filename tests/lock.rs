@@ -357,6 +357,35 @@ fn a_wrong_published_hash_is_an_error() {
 }
 
 #[test]
+fn a_file_without_a_published_hash_is_downloaded_and_hashed() {
+    let file = pure("lib", "1.0", &[]).hash(HashMode::Absent);
+    let sha256 = file.sha256();
+    let fixture = FixtureIndex::builder()
+        .api(Api::Html)
+        .project("lib", vec![file])
+        .start();
+    let scratch = pypi_project(&fixture, "lib\n");
+    let run = scratch.lock(&["lock", "--profile", "cpu-test.yaml"]);
+    let lock = scratch.read("locks/cpu-test.txt");
+    let body = lock.split_once("\n\n").map(|(_, b)| b).unwrap_or_default();
+    assert_eq!(
+        body,
+        format!("lib==1.0 \\\n    --hash=sha256:{sha256}\n    # via -r ../requirements.in\n")
+    );
+    assert_eq!(
+        run.stderr.lines().next(),
+        Some("locked 1 packages for `cpu-test` -> locks/cpu-test.txt")
+    );
+    assert!(
+        fixture
+            .request_lines()
+            .contains(&"GET /files/lib-1.0-py3-none-any.whl -> 200".to_string()),
+        "{:#?}",
+        fixture.request_lines()
+    );
+}
+
+#[test]
 fn server_errors_are_retried() {
     let fixture = FixtureIndex::builder()
         .project("lib", vec![pure("lib", "1.0", &[])])
@@ -586,28 +615,80 @@ fn credentials_from_the_environment_stay_out_of_every_output() {
     );
 
     // The password, and the Authorization header made of it, appear nowhere.
-    let basic = base64(format!("ci-bot:{PASSWORD}").as_bytes());
-    for (what, text) in [
-        ("lock", lock.as_str()),
-        ("stdout", run.stdout.as_str()),
-        ("stderr", run.stderr.as_str()),
-    ] {
-        assert!(!text.contains(PASSWORD), "password in {what}:\n{text}");
-        assert!(!text.contains(&basic), "authorization in {what}:\n{text}");
+    assert_secret_absent(
+        PASSWORD,
+        &basic_authorization("ci-bot", PASSWORD),
+        &[
+            ("lock", &lock),
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+        ],
+        &scratch.cache(),
+    );
+}
+
+#[test]
+fn credentials_in_the_input_index_url_stay_out_of_every_output() {
+    const TOKEN: &str = "tok-51c2e8-never-written";
+    let fixture = FixtureIndex::builder()
+        .auth(Auth::Basic {
+            username: "ci-bot".into(),
+            password: TOKEN.into(),
+        })
+        .project("lib", vec![pure("lib", "1.0", &[])])
+        .start();
+    let mut scratch = Scratch::new();
+    scratch.label(&fixture, "private");
+    // `${PRIVATE_TOKEN}` is expanded from the environment; the built-in profile's
+    // general index (PyPI) is replaced by the input's `--index-url` and never asked.
+    scratch.write(
+        "requirements.in",
+        &format!(
+            "--index-url http://ci-bot:${{PRIVATE_TOKEN}}@{}/simple/\nlib\n",
+            fixture.base().trim_start_matches("http://")
+        ),
+    );
+    let run = scratch.dockgen_env(
+        &["lock", "--profile", "cpu-x86_64", "-v"],
+        &[("PRIVATE_TOKEN", TOKEN)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lock = scratch.read("locks/cpu-x86_64.txt");
+    insta::assert_snapshot!(scratch.redact(&lock));
+    assert_secret_absent(
+        TOKEN,
+        &basic_authorization("ci-bot", TOKEN),
+        &[
+            ("lock", &lock),
+            ("stdout", &run.stdout),
+            ("stderr", &run.stderr),
+        ],
+        &scratch.cache(),
+    );
+}
+
+/// Neither `secret` nor `authorization` is in any of `texts` or any file under `cache`
+/// (which must not be empty, or nothing was checked).
+fn assert_secret_absent(secret: &str, authorization: &str, texts: &[(&str, &str)], cache: &Path) {
+    for (what, text) in texts {
+        assert!(!text.contains(secret), "secret in {what}:\n{text}");
+        assert!(
+            !text.contains(authorization),
+            "authorization in {what}:\n{text}"
+        );
     }
-    let mut files = 0;
-    for path in walk(&scratch.cache()) {
+    let files = walk(cache);
+    assert!(!files.is_empty(), "the cache is empty: nothing was checked");
+    for path in files {
         let bytes = std::fs::read(&path).expect("read cache file");
-        for secret in [PASSWORD.as_bytes(), basic.as_bytes()] {
+        for needle in [secret.as_bytes(), authorization.as_bytes()] {
             assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret),
+                !bytes.windows(needle.len()).any(|w| w == needle),
                 "secret in cache file `{}`",
                 path.display()
             );
         }
-        files += 1;
     }
-    assert!(files > 0, "the cache is empty: nothing was checked");
 }
 
 #[test]
@@ -657,7 +738,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Standard base64 with padding, as a Basic authorization header carries it.
+/// The base64 part of a Basic `Authorization` header.
+fn basic_authorization(username: &str, password: &str) -> String {
+    base64(format!("{username}:{password}").as_bytes())
+}
+
+/// Standard base64 with padding.
 fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
