@@ -125,9 +125,9 @@ impl Scratch {
         command
             .current_dir(self.path().join(dir))
             .args(args)
-            .env("DOCKGEN_CACHE_DIR", self.cache())
             .env("NETRC", self.path().join("no-netrc"))
             .env_remove("XDG_CACHE_HOME");
+        // The developer's own `DOCKGEN_OFFLINE`, `DOCKGEN_HTTP_TIMEOUT`, credentials...
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("DOCKGEN_") {
                 command.env_remove(key);
