@@ -348,7 +348,8 @@ fn metadata_from_sidecar() {
 
 #[test]
 fn metadata_by_range_requests_without_sidecar() {
-    // Larger than the tail probe, with METADATA at the start: two ranges are needed.
+    // Larger than the tail probe, with METADATA at the start: the tail holds the central
+    // directory, one more range holds METADATA.
     let wheel = FixtureFile::wheel("demo", "1.0", "py3-none-any", &["six>=1.0"], 200_000);
     let fixture = FixtureIndex::builder()
         .api(Api::Html)
@@ -369,7 +370,6 @@ fn metadata_by_range_requests_without_sidecar() {
     demo 1.0 requires [six>=1.0]
     GET /simple/demo/ -> 200
     GET /files/demo-1.0-py3-none-any.whl range=bytes=-65536 -> 206
-    GET /files/demo-1.0-py3-none-any.whl range=bytes=<span> -> 206
     GET /files/demo-1.0-py3-none-any.whl range=bytes=<span> -> 206
     ");
 }
@@ -446,8 +446,8 @@ fn sdist_static_metadata_and_needs_build() {
         .collect();
     insta::assert_snapshot!(out.join("\n"), @r#"
     demo-1.0.tar.gz: 1.0 requires ["six"]
-    demo-0.9.tar.gz: error: `demo-0.9.tar.gz` needs a build to tell its dependencies (its PKG-INFO marks `Requires-Dist` as dynamic); pin a version that has wheels or static metadata
-    demo-0.8.tar.gz: error: `demo-0.8.tar.gz` needs a build to tell its dependencies (its PKG-INFO is older than Metadata 2.2); pin a version that has wheels or static metadata
+    demo-0.9.tar.gz: error: `demo-0.9.tar.gz` needs a build to tell its dependencies (its `PKG-INFO` marks `Requires-Dist` as dynamic); pin a version that has wheels or static metadata
+    demo-0.8.tar.gz: error: `demo-0.8.tar.gz` needs a build to tell its dependencies (its `PKG-INFO` has `Metadata-Version: 2.1`; only 2.2 and later promise static dependencies); pin a version that has wheels or static metadata
     "#);
 }
 

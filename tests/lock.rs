@@ -374,7 +374,7 @@ fn a_file_without_a_published_hash_is_downloaded_and_hashed() {
     );
     assert_eq!(
         run.stderr.lines().next(),
-        Some("locked 1 packages for `cpu-test` -> locks/cpu-test.txt")
+        Some("locked 1 package for `cpu-test` -> locks/cpu-test.txt")
     );
     assert!(
         fixture

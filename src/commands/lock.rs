@@ -182,7 +182,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     }
 
     if args.check {
-        return check(&jobs, &rendered);
+        return check(&jobs, &rendered, &cwd);
     }
     for (i, text, resolution) in &rendered {
         let job = &jobs[*i];
@@ -201,8 +201,9 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         }
         if !quiet {
             let count = resolution.packages.len();
+            let noun = if count == 1 { "package" } else { "packages" };
             eprintln!(
-                "locked {count} packages for `{}` -> {}",
+                "locked {count} {noun} for `{}` -> {}",
                 job.profile.name,
                 display_path(&job.lock_path, &cwd)
             );
@@ -478,17 +479,17 @@ fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
     .with_context(|| format!("cannot render the pylock of `{}`", job.profile.name))
 }
 
-fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)]) -> anyhow::Result<()> {
+fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)], cwd: &Path) -> anyhow::Result<()> {
     let mut stale = false;
     for (i, text, _) in rendered {
         let job = &jobs[*i];
+        let path = display_path(&job.lock_path, cwd);
         let current = std::fs::read_to_string(&job.lock_path).unwrap_or_default();
         if current == *text {
-            eprintln!("`{}` is up to date", job.lock_path.display());
+            eprintln!("`{path}` is up to date");
             continue;
         }
         stale = true;
-        let path = job.lock_path.display().to_string();
         let diff = similar::TextDiff::from_lines(&current, text);
         print!(
             "{}",

@@ -101,7 +101,7 @@ pub enum RequiredBy {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("no solution for the requirements on `{profile}`:\n\n{explanation}")]
+    #[error("no solution for the requirements on profile `{profile}`:\n\n{explanation}")]
     NoSolution {
         profile: String,
         explanation: String,
