@@ -150,6 +150,65 @@ fn pins(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `dockgen lock INPUT --profile PROFILE --exclude-newer ... EXTRA...` in `dir`; the lock's text.
+fn dockgen_lock(dir: &Path, cache: &Path, input: &str, profile: &Path, extra: &[&str]) -> String {
+    run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
+        .current_dir(dir)
+        .env("DOCKGEN_CACHE_DIR", cache)
+        .args(["lock", input, "-q", "--profile"])
+        .arg(profile)
+        .args(["--exclude-newer", EXCLUDE_NEWER])
+        .args(extra));
+    let name = profile
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("profile stem");
+    std::fs::read_to_string(dir.join(format!("locks/{name}.txt"))).expect("lock written")
+}
+
+/// `uv pip compile INPUT` for the same date and PyPI, plus `target` and `extra` arguments.
+fn uv_compile(
+    dir: &Path,
+    uv_cache: &Path,
+    input: &str,
+    target: [&str; 4],
+    extra: &[&str],
+) -> String {
+    run(Command::new("uv")
+        .current_dir(dir)
+        .env("UV_CACHE_DIR", uv_cache)
+        .args([
+            "pip",
+            "compile",
+            input,
+            "--quiet",
+            "--no-header",
+            "--no-annotate",
+            "--no-build",
+        ])
+        .args(target)
+        .args([
+            "--exclude-newer",
+            EXCLUDE_NEWER,
+            "--index-url",
+            "https://pypi.org/simple",
+        ])
+        .args(extra))
+}
+
+const X86_64: [&str; 4] = [
+    "--python-version",
+    "3.11.13",
+    "--python-platform",
+    "x86_64-manylinux_2_36",
+];
+const ORIN: [&str; 4] = [
+    "--python-version",
+    "3.10.12",
+    "--python-platform",
+    "aarch64-manylinux_2_35",
+];
+
 #[test]
 fn every_example_locks_installs_and_matches_uv() {
     if skip() {
@@ -158,7 +217,16 @@ fn every_example_locks_installs_and_matches_uv() {
     let torch = pytorch_cpu_index();
     let scratch = tempfile::tempdir().expect("tempdir");
     let profile = write_test_profile(scratch.path(), &torch);
+    let orin = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/profiles/orin-pypi.yaml");
     let cache = scratch.path().join("cache");
+    let uv_cache = scratch.path().join("uv-cache");
+    let torch_url = torch.url();
+    let torch_index = [
+        "--index-strategy",
+        "first-index",
+        "--extra-index-url",
+        torch_url.as_str(),
+    ];
     let mut failures = Vec::new();
     for example in [
         "fastapi-optional",
@@ -167,14 +235,7 @@ fn every_example_locks_installs_and_matches_uv() {
         "video-diffusion",
     ] {
         let dir = copy_example(example, scratch.path());
-        run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
-            .current_dir(&dir)
-            .env("DOCKGEN_CACHE_DIR", &cache)
-            .args(["lock", "requirements.in", "--profile"])
-            .arg(&profile)
-            .args(["--exclude-newer", EXCLUDE_NEWER]));
-        let lock_path = dir.join("locks/cpu-x86_64-test.txt");
-        let lock = std::fs::read_to_string(&lock_path).expect("lock written");
+        let lock = dockgen_lock(&dir, &cache, "requirements.in", &profile, &[]);
 
         // Real pip, fresh venv, hashes required, nothing resolved by pip itself.
         let venv = scratch.path().join(format!("venv-{example}"));
@@ -189,78 +250,33 @@ fn every_example_locks_installs_and_matches_uv() {
                 "--no-deps",
                 "-r",
             ])
-            .arg(&lock_path));
+            .arg(dir.join("locks/cpu-x86_64-test.txt")));
         run(Command::new(&pip).args(["check", "--disable-pip-version-check"]));
 
         // The same question put to uv.
-        let uv = run(Command::new("uv")
-            .current_dir(&dir)
-            .env("UV_CACHE_DIR", scratch.path().join("uv-cache"))
-            .args([
-                "pip",
-                "compile",
-                "requirements.in",
-                "--quiet",
-                "--no-header",
-                "--no-annotate",
-            ])
-            .args([
-                "--python-version",
-                "3.11.13",
-                "--python-platform",
-                "x86_64-manylinux_2_36",
-            ])
-            .args([
-                "--exclude-newer",
-                EXCLUDE_NEWER,
-                "--index-strategy",
-                "first-index",
-            ])
-            .args([
-                "--index-url",
-                "https://pypi.org/simple",
-                "--extra-index-url",
-            ])
-            .arg(torch.url().as_str())
-            .arg("--no-build"));
+        let uv = uv_compile(&dir, &uv_cache, "requirements.in", X86_64, &torch_index);
         compare(example, "x86_64", &lock, &uv, &mut failures);
 
         // The Jetson target (aarch64, CPython 3.10, glibc 2.35) from PyPI alone: no
         // install here, but the same answer as uv for another arch and Python.
-        let orin = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/profiles/orin-pypi.yaml");
-        run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
-            .current_dir(&dir)
-            .env("DOCKGEN_CACHE_DIR", &cache)
-            .args(["lock", "requirements.in", "-q", "--profile"])
-            .arg(&orin)
-            .args(["--exclude-newer", EXCLUDE_NEWER]));
-        let lock = std::fs::read_to_string(dir.join("locks/orin-pypi.txt")).expect("lock written");
-        let uv = run(Command::new("uv")
-            .current_dir(&dir)
-            .env("UV_CACHE_DIR", scratch.path().join("uv-cache"))
-            .args([
-                "pip",
-                "compile",
-                "requirements.in",
-                "--quiet",
-                "--no-header",
-                "--no-annotate",
-            ])
-            .args([
-                "--python-version",
-                "3.10.12",
-                "--python-platform",
-                "aarch64-manylinux_2_35",
-            ])
-            .args([
-                "--exclude-newer",
-                EXCLUDE_NEWER,
-                "--index-url",
-                "https://pypi.org/simple",
-                "--no-build",
-            ]));
+        let lock = dockgen_lock(&dir, &cache, "requirements.in", &orin, &[]);
+        let uv = uv_compile(&dir, &uv_cache, "requirements.in", ORIN, &[]);
         compare(example, "aarch64", &lock, &uv, &mut failures);
     }
+
+    // A pyproject.toml with optional groups, one group selected.
+    let dir = copy_example("fastapi-optional", &scratch.path().join("pyproject"));
+    let extra = ["--extra", "monitoring"];
+    let lock = dockgen_lock(&dir, &cache, "pyproject.toml", &profile, &extra);
+    let uv = uv_compile(&dir, &uv_cache, "pyproject.toml", X86_64, &extra);
+    compare(
+        "fastapi-optional pyproject.toml --extra monitoring",
+        "x86_64",
+        &lock,
+        &uv,
+        &mut failures,
+    );
+
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

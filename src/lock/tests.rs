@@ -8,9 +8,8 @@ use pep508_rs::Requirement;
 use super::{LockHeader, parse, pylock, render};
 use crate::index::memory::{MemorySource, Release};
 use crate::input::profile;
-use crate::input::requirements::BinarySelection;
 use crate::input::target::Target;
-use crate::resolve::{AcceleratorPolicy, Resolution, ResolveRequest, RootRequirement, resolve};
+use crate::resolve::{Resolution, ResolveRequest, RootRequirement, resolve};
 
 fn resolution() -> Resolution {
     let mut source = MemorySource::default();
@@ -35,17 +34,10 @@ fn resolution() -> Resolution {
         requirement: Requirement::from_str(r).unwrap(),
         source: "-r ../requirements.in".into(),
     };
-    let request = ResolveRequest {
-        target: Target::from_profile(&profile).unwrap(),
-        requirements: vec![root("fastapi"), root("torch==2.5.1"), root("anyio")],
-        constraints: Vec::new(),
-        overrides: Vec::new(),
-        preferences: BTreeMap::new(),
-        prereleases: false,
-        only_binary: BinarySelection::Nothing,
-        no_binary: BinarySelection::Nothing,
-        accelerator: AcceleratorPolicy::cpu(),
-    };
+    let request = ResolveRequest::new(
+        Target::from_profile(&profile).unwrap(),
+        vec![root("fastapi"), root("torch==2.5.1"), root("anyio")],
+    );
     resolve(&source, &request, "cpu-x86_64").unwrap()
 }
 

@@ -50,6 +50,24 @@ pub struct ResolveRequest {
     pub accelerator: AcceleratorPolicy,
 }
 
+impl ResolveRequest {
+    /// Resolve `requirements` for `target` with no constraints, overrides or
+    /// preferences, stable releases only, wheels and sdists alike, no accelerator check.
+    pub fn new(target: Target, requirements: Vec<RootRequirement>) -> Self {
+        Self {
+            target,
+            requirements,
+            constraints: Vec::new(),
+            overrides: Vec::new(),
+            preferences: BTreeMap::new(),
+            prereleases: false,
+            only_binary: BinarySelection::Nothing,
+            no_binary: BinarySelection::Nothing,
+            accelerator: AcceleratorPolicy::cpu(),
+        }
+    }
+}
+
 /// The chosen set: one version per package, with the files the target can install.
 #[derive(Debug, Clone)]
 pub struct Resolution {

@@ -11,21 +11,13 @@ use pep508_rs::{PackageName, Requirement};
 use super::*;
 use crate::index::memory::{MemorySource, Release};
 use crate::input::profile;
-use crate::input::requirements::BinarySelection;
 
 fn request(profile_name: &str, requirements: &[&str]) -> ResolveRequest {
     let profile = profile::builtin(profile_name).expect("built-in profile");
-    ResolveRequest {
-        target: Target::from_profile(&profile).expect("target"),
-        requirements: requirements.iter().map(|r| root(r)).collect(),
-        constraints: Vec::new(),
-        overrides: Vec::new(),
-        preferences: BTreeMap::new(),
-        prereleases: false,
-        only_binary: BinarySelection::Nothing,
-        no_binary: BinarySelection::Nothing,
-        accelerator: AcceleratorPolicy::cpu(),
-    }
+    ResolveRequest::new(
+        Target::from_profile(&profile).expect("target"),
+        requirements.iter().map(|r| root(r)).collect(),
+    )
 }
 
 fn root(requirement: &str) -> RootRequirement {
