@@ -133,6 +133,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         });
     }
 
+    let progress = super::show_progress(quiet).then(super::progress_bar);
     let timeout = Duration::from_secs(args.network.timeout);
     let options = ClientOptions {
         cache_dir: args.network.cache_dir.clone(),
@@ -141,7 +142,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         read_timeout: timeout,
         retries: args.network.retries,
         concurrency: args.network.concurrency,
-        progress: super::show_progress(quiet).then(super::progress_bar),
+        progress: progress.clone(),
         ..ClientOptions::default()
     };
     let find_links = find_links(&input);
@@ -165,6 +166,9 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             .collect()
     });
 
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
     let mut rendered = Vec::new();
     let mut failures = Vec::new();
     for (i, result) in results {
@@ -397,6 +401,13 @@ fn header(
     command.push(format!("--profile {profile_arg}"));
     for extra in &args.extras {
         command.push(format!("--extra {extra}"));
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for file in &args.overrides {
+        command.push(format!(
+            "--override {}",
+            relative_path(&cwd.join(file), input_dir)
+        ));
     }
     if let Some(date) = &args.exclude_newer {
         command.push(format!("--exclude-newer {date}"));
