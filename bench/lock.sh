@@ -7,8 +7,13 @@
 # empty cache, "warm" repeats the run with the cache the cold run left. Existing locks
 # are deleted before every run, so dockgen cannot reuse pins.
 #
+# uv runs with UV_PYTHON_DOWNLOADS=never: otherwise it spends ~10 s per run trying to
+# reach its Python download mirror, which this machine cannot, and the comparison would
+# measure a network timeout instead of a resolver.
+#
 # Usage: bench/lock.sh [RUNS]     (median of RUNS timings per cell, default 3)
 set -euo pipefail
+export UV_PYTHON_DOWNLOADS=never
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 date_cut=2025-09-01T00:00:00Z

@@ -177,6 +177,9 @@ fn uv_compile(
     run(Command::new("uv")
         .current_dir(dir)
         .env("UV_CACHE_DIR", uv_cache)
+        // Resolving for a given --python-version needs no interpreter; without this uv
+        // spends seconds trying to reach its Python download mirror.
+        .env("UV_PYTHON_DOWNLOADS", "never")
         .args([
             "pip",
             "compile",
