@@ -34,8 +34,84 @@ pub enum Command {
     /// lift them. Exit codes: 0 locked (or up to date), 1 no solution or a stale lock
     /// under `--check`, 2 any other error.
     Lock(Box<LockArgs>),
+    /// Render the build of a lock: a multi-stage Dockerfile and its context files.
+    ///
+    /// Reads `locks/<profile>.txt` and writes `build/<profile>/`: `Dockerfile` (stages
+    /// inputs, runtime-base, resolver, wheel-builder, final, verify, artifacts, export,
+    /// image), `.dockerignore`, the lock as the build reads it, and dockgen's helper
+    /// scripts. Exit codes: 0 rendered (or up to date), 1 stale under `--check`, 2 any
+    /// other error.
+    Render(RenderArgs),
+    /// Write a `docker-bake.hcl` and a GitHub Actions matrix with one target per profile.
+    Matrix(MatrixArgs),
     /// List the built-in profiles, or show one fully resolved.
     Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Profile to render: a built-in name or a YAML file. Repeatable.
+    #[arg(
+        short,
+        long = "profile",
+        value_name = "NAME|FILE",
+        default_value = "cpu-x86_64"
+    )]
+    pub profiles: Vec<String>,
+
+    /// The lock to render (one profile only) [default: `<locks-dir>/<profile>.txt`].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+
+    /// Where the locks are.
+    #[arg(long, value_name = "DIR", default_value = "locks")]
+    pub locks_dir: PathBuf,
+
+    /// Where the plans go: `<out-dir>/<profile>/`.
+    #[arg(long, value_name = "DIR", default_value = "build")]
+    pub out_dir: PathBuf,
+
+    /// Deliver packages from a `wheels/` directory in the build context (filled by
+    /// `dockgen build`, or by you) instead of from indexes during the build.
+    #[arg(long, conflicts_with = "index_url")]
+    pub wheelhouse: bool,
+
+    /// Have the build fetch from this index instead of the lock's (no credentials:
+    /// a rendered build never holds any). Repeat for extra indexes.
+    #[arg(long, value_name = "URL")]
+    pub index_url: Vec<url::Url>,
+
+    /// Do not write: exit 1 and print a diff when a rendered file is missing or stale.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Profiles, one bake target each: built-in names or YAML files. Repeatable.
+    #[arg(short, long = "profile", value_name = "NAME|FILE", required = true)]
+    pub profiles: Vec<String>,
+
+    /// Where `dockgen render` put the plans, as the bake file should refer to it.
+    #[arg(long, value_name = "DIR", default_value = "build")]
+    pub build_dir: String,
+
+    /// Image repository for the tags (`<image>:<profile>`).
+    #[arg(long, value_name = "REPO", default_value = "dockgen-app")]
+    pub image: String,
+
+    /// BuildKit cache: `gha` (GitHub Actions cache, one scope per profile) or
+    /// `registry:<REF>` (tags `<REF>:buildcache-<profile>`).
+    #[arg(long, value_name = "KIND", default_value = "gha")]
+    pub cache: String,
+
+    /// Directory for `docker-bake.hcl` and `dockgen-matrix.json`.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+
+    /// Do not write: exit 1 and print a diff when a file is missing or stale.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

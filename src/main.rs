@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     commands::init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Lock(args) => commands::lock::run(&args, cli.quiet),
+        Command::Render(args) => commands::render::run(&args, cli.quiet),
+        Command::Matrix(args) => commands::matrix::run(&args, cli.quiet),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();

@@ -14,10 +14,11 @@ use anyhow::{Context, bail};
 use pep508_rs::{ExtraName, PackageName};
 
 use super::Failure;
+use super::files::{display_path, relative_path, stale_diff, write_atomically};
 use crate::cli::LockArgs;
 use crate::index::find_links::FindLinksSource;
 use crate::index::registry::{ClientOptions, IndexConfig, RegistryClient};
-use crate::input::profile::{self, Accelerator, Profile};
+use crate::input::profile::{self, Profile};
 use crate::input::pyproject::read_pyproject;
 use crate::input::requirements::{
     FindLinks, InputRequirement, RequirementsInput, parse_requirements_file,
@@ -106,7 +107,6 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         let header = header(
             &profile,
             &profile_argument(spec, &cwd, &input_dir),
-            &target,
             &indexes,
             &input,
             &lock_path,
@@ -364,7 +364,6 @@ fn accelerator_policy(profile: &Profile) -> AcceleratorPolicy {
 fn header(
     profile: &Profile,
     profile_arg: &str,
-    target: &Target,
     indexes: &[IndexConfig],
     input: &RequirementsInput,
     lock_path: &Path,
@@ -373,27 +372,6 @@ fn header(
 ) -> LockHeader {
     let lock_dir = lock_path.parent().unwrap_or(Path::new("."));
     let input_dir = input_path.parent().unwrap_or(Path::new("."));
-    let accelerator = match &profile.accelerator {
-        Accelerator::Cpu => "cpu".to_string(),
-        Accelerator::Cuda {
-            version,
-            compute_capabilities,
-        } => {
-            format!("CUDA {version} (sm {})", compute_capabilities.join(" "))
-        }
-        Accelerator::Rocm {
-            version,
-            gfx_targets,
-        } => format!("ROCm {version} ({})", gfx_targets.join(" ")),
-    };
-    let libc = match profile.libc.family {
-        profile::LibcFamily::Glibc => "glibc",
-        profile::LibcFamily::Musl => "musl",
-    };
-    let platform = match profile.platform {
-        profile::Platform::LinuxAmd64 => "linux/amd64",
-        profile::Platform::LinuxArm64 => "linux/arm64",
-    };
     let mut command = vec![
         "dockgen lock".to_string(),
         relative_path(input_path, input_dir),
@@ -419,10 +397,7 @@ fn header(
     let pinned: Vec<&IndexConfig> = indexes.iter().filter(|i| i.packages.is_some()).collect();
     LockHeader {
         profile: profile.name.clone(),
-        target: format!(
-            "{platform}, CPython {}, {libc} {}.{}, {accelerator}",
-            target.python, profile.libc.version.0, profile.libc.version.1
-        ),
+        target: profile.target_summary(),
         command: command.join(" "),
         inputs: input
             .files
@@ -495,81 +470,20 @@ fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)], cwd: &Path) -> 
     for (i, text, _) in rendered {
         let job = &jobs[*i];
         let path = display_path(&job.lock_path, cwd);
-        let current = std::fs::read_to_string(&job.lock_path).unwrap_or_default();
-        if current == *text {
-            eprintln!("`{path}` is up to date");
-            continue;
+        match stale_diff(&job.lock_path, text, &path) {
+            None => eprintln!("`{path}` is up to date"),
+            Some(diff) => {
+                stale = true;
+                print!("{diff}");
+                eprintln!("`{path}` is stale: run `{}`", job.header.command);
+            }
         }
-        stale = true;
-        let diff = similar::TextDiff::from_lines(&current, text);
-        print!(
-            "{}",
-            diff.unified_diff()
-                .context_radius(3)
-                .header(&path, &format!("{path} (fresh)"))
-        );
-        eprintln!("`{path}` is stale: run `{}`", job.header.command);
     }
     if stale {
         Err(Failure::Reported.into())
     } else {
         Ok(())
     }
-}
-
-/// Write through a temporary file in the same directory, then rename: readers see
-/// the old lock or the new one, never half of one.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in `{}`", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes)
-        .with_context(|| format!("cannot write `{}`", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace `{}`", path.display()))?;
-    Ok(())
-}
-
-/// `path` relative to `base` when it lies below a common ancestor, with `/` separators.
-pub fn relative_path(path: &Path, base: &Path) -> String {
-    let path = normalize(path);
-    let base = normalize(base);
-    let common = path
-        .components()
-        .zip(base.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let ups = base.components().count() - common;
-    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), ups).collect();
-    parts.extend(
-        path.components()
-            .skip(common)
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    if parts.is_empty() {
-        ".".into()
-    } else {
-        parts.join("/")
-    }
-}
-
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-fn display_path(path: &Path, cwd: &Path) -> String {
-    relative_path(path, cwd)
 }
 
 #[cfg(test)]

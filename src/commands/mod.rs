@@ -1,8 +1,11 @@
 //! Commands tie the stages together; the only layer that touches the file system
 //! and the network.
 
+pub mod files;
 pub mod lock;
+pub mod matrix;
 pub mod profiles;
+pub mod render;
 
 use std::io::IsTerminal;
 

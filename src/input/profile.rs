@@ -55,6 +55,17 @@ impl Platform {
     }
 }
 
+impl Profile {
+    /// One line naming the target, e.g. `linux/amd64, CPython 3.11.13, glibc 2.36, cpu`:
+    /// the lock header's and the Dockerfile's.
+    pub fn target_summary(&self) -> String {
+        format!(
+            "{}, CPython {}, {}, {}",
+            self.platform, self.python, self.libc, self.accelerator
+        )
+    }
+}
+
 impl fmt::Display for Platform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

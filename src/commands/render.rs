@@ -1,0 +1,101 @@
+//! `dockgen render`: lock + profile -> `build/<profile>/` (Dockerfile and context).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use super::Failure;
+use super::files::{display_path, stale_diff, write_atomically};
+use crate::cli::RenderArgs;
+use crate::input::profile;
+use crate::lock;
+use crate::render::{self, Delivery, RenderedFile};
+
+pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    if args.lock.is_some() && args.profiles.len() > 1 {
+        bail!(
+            "`--lock` names one lock, but {} profiles were given",
+            args.profiles.len()
+        );
+    }
+    let delivery = if args.wheelhouse {
+        Delivery::Wheelhouse
+    } else {
+        Delivery::Index {
+            index_urls: args.index_url.clone(),
+        }
+    };
+    // Plan every profile before writing anything.
+    let mut plans: Vec<(PathBuf, Vec<RenderedFile>)> = Vec::new();
+    for spec in &args.profiles {
+        let profile =
+            profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
+        let lock_path = match &args.lock {
+            Some(path) => cwd.join(path),
+            None => cwd
+                .join(&args.locks_dir)
+                .join(format!("{}.txt", profile.name)),
+        };
+        let lock_text = std::fs::read_to_string(&lock_path).with_context(|| {
+            format!(
+                "cannot read the lock `{}`: run `dockgen lock --profile {spec}` first",
+                display_path(&lock_path, &cwd)
+            )
+        })?;
+        let lock = lock::parse(&lock_text, &lock_path)?;
+        let rerun = rerun_command(args, spec);
+        let files = render::plan(&profile, &lock_text, &lock, &delivery, &rerun)
+            .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;
+        plans.push((cwd.join(&args.out_dir).join(&profile.name), files));
+    }
+
+    if args.check {
+        return check(&plans, &cwd);
+    }
+    for (dir, files) in &plans {
+        for file in files {
+            write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
+        }
+        if !quiet {
+            eprintln!(
+                "rendered {} files -> {}",
+                files.len(),
+                display_path(dir, &cwd)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn rerun_command(args: &RenderArgs, spec: &str) -> String {
+    let mut command = format!("dockgen render --profile {spec}");
+    if args.wheelhouse {
+        command.push_str(" --wheelhouse");
+    }
+    for url in &args.index_url {
+        command.push_str(&format!(" --index-url {url}"));
+    }
+    command
+}
+
+/// Print a diff for every file that differs from what would be rendered.
+pub fn check(plans: &[(PathBuf, Vec<RenderedFile>)], cwd: &Path) -> anyhow::Result<()> {
+    let mut stale = 0;
+    for (dir, files) in plans {
+        for file in files {
+            let path = dir.join(&file.path);
+            let label = display_path(&path, cwd);
+            if let Some(diff) = stale_diff(&path, &file.contents, &label) {
+                print!("{diff}");
+                stale += 1;
+            }
+        }
+    }
+    if stale > 0 {
+        eprintln!("{stale} rendered file(s) are stale: run `dockgen render` again");
+        return Err(Failure::Reported.into());
+    }
+    eprintln!("rendered files are up to date");
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! Rendering: a lock and its profile become a build plan (a Dockerfile, a
+//! `.dockerignore`, the lock as the build reads it, and dockgen's helper scripts with
+//! their JSON inputs), and several profiles become a build matrix.
+//!
+//! Every decision is made here, in [`plan`], into plain serializable values; the
+//! templates in `templates/` only lay those values out. Everything a profile can put
+//! into a Dockerfile was validated when the profile loaded (names, images, packages)
+//! and is quoted here where it lands in an instruction (environment values), so no
+//! profile value can add an instruction.
+
+pub mod matrix;
+pub mod scripts;
+mod templates;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::input::profile::{Accelerator, LibcFamily, Profile};
+use crate::lock::LockFile;
+
+/// How locked files reach the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// From indexes over the network, inside the build: the lock's own index lines,
+    /// or these (credential-free) URLs instead.
+    Index { index_urls: Vec<Url> },
+    /// From a `wheels/` directory in the build context that holds every locked file;
+    /// the build uses no index at all.
+    Wheelhouse,
+}
+
+/// One file of the rendered plan, relative to the plan's directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub path: String,
+    pub contents: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(
+        "the lock was made for profile `{found}`, not `{expected}`: pass `--lock` for the \
+         right one, or re-run `dockgen lock --profile {expected}`"
+    )]
+    WrongProfile { expected: String, found: String },
+    #[error(
+        "the lock does not say which profile it was made for (no dockgen header); re-run `dockgen lock --profile {0}`"
+    )]
+    NoHeader(String),
+    #[error(
+        "index URL `{0}` carries credentials; a rendered build must not: serve the index without them (`dockgen build` does) or use `--wheelhouse`"
+    )]
+    Credentials(String),
+    #[error("the lock has no packages; nothing to build")]
+    Empty,
+    #[error("cannot render `{template}`: {message}")]
+    Template { template: String, message: String },
+}
+
+/// Everything the Dockerfile template needs, decided.
+#[derive(Debug, Serialize)]
+pub struct DockerfileContext {
+    pub profile: String,
+    pub target: String,
+    pub rerun: String,
+    pub package_count: usize,
+    pub lock_sha256: String,
+    pub delivery_note: String,
+    pub wheelhouse: bool,
+    pub runtime_image: String,
+    pub builder_image: String,
+    pub runtime_packages: Vec<String>,
+    pub builder_packages: Vec<String>,
+    pub apt_cache_id: String,
+    pub pip_cache_id: String,
+    /// The target interpreter's command, `python3.X` (present on python images and
+    /// on distributions that package several Pythons alike).
+    pub python: String,
+    pub build_env: Vec<EnvVar>,
+    pub runtime_env: Vec<EnvVar>,
+    pub venv: &'static str,
+    pub user: &'static str,
+    pub uid: u32,
+    pub artifacts_dir: &'static str,
+}
+
+/// An environment variable as it lands in an `ENV` instruction: the value quoted so
+/// that Dockerfile parsing takes it literally (no `$` expansion, no line breaks).
+#[derive(Debug, Serialize)]
+pub struct EnvVar {
+    pub key: String,
+    pub value: String,
+}
+
+/// What `check_target.py` compares the build's interpreter with.
+#[derive(Debug, Serialize)]
+struct TargetJson<'a> {
+    profile: &'a str,
+    machine: &'a str,
+    python: String,
+    libc: (&'static str, String),
+    lock: &'static str,
+}
+
+/// What `verify.py` checks in the built image.
+#[derive(Debug, Serialize)]
+struct VerifyJson<'a> {
+    profile: &'a str,
+    lock: &'static str,
+    imports: &'a [String],
+    assertions: Vec<VerifyAssertion<'a>>,
+    skip_imports: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyAssertion<'a> {
+    name: &'a str,
+    check: &'a str,
+    gpu_only: bool,
+}
+
+const VENV: &str = "/opt/venv";
+const ARTIFACTS: &str = "/opt/dependency_artifacts";
+
+/// Render the plan for `profile` from the lock text. `rerun` is the command that
+/// regenerates it, shown in the Dockerfile's header.
+pub fn plan(
+    profile: &Profile,
+    lock_text: &str,
+    lock: &LockFile,
+    delivery: &Delivery,
+    rerun: &str,
+) -> Result<Vec<RenderedFile>, RenderError> {
+    match lock_profile(lock_text) {
+        None => return Err(RenderError::NoHeader(profile.name.clone())),
+        Some(found) if found != profile.name => {
+            return Err(RenderError::WrongProfile {
+                expected: profile.name.clone(),
+                found: found.to_string(),
+            });
+        }
+        Some(_) => {}
+    }
+    if lock.pins.is_empty() {
+        return Err(RenderError::Empty);
+    }
+    if let Delivery::Index { index_urls } = delivery
+        && let Some(url) = index_urls
+            .iter()
+            .find(|u| !u.username().is_empty() || u.password().is_some())
+    {
+        return Err(RenderError::Credentials(crate::index::redact(url)));
+    }
+
+    let build_lock = build_lock(lock_text, delivery);
+    let lock_sha256 = hex::encode(Sha256::digest(lock_text.as_bytes()));
+    let python = format!(
+        "python{}.{}",
+        profile.python.release()[0],
+        profile.python.release().get(1).unwrap_or(&0)
+    );
+    let platform_slug = profile.platform.to_string().replace('/', "-");
+    let context = DockerfileContext {
+        profile: profile.name.clone(),
+        target: profile.target_summary(),
+        rerun: rerun.to_string(),
+        package_count: lock.pins.len(),
+        lock_sha256: lock_sha256.clone(),
+        delivery_note: match delivery {
+            Delivery::Wheelhouse => "from the `wheels/` directory of the context, no index.".into(),
+            Delivery::Index { .. } => "from the lock's indexes, checked against its hashes.".into(),
+        },
+        wheelhouse: *delivery == Delivery::Wheelhouse,
+        runtime_image: profile.images.runtime.reference.clone(),
+        builder_image: profile.images.builder.reference.clone(),
+        runtime_packages: profile.images.runtime.system_packages.clone(),
+        builder_packages: profile.images.builder.system_packages.clone(),
+        apt_cache_id: format!("dockgen-apt-{platform_slug}"),
+        pip_cache_id: format!("dockgen-pip-{platform_slug}-{python}"),
+        python,
+        build_env: build_env(profile),
+        runtime_env: profile.env.iter().map(|(k, v)| env_var(k, v)).collect(),
+        venv: VENV,
+        user: "app",
+        uid: 10001,
+        artifacts_dir: ARTIFACTS,
+    };
+
+    let target = TargetJson {
+        profile: &profile.name,
+        machine: profile.platform.machine(),
+        python: profile.python.to_string(),
+        libc: match profile.libc.family {
+            LibcFamily::Glibc => (
+                "glibc",
+                format!("{}.{}", profile.libc.version.0, profile.libc.version.1),
+            ),
+            LibcFamily::Musl => (
+                "musl",
+                format!("{}.{}", profile.libc.version.0, profile.libc.version.1),
+            ),
+        },
+        lock: "requirements.lock",
+    };
+    let verify = VerifyJson {
+        profile: &profile.name,
+        lock: "/opt/dockgen/requirements.lock",
+        imports: &profile.verify.imports,
+        assertions: profile
+            .verify
+            .assertions
+            .iter()
+            .map(|a| VerifyAssertion {
+                name: &a.name,
+                check: &a.check,
+                gpu_only: a.gpu_only,
+            })
+            .collect(),
+        skip_imports: Vec::new(),
+    };
+
+    let mut files = vec![
+        RenderedFile {
+            path: "Dockerfile".into(),
+            contents: templates::render("Dockerfile", &context)?,
+        },
+        RenderedFile {
+            path: ".dockerignore".into(),
+            contents: templates::render("dockerignore", &context)?,
+        },
+        RenderedFile {
+            path: "requirements.lock".into(),
+            contents: build_lock,
+        },
+        RenderedFile {
+            path: "dockgen/target.json".into(),
+            contents: json(&target),
+        },
+        RenderedFile {
+            path: "dockgen/verify.json".into(),
+            contents: json(&verify),
+        },
+    ];
+    for (name, contents) in scripts::SCRIPTS {
+        files.push(RenderedFile {
+            path: format!("dockgen/{name}"),
+            contents: contents.to_string(),
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The profile a dockgen lock names in its header.
+pub fn lock_profile(lock_text: &str) -> Option<&str> {
+    lock_text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .find_map(|line| {
+            let rest = line.strip_prefix("# This file is generated by dockgen for profile `")?;
+            rest.split('`').next()
+        })
+}
+
+/// The lock as the build reads it: the same pins and hashes, with the index options
+/// replaced by the delivery's (no index at all for a wheelhouse).
+fn build_lock(lock_text: &str, delivery: &Delivery) -> String {
+    let is_option = |line: &str| {
+        [
+            "--index-url",
+            "--extra-index-url",
+            "--find-links",
+            "--no-index",
+            "-i ",
+            "-f ",
+        ]
+        .iter()
+        .any(|option| line.starts_with(option))
+    };
+    let options: Vec<String> = match delivery {
+        Delivery::Wheelhouse => vec!["--no-index".into(), "--find-links /wheelhouse".into()],
+        Delivery::Index { index_urls } if index_urls.is_empty() => lock_text
+            .lines()
+            .filter(|l| is_option(l))
+            .map(String::from)
+            .collect(),
+        Delivery::Index { index_urls } => index_urls
+            .iter()
+            .enumerate()
+            .map(|(n, url)| {
+                format!(
+                    "{} {url}",
+                    if n == 0 {
+                        "--index-url"
+                    } else {
+                        "--extra-index-url"
+                    }
+                )
+            })
+            .collect(),
+    };
+    let mut out = String::new();
+    let mut inserted = false;
+    for line in lock_text.lines() {
+        if is_option(line) {
+            continue;
+        }
+        if !inserted && !line.starts_with('#') {
+            for option in &options {
+                out.push_str(option);
+                out.push('\n');
+            }
+            inserted = true;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Compiler settings for the wheel-builder stage from the accelerator, unless the
+/// profile's `env` sets them itself.
+fn build_env(profile: &Profile) -> Vec<EnvVar> {
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    match &profile.accelerator {
+        Accelerator::Cpu => {}
+        Accelerator::Cuda {
+            compute_capabilities,
+            ..
+        } => {
+            vars.insert("TORCH_CUDA_ARCH_LIST", compute_capabilities.join(";"));
+        }
+        Accelerator::Rocm { gfx_targets, .. } => {
+            vars.insert("PYTORCH_ROCM_ARCH", gfx_targets.join(";"));
+        }
+    }
+    for key in ["TORCH_CUDA_ARCH_LIST", "PYTORCH_ROCM_ARCH"] {
+        if let Some(value) = profile.env.get(key) {
+            vars.insert(key, value.clone());
+        }
+    }
+    vars.into_iter().map(|(k, v)| env_var(k, &v)).collect()
+}
+
+/// `ENV` value quoting: double quotes, with `\`, `"` and `$` escaped, so the
+/// Dockerfile parser yields the value byte for byte. Control characters never get
+/// here (profiles reject them).
+fn env_var(key: &str, value: &str) -> EnvVar {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"' | '$') {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    EnvVar {
+        key: key.to_string(),
+        value: quoted,
+    }
+}
+
+fn json(value: &impl Serialize) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into());
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests;
