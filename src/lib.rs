@@ -15,4 +15,5 @@ pub mod commands;
 pub mod index;
 pub mod input;
 pub mod lock;
+pub mod render;
 pub mod resolve;
