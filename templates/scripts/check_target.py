@@ -143,8 +143,8 @@ def check_wheelhouse(directory):
     for name in names:
         try:
             tags = parse_wheel_filename(name)[3]
-        except ValueError as error:  # InvalidWheelFilename or InvalidVersion
-            bad.append("%s (not a valid wheel file name: %s)" % (name, error))
+        except ValueError:  # InvalidWheelFilename or InvalidVersion
+            bad.append("%s (not a valid wheel file name)" % name)
             continue
         if supported.isdisjoint(tags):
             bad.append(name)
