@@ -1,2 +1,33 @@
-//! STUB: replaced by the scripts branch.
-pub const SCRIPTS: &[(&str, &str)] = &[];
+//! The Python scripts dockgen ships into every build context (`templates/scripts/`),
+//! compiled into the binary. They run inside the images with the standard library and
+//! the environment's pip only:
+//!
+//! - `check_target.py TARGET_JSON [WHEELHOUSE_DIR]`: the interpreter is the lock's target
+//!   (machine, Python minor, libc) and accepts every wheel in the wheelhouse.
+//! - `wheel_lock.py LOCK WHEELS_DIR OUT`: pins the wheels built for a lock by their hashes.
+//! - `verify.py VERIFY_JSON REPORT_OUT`: installed set == lock, `pip check`, imports and
+//!   the profile's assertions, as a JSON report.
+//! - `artifacts.py LOCK OUT_DIR [WHEEL_LOCK]`: pipdeptree-identical trees, frozen deps,
+//!   environment and a CycloneDX SBOM.
+//!
+//! Each script's docstring documents its arguments, input JSON and exit codes.
+
+/// `(file name, contents)` of every shipped script, sorted by file name.
+pub const SCRIPTS: &[(&str, &str)] = &[
+    (
+        "artifacts.py",
+        include_str!("../../templates/scripts/artifacts.py"),
+    ),
+    (
+        "check_target.py",
+        include_str!("../../templates/scripts/check_target.py"),
+    ),
+    (
+        "verify.py",
+        include_str!("../../templates/scripts/verify.py"),
+    ),
+    (
+        "wheel_lock.py",
+        include_str!("../../templates/scripts/wheel_lock.py"),
+    ),
+];
