@@ -10,6 +10,8 @@
 //! - `artifacts.py LOCK OUT_DIR [WHEEL_LOCK]`: pipdeptree-identical trees, frozen deps,
 //!   environment and a CycloneDX SBOM.
 //!
+//! - `dockgen_lock.py`: the lock parser the others import from beside themselves.
+//!
 //! Each script's docstring documents its arguments, input JSON and exit codes.
 
 /// `(file name, contents)` of every shipped script, sorted by file name.
@@ -21,6 +23,10 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     (
         "check_target.py",
         include_str!("../../templates/scripts/check_target.py"),
+    ),
+    (
+        "dockgen_lock.py",
+        include_str!("../../templates/scripts/dockgen_lock.py"),
     ),
     (
         "verify.py",

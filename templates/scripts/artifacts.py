@@ -30,6 +30,8 @@ import uuid
 from datetime import datetime, timezone
 from urllib.parse import quote
 
+from dockgen_lock import normalize, read_lock  # shipped beside this script
+
 PROG = "artifacts.py"
 # Left out of frozen_deps.txt unless the lock pins them, as `pip freeze` leaves them out.
 FREEZE_SKIP = ("pip", "setuptools", "wheel", "distribute")
@@ -40,68 +42,7 @@ def fail(message, code=1):
     sys.exit(code)
 
 
-def normalize(name):
-    """PEP 503 normalized project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
-
-# --- The lock parser; the same in wheel_lock.py, verify.py and artifacts.py (each script
-# --- must run alone, copied into an image without the others).
-
-REQUIREMENT = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(\[[^\]]*\])?==([^\s;\\]+)$")
-COMMENT = re.compile(r"(^|\s)#.*$")
-
-
-def read_lock(path):
-    """`{normalized name: (name, version, [sha256 hex], line)}` of a dockgen lock.
-
-    The lock is pip requirements syntax as dockgen writes it: `name==version \\` lines
-    continued by `--hash=sha256:...` options, `#` comments and option lines (`--index-url`).
-    """
-    try:
-        with open(path, encoding="utf-8") as file:
-            lines = file.read().splitlines()
-    except OSError as error:
-        fail("cannot read `%s`: %s" % (path, error.strerror or error), 2)
-    except UnicodeDecodeError as error:
-        fail("`%s` is not UTF-8: %s" % (path, error), 2)
-    entries = {}
-    logical = ""
-    start = 0
-    for number, raw in enumerate(lines, 1):
-        line = COMMENT.sub("", raw).rstrip()
-        if not logical:
-            start = number
-        if line.endswith("\\"):
-            logical += line[:-1] + " "
-            continue
-        logical += line
-        tokens = logical.split()
-        logical = ""
-        if not tokens or tokens[0].startswith("-"):
-            continue
-        match = REQUIREMENT.match(tokens[0])
-        hashes = []
-        for token in tokens[1:]:
-            if token.startswith("--hash=sha256:") and len(token) == len("--hash=sha256:") + 64:
-                hashes.append(token[len("--hash=sha256:") :].lower())
-            else:
-                match = None
-        if match is None:
-            fail(
-                "`%s:%d`: cannot read `%s`: expected `name==version` and `--hash=sha256:...` options"
-                % (path, start, " ".join(tokens)),
-                2,
-            )
-        name, version = match.group(1), match.group(3)
-        key = normalize(name)
-        if key in entries:
-            fail("`%s:%d`: `%s` is pinned twice (also on line %d)" % (path, start, name, entries[key][3]), 2)
-        entries[key] = (name, version, hashes, start)
-    return entries
-
-
-# --- End of the lock parser.
 
 
 def packaging_modules():
@@ -399,12 +340,12 @@ def main(argv):
     if len(argv) not in (3, 4):
         fail("usage: %s LOCK OUT_DIR [WHEEL_LOCK]" % PROG, 2)
     lock_path, out_dir = argv[1], argv[2]
-    lock = read_lock(lock_path)
+    lock = read_lock(fail, lock_path)
     with open(lock_path, "rb") as file:
         lock_digest = hashlib.sha256(file.read()).hexdigest()
     wheel_hashes = {}
     if len(argv) == 4:
-        wheel_hashes = {key: entry[2] for key, entry in read_lock(argv[3]).items()}
+        wheel_hashes = {key: entry[2] for key, entry in read_lock(fail, argv[3]).items()}
 
     nodes = installed_nodes()
     build_graph(nodes)

@@ -35,6 +35,8 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+from dockgen_lock import normalize, read_lock  # shipped beside this script
+
 PROG = "verify.py"
 TOOLING = ("pip", "setuptools", "wheel")
 DEFAULT_TIMEOUT = 300
@@ -45,68 +47,7 @@ def fail(message, code=1):
     sys.exit(code)
 
 
-def normalize(name):
-    """PEP 503 normalized project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
-
-# --- The lock parser; the same in wheel_lock.py, verify.py and artifacts.py (each script
-# --- must run alone, copied into an image without the others).
-
-REQUIREMENT = re.compile(r"^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(\[[^\]]*\])?==([^\s;\\]+)$")
-COMMENT = re.compile(r"(^|\s)#.*$")
-
-
-def read_lock(path):
-    """`{normalized name: (name, version, [sha256 hex], line)}` of a dockgen lock.
-
-    The lock is pip requirements syntax as dockgen writes it: `name==version \\` lines
-    continued by `--hash=sha256:...` options, `#` comments and option lines (`--index-url`).
-    """
-    try:
-        with open(path, encoding="utf-8") as file:
-            lines = file.read().splitlines()
-    except OSError as error:
-        fail("cannot read `%s`: %s" % (path, error.strerror or error), 2)
-    except UnicodeDecodeError as error:
-        fail("`%s` is not UTF-8: %s" % (path, error), 2)
-    entries = {}
-    logical = ""
-    start = 0
-    for number, raw in enumerate(lines, 1):
-        line = COMMENT.sub("", raw).rstrip()
-        if not logical:
-            start = number
-        if line.endswith("\\"):
-            logical += line[:-1] + " "
-            continue
-        logical += line
-        tokens = logical.split()
-        logical = ""
-        if not tokens or tokens[0].startswith("-"):
-            continue
-        match = REQUIREMENT.match(tokens[0])
-        hashes = []
-        for token in tokens[1:]:
-            if token.startswith("--hash=sha256:") and len(token) == len("--hash=sha256:") + 64:
-                hashes.append(token[len("--hash=sha256:") :].lower())
-            else:
-                match = None
-        if match is None:
-            fail(
-                "`%s:%d`: cannot read `%s`: expected `name==version` and `--hash=sha256:...` options"
-                % (path, start, " ".join(tokens)),
-                2,
-            )
-        name, version = match.group(1), match.group(3)
-        key = normalize(name)
-        if key in entries:
-            fail("`%s:%d`: `%s` is pinned twice (also on line %d)" % (path, start, name, entries[key][3]), 2)
-        entries[key] = (name, version, hashes, start)
-    return entries
-
-
-# --- End of the lock parser.
 
 
 def installed_distributions():
@@ -402,7 +343,7 @@ def main(argv):
     if len(argv) != 3:
         fail("usage: %s VERIFY_JSON REPORT_OUT" % PROG, 2)
     config = read_config(argv[1])
-    lock = read_lock(config["lock"])
+    lock = read_lock(fail, config["lock"])
     installed = installed_distributions()
     timeout = config["timeout_seconds"]
     gpu = gpu_present()
