@@ -61,7 +61,7 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
         ],
     )];
     if args.check {
-        return super::render::check(&plan, &cwd);
+        return super::render::check(&plan, &cwd, "dockgen matrix");
     }
     for file in &plan[0].1 {
         write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
