@@ -18,16 +18,23 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
         other => match other.strip_prefix("registry:") {
             Some(reference) => {
                 check_repository(
-                    &format!("--cache {other}"),
+                    &format!("--cache {}", other.escape_debug()),
                     reference,
                     "buildcache-<profile>",
                 )?;
                 Cache::Registry(reference.to_string())
             }
-            None => bail!("`--cache {other}`: expected `gha` or `registry:<REF>`"),
+            None => bail!(
+                "`--cache {}`: expected `gha` or `registry:<REF>`",
+                other.escape_debug()
+            ),
         },
     };
-    check_repository(&format!("--image {}", args.image), &args.image, "<profile>")?;
+    check_repository(
+        &format!("--image {}", args.image.escape_debug()),
+        &args.image,
+        "<profile>",
+    )?;
     if args
         .build_dir
         .chars()
@@ -35,7 +42,7 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
     {
         bail!(
             "`--build-dir {}` cannot hold quotes, backslashes or control characters",
-            args.build_dir
+            args.build_dir.escape_debug()
         );
     }
     let profiles = args
