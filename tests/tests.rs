@@ -6,4 +6,5 @@ mod examples;
 mod fixture_index;
 mod index;
 mod lock;
+mod render;
 mod wheels;
