@@ -513,9 +513,9 @@ fn hadolint(dockerfile: &Path, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn hadolint_accepts_every_rendered_dockerfile() {
-    let Some(corpus) = corpus() else { return };
-    let mut dockerfiles: Vec<PathBuf> = corpus
-        .plan_dirs()
+    let mut dockerfiles: Vec<PathBuf> = corpus()
+        .map(Corpus::plan_dirs)
+        .unwrap_or_default()
         .into_iter()
         .map(|(_, dir)| dir.join("Dockerfile"))
         .collect();
