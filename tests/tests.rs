@@ -6,5 +6,6 @@ mod examples;
 mod fixture_index;
 mod index;
 mod lock;
+mod render;
 mod scripts;
 mod wheels;

@@ -17,15 +17,24 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
         "gha" => Cache::GitHubActions,
         other => match other.strip_prefix("registry:") {
             Some(reference) => {
-                profile::check_image_reference(reference)
-                    .map_err(|why| anyhow::anyhow!("`--cache {other}`: {why}"))?;
+                check_repository(
+                    &format!("--cache {}", other.escape_debug()),
+                    reference,
+                    "buildcache-<profile>",
+                )?;
                 Cache::Registry(reference.to_string())
             }
-            None => bail!("`--cache {other}`: expected `gha` or `registry:<REF>`"),
+            None => bail!(
+                "`--cache {}`: expected `gha` or `registry:<REF>`",
+                other.escape_debug()
+            ),
         },
     };
-    profile::check_image_reference(&args.image)
-        .map_err(|why| anyhow::anyhow!("`--image {}`: {why}", args.image))?;
+    check_repository(
+        &format!("--image {}", args.image.escape_debug()),
+        &args.image,
+        "<profile>",
+    )?;
     if args
         .build_dir
         .chars()
@@ -33,7 +42,7 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
     {
         bail!(
             "`--build-dir {}` cannot hold quotes, backslashes or control characters",
-            args.build_dir
+            args.build_dir.escape_debug()
         );
     }
     let profiles = args
@@ -59,7 +68,7 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
         ],
     )];
     if args.check {
-        return super::render::check(&plan, &cwd);
+        return super::render::check(&plan, &cwd, "dockgen matrix");
     }
     for file in &plan[0].1 {
         write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
@@ -70,6 +79,25 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
             profiles.len(),
             display_path(&dir.join(BAKE_FILE), &cwd),
             display_path(&dir.join(MATRIX_FILE), &cwd)
+        );
+    }
+    Ok(())
+}
+
+/// A repository reference that dockgen appends `:<tag>` to: valid, and without a tag
+/// or digest of its own (`app:latest:cpu-x86_64` is no reference).
+fn check_repository(flag: &str, reference: &str, tag: &str) -> anyhow::Result<()> {
+    profile::check_image_reference(reference).map_err(|why| anyhow::anyhow!("`{flag}`: {why}"))?;
+    let without_digest = reference.split('@').next().unwrap_or(reference);
+    // A `:` after the last `/` starts a tag; one before it belongs to a registry port.
+    let repository = match without_digest.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => without_digest,
+    };
+    if repository != reference {
+        bail!(
+            "`{flag}`: name a repository without a tag or digest (`{repository}`); dockgen \
+             tags it `{repository}:{tag}`"
         );
     }
     Ok(())

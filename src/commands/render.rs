@@ -51,7 +51,7 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
     }
 
     if args.check {
-        return check(&plans, &cwd);
+        return check(&plans, &cwd, "dockgen render");
     }
     for (dir, files) in &plans {
         for file in files {
@@ -79,8 +79,13 @@ fn rerun_command(args: &RenderArgs, spec: &str) -> String {
     command
 }
 
-/// Print a diff for every file that differs from what would be rendered.
-pub fn check(plans: &[(PathBuf, Vec<RenderedFile>)], cwd: &Path) -> anyhow::Result<()> {
+/// Print a diff for every file that differs from what would be rendered; `command`
+/// is the one that brings them up to date.
+pub fn check(
+    plans: &[(PathBuf, Vec<RenderedFile>)],
+    cwd: &Path,
+    command: &str,
+) -> anyhow::Result<()> {
     let mut stale = 0;
     for (dir, files) in plans {
         for file in files {
@@ -93,7 +98,7 @@ pub fn check(plans: &[(PathBuf, Vec<RenderedFile>)], cwd: &Path) -> anyhow::Resu
         }
     }
     if stale > 0 {
-        eprintln!("{stale} rendered file(s) are stale: run `dockgen render` again");
+        eprintln!("{stale} rendered file(s) are stale: run `{command}` again");
         return Err(Failure::Reported.into());
     }
     eprintln!("rendered files are up to date");
