@@ -13,10 +13,13 @@ pub mod scripts;
 mod templates;
 
 use std::collections::BTreeMap;
+use std::str::FromStr;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
+
+use pep508_rs::PackageName;
 
 use crate::input::profile::{Accelerator, LibcFamily, Profile};
 use crate::lock::LockFile;
@@ -205,14 +208,16 @@ pub fn plan(
         },
         lock: "requirements.lock",
     };
+    let (imports, absent) = applicable_imports(profile, lock);
     let verify = VerifyJson {
         profile: &profile.name,
         lock: "/opt/dockgen/requirements.lock",
-        imports: &profile.verify.imports,
+        imports: &imports,
         assertions: profile
             .verify
             .assertions
             .iter()
+            .filter(|a| !mentions_any(&a.check, &absent))
             .map(|a| VerifyAssertion {
                 name: &a.name,
                 check: &a.check,
@@ -252,6 +257,34 @@ pub fn plan(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+/// The profile's `verify.imports` whose distribution the lock has (a profile says
+/// "torch must import"; a service without torch must not fail on it), and the root
+/// modules of the ones left out.
+fn applicable_imports(profile: &Profile, lock: &LockFile) -> (Vec<String>, Vec<String>) {
+    let locked = |module: &str| {
+        let root = module.split('.').next().unwrap_or(module);
+        PackageName::from_str(root).is_ok_and(|name| lock.pins.contains_key(&name))
+    };
+    let (kept, absent): (Vec<String>, Vec<String>) = profile
+        .verify
+        .imports
+        .iter()
+        .cloned()
+        .partition(|module| locked(module));
+    let absent = absent
+        .iter()
+        .map(|module| module.split('.').next().unwrap_or(module).to_string())
+        .collect();
+    (kept, absent)
+}
+
+/// Whether a Python expression names one of `modules` (as an identifier).
+fn mentions_any(expression: &str, modules: &[String]) -> bool {
+    expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| modules.iter().any(|m| m == word))
 }
 
 /// The profile a dockgen lock names in its header.
