@@ -254,7 +254,32 @@ impl HttpClient {
 
     /// Streams `url` through sha256 without keeping the bytes; returns the hex digest.
     pub async fn download_sha256(&self, index: &str, url: &Url) -> Result<String, IndexError> {
+        Ok(self.stream(index, url, None).await?.0)
+    }
+
+    /// Streams `url` into the file at `path` (created or truncated on every attempt)
+    /// and through sha256; returns the hex digest and the byte count.
+    pub async fn download_to_path(
+        &self,
+        index: &str,
+        url: &Url,
+        path: &std::path::Path,
+    ) -> Result<(String, u64), IndexError> {
+        self.stream(index, url, Some(path)).await
+    }
+
+    async fn stream(
+        &self,
+        index: &str,
+        url: &Url,
+        path: Option<&std::path::Path>,
+    ) -> Result<(String, u64), IndexError> {
+        use tokio::io::AsyncWriteExt;
         self.check_online(index, url)?;
+        let io_error = |err: std::io::Error| IndexError::Io {
+            path: path.map(|p| p.display().to_string()).unwrap_or_default(),
+            message: err.to_string(),
+        };
         let attempts = self.settings.retries + 1;
         let mut last = None;
         for attempt in 0..attempts {
@@ -281,12 +306,23 @@ impl HttpClient {
                     status: status.as_u16(),
                 });
             }
+            let mut sink = match path {
+                Some(path) => Some(tokio::fs::File::create(path).await.map_err(io_error)?),
+                None => None,
+            };
             let mut hasher = Sha256::new();
+            let mut size = 0u64;
             let mut stream = response.bytes_stream();
             let mut broken = None;
             while let Some(chunk) = stream.next().await {
                 match chunk {
-                    Ok(chunk) => hasher.update(&chunk),
+                    Ok(chunk) => {
+                        hasher.update(&chunk);
+                        size += chunk.len() as u64;
+                        if let Some(file) = &mut sink {
+                            file.write_all(&chunk).await.map_err(io_error)?;
+                        }
+                    }
                     Err(err) => {
                         broken = Some(classify(err));
                         break;
@@ -294,7 +330,13 @@ impl HttpClient {
                 }
             }
             match broken {
-                None => return Ok(hex::encode(hasher.finalize())),
+                None => {
+                    if let Some(mut file) = sink {
+                        file.flush().await.map_err(io_error)?;
+                        file.sync_data().await.map_err(io_error)?;
+                    }
+                    return Ok((hex::encode(hasher.finalize()), size));
+                }
                 Some(failure) => last = Some(failure),
             }
         }

@@ -282,6 +282,33 @@ impl RegistryClient {
         }
     }
 
+    /// Names of the indexes this view searches, in order, then the find-links sources.
+    pub fn source_names(&self) -> Vec<String> {
+        let inner = &self.inner;
+        let indexes = inner.indexes.iter().map(|i| i.name.to_string());
+        let links = inner.find_links.iter().map(|f| f.name.to_string());
+        indexes.chain(links).collect()
+    }
+
+    /// The on-disk cache directory, when there is one.
+    pub fn cache_dir(&self) -> Option<&std::path::Path> {
+        self.inner.cache.as_ref().map(Cache::root)
+    }
+
+    /// Downloads `file` into `path` (created or truncated), streaming, with this client's
+    /// credentials, retries and `--offline`, and checks the bytes against the published
+    /// sha256 ([`IndexError::HashMismatch`]). Blocks; safe to call from several threads.
+    pub fn download_to_path(
+        &self,
+        file: &DistFile,
+        path: &std::path::Path,
+    ) -> Result<Downloaded, IndexError> {
+        let inner = self.inner.clone();
+        let file = file.clone();
+        let path = path.to_path_buf();
+        self.block_on(async move { inner.download_to_path(&file, &path).await })
+    }
+
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         match &self.runtime {
             Some(runtime) => runtime.block_on(future),
@@ -345,6 +372,14 @@ fn shared<K: Eq + Hash + Clone, T>(map: &SharedMap<K, T>, key: &K) -> Shared<T> 
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// A file written by [`RegistryClient::download_to_path`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Of the bytes written (equal to the published one when there is one).
+    pub sha256: String,
+    pub size: u64,
 }
 
 /// A progress tick for one network fetch; finishes the tick when dropped.
@@ -794,6 +829,50 @@ impl Inner {
                 Ok(())
             }
         }
+    }
+
+    async fn download_to_path(
+        &self,
+        file: &DistFile,
+        path: &std::path::Path,
+    ) -> Result<Downloaded, IndexError> {
+        let (sha256, size) = if file.url.scheme() == "file" {
+            let bytes = self.local_file(file).await?;
+            tokio::fs::write(path, &bytes)
+                .await
+                .map_err(|err| IndexError::Io {
+                    path: path.display().to_string(),
+                    message: err.to_string(),
+                })?;
+            (sha256_hex(&bytes), bytes.len() as u64)
+        } else if self.http.settings().offline {
+            return Err(IndexError::Offline {
+                what: format!("`{}` from index `{}`", file.filename, file.index),
+            });
+        } else {
+            let _tick = self.tick(format!("downloading `{}`", file.filename));
+            self.http
+                .download_to_path(&file.index, &file.url, path)
+                .await?
+        };
+        match &file.sha256 {
+            Some(expected) if *expected != sha256 => {
+                return Err(IndexError::HashMismatch {
+                    file: file.filename.clone(),
+                    index: file.index.to_string(),
+                    expected: expected.clone(),
+                    actual: sha256,
+                });
+            }
+            Some(_) => {}
+            None => {
+                if let Some(cache) = &self.cache {
+                    let key = Cache::key(&file.index, &file.url, "");
+                    cache.write_json(Bucket::Hashes, &key, &sha256);
+                }
+            }
+        }
+        Ok(Downloaded { sha256, size })
     }
 
     async fn local_file(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
