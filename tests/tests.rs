@@ -8,4 +8,5 @@ mod index;
 mod lock;
 mod render;
 mod scripts;
+mod wheelhouse;
 mod wheels;
