@@ -673,3 +673,76 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(store: &FileStore, bytes: &[u8], filename: &str) -> StoreEntry {
+        let mut temp = store.temp().unwrap();
+        temp.write_all(bytes).unwrap();
+        store
+            .insert(temp, &hex::encode(Sha256::digest(bytes)), filename)
+            .unwrap()
+    }
+
+    #[test]
+    fn entries_round_trip_and_a_truncated_or_nameless_entry_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let entry = put(&store, b"wheel bytes", "a-1.0-py3-none-any.whl");
+        let hash = entry.sha256.clone();
+        assert_eq!(
+            entry.path,
+            dir.path()
+                .join("files-v1/sha256")
+                .join(&hash[..2])
+                .join(&hash)
+        );
+        let Lookup::Found(found) = store.get(&hash).unwrap() else {
+            panic!("stored entry not found");
+        };
+        assert_eq!(
+            (found.filename.as_str(), found.size),
+            ("a-1.0-py3-none-any.whl", 11)
+        );
+
+        let mut permissions = std::fs::metadata(&entry.path).unwrap().permissions();
+        assert!(permissions.readonly());
+        #[allow(clippy::permissions_set_readonly_false)]
+        permissions.set_readonly(false);
+        std::fs::set_permissions(&entry.path, permissions).unwrap();
+        std::fs::write(&entry.path, b"wheel").unwrap();
+        assert!(matches!(store.get(&hash).unwrap(), Lookup::Corrupt));
+        assert!(!entry.path.exists());
+
+        let entry = put(&store, b"other bytes", "b-1.0.tar.gz");
+        std::fs::remove_file(store.info_path(&entry.sha256)).unwrap();
+        assert!(matches!(store.get(&entry.sha256).unwrap(), Lookup::Missing));
+        assert!(!entry.path.exists());
+    }
+
+    #[test]
+    fn insert_refuses_bytes_that_do_not_match_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let mut temp = store.temp().unwrap();
+        temp.write_all(b"bytes").unwrap();
+        let error = store.insert(temp, &"a".repeat(64), "x.whl").unwrap_err();
+        assert!(matches!(
+            error,
+            WheelhouseError::Io {
+                action: "store",
+                ..
+            }
+        ));
+        assert!(!store.path(&"a".repeat(64)).exists());
+    }
+
+    #[test]
+    fn only_plain_file_names_reach_the_wheelhouse() {
+        let names = ["a-1.0.tar.gz", "../x.whl", "a/b.whl", "..", ".hidden", ""];
+        let plain: Vec<bool> = names.iter().map(|n| is_plain_filename(n)).collect();
+        assert_eq!(plain, [true, false, false, false, false, false]);
+    }
+}
