@@ -318,3 +318,28 @@ fn a_file_that_does_not_match_its_published_hash_names_file_and_index() {
         "no partial download is left in the store"
     );
 }
+
+#[test]
+fn a_wheelhouse_on_another_file_system_gets_copies() {
+    let f = files();
+    let fixture = fixture(&f);
+    let cache = tempfile::tempdir().unwrap();
+    // /dev/shm is tmpfs where it exists; without a second file system there is nothing
+    // to test here.
+    let Ok(context) = tempfile::tempdir_in("/dev/shm") else {
+        return;
+    };
+    if std::fs::metadata(context.path()).unwrap().dev()
+        == std::fs::metadata(cache.path()).unwrap().dev()
+    {
+        return;
+    }
+    let wheels = context.path().join("wheels");
+    let lock = lock(&[("six", "1.16.0", &[&f.six])]);
+    let report = fill(&lock, &client(&fixture, cache.path(), false), &wheels).unwrap();
+    assert_eq!((report.linked, report.copied), (0, 1));
+    assert_eq!(sha256_of(&wheels.join(&f.six.filename)), f.six.sha256());
+    let again = fill(&lock, &client(&fixture, cache.path(), true), &wheels).unwrap();
+    assert_eq!((again.copied, again.downloaded), (1, 0));
+    assert_eq!(sha256_of(&wheels.join(&f.six.filename)), f.six.sha256());
+}
