@@ -13,6 +13,8 @@ pub struct LockedPin {
     pub version: Version,
     pub hashes: Vec<String>,
     pub line: usize,
+    /// The `# via` annotation: the packages (and `-r FILE` inputs) that require it.
+    pub via: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,6 +96,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                     version,
                     hashes: Vec::new(),
                     line,
+                    via: Vec::new(),
                 },
             );
             current = Some(name);
@@ -116,7 +119,45 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
             }
         }
     }
+    for (name, parents) in via_annotations(text) {
+        if let Ok(name) = PackageName::from_str(&name)
+            && let Some(pin) = lock.pins.get_mut(&name)
+        {
+            pin.via = parents;
+        }
+    }
     Ok(lock)
+}
+
+/// `# via` annotations by the pin they follow: `    # via a` or `    # via` then
+/// `    #   a` lines, as pip-compile and dockgen write them.
+fn via_annotations(text: &str) -> BTreeMap<String, Vec<String>> {
+    let mut via: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut listing = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if !line.starts_with([' ', '#', '-']) && line.contains("==") {
+            let name = line.split("==").next().unwrap_or_default();
+            current = Some(name.split('[').next().unwrap_or(name).to_string());
+            listing = false;
+        } else if let Some(rest) = trimmed.strip_prefix("# via") {
+            let rest = rest.trim();
+            listing = rest.is_empty();
+            if let (Some(name), false) = (&current, listing) {
+                via.entry(name.clone()).or_default().push(rest.to_string());
+            }
+        } else if let (Some(name), true, Some(rest)) =
+            (&current, listing, trimmed.strip_prefix("#   "))
+        {
+            via.entry(name.clone())
+                .or_default()
+                .push(rest.trim().to_string());
+        } else if !line.starts_with(' ') {
+            listing = false;
+        }
+    }
+    via
 }
 
 pub fn read(path: &Path) -> Result<LockFile, ReadError> {
@@ -133,18 +174,23 @@ mod tests {
 
     #[test]
     fn reads_pins_and_hashes_across_continuations() {
-        let text = "#\n# header\n#\n--index-url https://pypi.org/simple\n\nanyio==4.4.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via httpx\ntorch==2.5.1+cu124 \\\n    --hash=sha256:cc\n";
+        let text = "#\n# header\n#\n--index-url https://pypi.org/simple\n\nanyio==4.4.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via httpx\ntorch==2.5.1+cu124 \\\n    --hash=sha256:cc\n    # via\n    #   -r ../requirements.in\n    #   torchvision\n";
         let lock = parse(text, Path::new("locks/x.txt")).unwrap();
         let rendered: Vec<String> = lock
             .pins
             .iter()
-            .map(|(n, p)| format!("{n} {} {:?} @{}", p.version, p.hashes, p.line))
+            .map(|(n, p)| {
+                format!(
+                    "{n} {} {:?} @{} via {:?}",
+                    p.version, p.hashes, p.line, p.via
+                )
+            })
             .collect();
         assert_eq!(
             rendered,
             vec![
-                "anyio 4.4.0 [\"aa\", \"bb\"] @6",
-                "torch 2.5.1+cu124 [\"cc\"] @10"
+                "anyio 4.4.0 [\"aa\", \"bb\"] @6 via [\"httpx\"]",
+                "torch 2.5.1+cu124 [\"cc\"] @10 via [\"-r ../requirements.in\", \"torchvision\"]"
             ]
         );
     }
