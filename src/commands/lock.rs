@@ -105,6 +105,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         }
         let indexes = index_configs(&profile, &input, exclude_newer);
         let header = header(
+            &cwd,
             &profile,
             &profile_argument(spec, &cwd, &input_dir),
             &indexes,
@@ -362,6 +363,7 @@ fn accelerator_policy(profile: &Profile) -> AcceleratorPolicy {
 
 #[allow(clippy::too_many_arguments)]
 fn header(
+    cwd: &Path,
     profile: &Profile,
     profile_arg: &str,
     indexes: &[IndexConfig],
@@ -380,7 +382,6 @@ fn header(
     for extra in &args.extras {
         command.push(format!("--extra {extra}"));
     }
-    let cwd = std::env::current_dir().unwrap_or_default();
     for file in &args.overrides {
         command.push(format!(
             "--override {}",
