@@ -135,8 +135,8 @@ async fn builds_a_target_stage_then_reuses_the_cache() {
     let ran = names(&first, false);
     assert!(
         ran.iter().any(|n| n.starts_with("[base 2/2] RUN"))
-            && ran.iter().any(|n| n.starts_with("[app 2/3] COPY app/"))
-            && ran.iter().any(|n| n.starts_with("[app 3/3] RUN")),
+            && ran.iter().any(|n| n.starts_with("[app 1/2] COPY app/"))
+            && ran.iter().any(|n| n.starts_with("[app 2/2] RUN")),
         "steps that ran: {ran:#?}"
     );
     assert!(first.steps.iter().all(|s| s.error.is_none()));
@@ -148,8 +148,8 @@ async fn builds_a_target_stage_then_reuses_the_cache() {
     assert_eq!(second.image_id, first.image_id);
     let cached = names(&second, true);
     let mut expected = vec![
-        format!("[app 2/3] COPY app/ /app/"),
-        "[app 3/3] RUN python3 /app/main.py > /app/out.txt".to_string(),
+        "[app 1/2] COPY app/ /app/".to_string(),
+        "[app 2/2] RUN python3 /app/main.py > /app/out.txt".to_string(),
     ];
     expected.retain(|e| !cached.contains(e));
     assert!(expected.is_empty(), "not cached: {expected:?}; cached: {cached:#?}");
@@ -253,7 +253,8 @@ async fn plain_progress_of_a_small_build() {
                  RUN echo {nonce} && cat /hello.txt\n"
             ),
         ),
-        ("hello.txt", "hello\nworld\n"),
+        // The nonce in the file too: a COPY of content seen before would be cached.
+        ("hello.txt", &format!("hello\n{nonce}\n")),
     ]);
     let mut plain = PlainProgress::new(Vec::new());
     engine
