@@ -119,7 +119,10 @@ async fn builds_a_target_stage_then_reuses_the_cache() {
         .await
         .expect("first build");
     let id = first.image_id.clone().expect("an image id");
-    assert!(id.starts_with("sha256:") && id.len() == 71, "image id `{id}`");
+    assert!(
+        id.starts_with("sha256:") && id.len() == 71,
+        "image id `{id}`"
+    );
     let inspected = engine
         .docker()
         .inspect_image(&tag)
@@ -152,7 +155,10 @@ async fn builds_a_target_stage_then_reuses_the_cache() {
         "[app 2/2] RUN python3 /app/main.py > /app/out.txt".to_string(),
     ];
     expected.retain(|e| !cached.contains(e));
-    assert!(expected.is_empty(), "not cached: {expected:?}; cached: {cached:#?}");
+    assert!(
+        expected.is_empty(),
+        "not cached: {expected:?}; cached: {cached:#?}"
+    );
     assert!(
         cached.iter().any(|n| n.starts_with("[base 2/2] RUN")),
         "cached: {cached:#?}"
@@ -186,7 +192,10 @@ async fn a_failing_run_names_the_step_and_shows_its_output() {
     );
     assert_eq!(
         output,
-        &[format!("preparing {nonce}"), "the lock is stale".to_string()]
+        &[
+            format!("preparing {nonce}"),
+            "the lock is stale".to_string()
+        ]
     );
     let message = error.to_string().replace(&nonce, "NONCE");
     insta::assert_snapshot!(message);
@@ -213,8 +222,15 @@ async fn exports_a_scratch_stage_to_a_local_directory() {
         .expect("export dir")
         .map(|e| {
             let path: PathBuf = e.expect("entry").path();
-            let name = path.file_name().expect("name").to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&path).expect("read exported file"))
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            (
+                name,
+                std::fs::read_to_string(&path).expect("read exported file"),
+            )
         })
         .collect();
     found.sort();
@@ -232,11 +248,15 @@ async fn an_unreachable_engine_fails_fast_naming_the_address() {
     let engine = Engine::connect("tcp://127.0.0.1:1", false).expect("a well-formed address");
     let start = Instant::now();
     let error = engine.ping().await.expect_err("nothing listens on port 1");
-    assert!(start.elapsed() < Duration::from_secs(6), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
     insta::assert_snapshot!(error.to_string());
 
-    let missing = Engine::connect("unix:///nonexistent/docker.sock", false)
-        .expect_err("no such socket");
+    let missing =
+        Engine::connect("unix:///nonexistent/docker.sock", false).expect_err("no such socket");
     insta::assert_snapshot!("missing_socket", missing.to_string());
 }
 
@@ -272,9 +292,7 @@ fn normalize(text: &str, nonce: &str) -> String {
     for line in text.replace(nonce, "NONCE").lines() {
         let mut words: Vec<String> = Vec::new();
         for word in line.split(' ') {
-            let word = if word.ends_with('s')
-                && word[..word.len() - 1].parse::<f64>().is_ok()
-            {
+            let word = if word.ends_with('s') && word[..word.len() - 1].parse::<f64>().is_ok() {
                 "N.Ns".to_string()
             } else if let Some(pos) = word.find("sha256:") {
                 format!("{}sha256:DIGEST", &word[..pos])
@@ -287,4 +305,122 @@ fn normalize(text: &str, nonce: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+#[test]
+fn the_context_is_what_the_rendered_dockerignore_lets_through() {
+    let dir = context(&[
+        ("Dockerfile", "FROM scratch\n"),
+        (
+            ".dockerignore",
+            "# rendered\n*\n!requirements.lock\n!dockgen/\n!wheels/\n",
+        ),
+        ("requirements.lock", ""),
+        ("dockgen/verify.py", ""),
+        ("dockgen/sub/target.json", ""),
+        ("secret.env", ""),
+        ("other/file", ""),
+    ]);
+    let files = dockgen::build::engine::context_files(dir.path()).expect("context");
+    let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    assert_eq!(
+        files,
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "dockgen",
+            "dockgen/sub",
+            "dockgen/sub/target.json",
+            "dockgen/verify.py",
+            "requirements.lock",
+        ]
+    );
+
+    std::fs::write(dir.path().join(".dockerignore"), "*\n!dockgen/\n**/*.pyc\n").expect("write");
+    let error = dockgen::build::engine::context_files(dir.path()).expect_err("a glob");
+    insta::assert_snapshot!(
+        error
+            .to_string()
+            .replace(&dir.path().display().to_string(), "CONTEXT")
+    );
+}
+
+/// A TCP proxy to the engine's socket that drops every connection when told to.
+async fn cutting_proxy() -> (String, std::sync::Arc<tokio::sync::Notify>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("tcp://{}", listener.local_addr().expect("address"));
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let cut_all = cut.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let cut = cut_all.clone();
+            tokio::spawn(async move {
+                let Ok(mut engine) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut client, &mut engine) => {}
+                    _ = cut.notified() => {}
+                }
+            });
+        }
+    });
+    (address, cut)
+}
+
+/// Cuts the connection as soon as the long step starts.
+struct CutWhenStarted(std::sync::Arc<tokio::sync::Notify>);
+
+impl ProgressSink for CutWhenStarted {
+    fn event(&mut self, event: &dockgen::build::progress::BuildEvent) {
+        if let dockgen::build::progress::BuildEvent::Started(step) = event
+            && step.name.contains("sleep")
+        {
+            self.0.notify_waiters();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_going_away_mid_build_is_a_clean_error() {
+    let Some(_) = engine().await else { return };
+    let (address, cut) = cutting_proxy().await;
+    let engine = Engine::connect(&address, false).expect("proxy address");
+    let nonce = nonce();
+    let dir = context(&[(
+        "Dockerfile",
+        &format!(
+            "FROM scratch AS data\nCOPY Dockerfile /\n\nFROM {BASE_IMAGE}\nRUN echo {nonce} && sleep 30\n"
+        ),
+    )]);
+    let out = tempfile::tempdir().expect("temp dir");
+    let mut request = request(dir.path(), "");
+    request.export_to = Some(out.path().join("artifacts"));
+    let start = Instant::now();
+    let error = engine
+        .build(request, &mut CutWhenStarted(cut))
+        .await
+        .expect_err("the connection is cut");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    let message = error
+        .to_string()
+        .replace(&nonce, "NONCE")
+        .replace(&address, "ADDRESS");
+    assert!(
+        matches!(error, EngineError::Disconnected { .. }),
+        "{message}"
+    );
+    insta::assert_snapshot!(message);
+    let left: Vec<_> = std::fs::read_dir(out.path()).expect("out dir").collect();
+    assert!(left.is_empty(), "half-written export: {left:?}");
 }

@@ -73,6 +73,8 @@ pub enum EngineError {
          exported: check the engine (`docker info`) and build again"
     )]
     Disconnected { address: String, reason: String },
+    #[error("export to `{path}`: {reason}")]
+    Export { path: PathBuf, reason: String },
     #[error("the engine finished the build without reporting an image id")]
     NoImageId,
     #[error("tagging `{image}` as `{tag}`: {reason}")]
@@ -250,6 +252,12 @@ impl Engine {
         let (body, sent) = stream_context(request.context.clone(), files);
 
         let session = format!("dockgen-{:016x}", fastrand::u64(..));
+        // The export lands in a sibling staging directory, renamed into place only when
+        // the build succeeded: a failed or interrupted build leaves no half-written files.
+        let staging = match &request.export_to {
+            Some(dir) => Some(staging_dir(dir)?),
+            None => None,
+        };
         let options = BuildImageOptions {
             dockerfile: "Dockerfile".into(),
             t: request.tags.first().cloned(),
@@ -261,21 +269,13 @@ impl Engine {
             networkmode: request.network_mode.clone(),
             platform: request.platform.clone().unwrap_or_default(),
             target: request.target.clone().unwrap_or_default(),
-            outputs: request
-                .export_to
+            outputs: staging
                 .as_ref()
-                .map(|dir| ImageBuildOutput::Local(dir.to_string_lossy().into_owned())),
+                .map(|dir| ImageBuildOutput::Local(dir.path().to_string_lossy().into_owned())),
             version: BuilderVersion::BuilderBuildKit,
             session: Some(session),
             ..Default::default()
         };
-        if let Some(dir) = &request.export_to {
-            std::fs::create_dir_all(dir).map_err(|e| EngineError::Context {
-                path: dir.clone(),
-                reason: format!("cannot create the export directory: {e}"),
-            })?;
-        }
-
         let mut decoder = StatusDecoder::new();
         let mut image_id = None;
         let mut failure = None;
@@ -308,20 +308,29 @@ impl Engine {
             }
             return Err(EngineError::BuildFailed(error));
         }
-        let image_id = match (image_id, &request.export_to) {
-            (Some(id), _) => Some(id),
-            (None, Some(_)) => None,
-            (None, None) => {
-                if decoder.records().is_empty() {
-                    // The stream ended before BuildKit said anything: the engine dropped us.
-                    return Err(EngineError::Disconnected {
-                        address: self.address.clone(),
-                        reason: "the response ended early".into(),
-                    });
-                }
-                return Err(EngineError::NoImageId);
-            }
-        };
+        let records = decoder.records();
+        if let Some(step) = records
+            .iter()
+            .find(|s| s.started.is_some() && s.completed.is_none())
+        {
+            // BuildKit completes every step it started before it ends the response; a step
+            // left running means the connection was cut.
+            return Err(EngineError::Disconnected {
+                address: self.address.clone(),
+                reason: format!("the response ended while `{}` was running", step.name),
+            });
+        }
+        if records.is_empty() {
+            return Err(EngineError::Disconnected {
+                address: self.address.clone(),
+                reason: "the response ended before the build started".into(),
+            });
+        }
+        if let (Some(staging), Some(dir)) = (staging, &request.export_to) {
+            publish_export(staging, dir)?;
+        } else if image_id.is_none() {
+            return Err(EngineError::NoImageId);
+        }
         if let Some(id) = &image_id {
             for tag in request.tags.iter().skip(1) {
                 self.tag(id, tag).await?;
@@ -329,7 +338,7 @@ impl Engine {
         }
         Ok(BuildOutcome {
             image_id,
-            steps: decoder.records(),
+            steps: records,
             context_bytes: sent.load(std::sync::atomic::Ordering::Relaxed),
             log: decoder.log_lines(),
         })
@@ -406,10 +415,53 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+fn export_error(path: &Path, what: &str, e: std::io::Error) -> EngineError {
+    EngineError::Export {
+        path: path.to_path_buf(),
+        reason: format!("{what}: {e}"),
+    }
+}
+
+/// An empty directory beside `dir` (same file system, so that it can be renamed onto it).
+fn staging_dir(dir: &Path) -> Result<tempfile::TempDir, EngineError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| export_error(&parent, "cannot create the directory", e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".dockgen-export-")
+        .tempdir_in(&parent)
+        .map_err(|e| export_error(&parent, "cannot create a staging directory", e))?;
+    // A temporary directory is private (0700); the export is an ordinary directory.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(staging.path(), std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| export_error(staging.path(), "cannot set permissions", e))?;
+    }
+    Ok(staging)
+}
+
+/// Replaces `dir` with the finished export.
+fn publish_export(staging: tempfile::TempDir, dir: &Path) -> Result<(), EngineError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(export_error(dir, "cannot replace the previous export", e)),
+    }
+    let path = staging.keep();
+    std::fs::rename(&path, dir).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&path);
+        export_error(dir, "cannot move the export into place", e)
+    })
+}
+
 /// The files of the context, relative to it, sorted: everything, or with a `.dockerignore`
 /// of the form `dockgen render` writes (`*` then `!path` lines), the Dockerfile, the
 /// `.dockerignore` and the listed paths.
-fn context_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
+pub fn context_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
     let context_error = |path: &Path, e: std::io::Error| EngineError::Context {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -501,7 +553,9 @@ impl Write for ChannelWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.tx
             .blocking_send(Ok(Bytes::copy_from_slice(buf)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "engine stopped reading"))?;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "engine stopped reading")
+            })?;
         self.sent
             .fetch_add(buf.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(buf.len())

@@ -129,28 +129,25 @@ impl StatusDecoder {
     }
 
     fn state(&mut self, digest: &str) -> &mut VertexState {
-        if !self.vertices.contains_key(digest) {
-            self.next_number += 1;
-            self.vertices.insert(
-                digest.to_string(),
-                VertexState {
-                    record: StepRecord {
-                        number: self.next_number,
-                        name: String::new(),
-                        digest: digest.to_string(),
-                        started: None,
-                        completed: None,
-                        cached: false,
-                        error: None,
-                    },
-                    announced_start: false,
-                    announced_end: false,
-                    partial_line: Vec::new(),
-                    lines: Vec::new(),
+        let next_number = &mut self.next_number;
+        self.vertices.entry(digest.to_string()).or_insert_with(|| {
+            *next_number += 1;
+            VertexState {
+                record: StepRecord {
+                    number: *next_number,
+                    name: String::new(),
+                    digest: digest.to_string(),
+                    started: None,
+                    completed: None,
+                    cached: false,
+                    error: None,
                 },
-            );
-        }
-        self.vertices.get_mut(digest).expect("inserted above")
+                announced_start: false,
+                announced_end: false,
+                partial_line: Vec::new(),
+                lines: Vec::new(),
+            }
+        })
     }
 
     /// The events one status message adds, in order.
@@ -166,10 +163,13 @@ impl StatusDecoder {
                 name: state.record.name.clone(),
             };
             state.record.cached |= vertex.cached;
-            if let Some(started) = timestamp(vertex.started.as_ref().map(|t| (t.seconds, t.nanos))) {
+            if let Some(started) = timestamp(vertex.started.as_ref().map(|t| (t.seconds, t.nanos)))
+            {
                 state.record.started.get_or_insert(started);
             }
-            if let Some(completed) = timestamp(vertex.completed.as_ref().map(|t| (t.seconds, t.nanos))) {
+            if let Some(completed) =
+                timestamp(vertex.completed.as_ref().map(|t| (t.seconds, t.nanos)))
+            {
                 state.record.completed = Some(completed);
             }
             if !vertex.error.is_empty() {
@@ -372,9 +372,10 @@ impl ProgressSink for TtyProgress {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 self.running.insert(step.number, (bar, Instant::now()));
             }
-            BuildEvent::Cached(step) => {
-                self.finish_step(step.number, format!("= #{} {} (cached)", step.number, step.name))
-            }
+            BuildEvent::Cached(step) => self.finish_step(
+                step.number,
+                format!("= #{} {} (cached)", step.number, step.name),
+            ),
             BuildEvent::Done { step, duration } => self.finish_step(
                 step.number,
                 format!("✓ #{} {} {}", step.number, step.name, seconds(*duration)),
