@@ -269,18 +269,20 @@ async fn plain_progress_of_a_small_build() {
             "Dockerfile",
             &format!(
                 "FROM {BASE_IMAGE}\n\
+                 ARG GREETING\n\
                  COPY hello.txt /hello.txt\n\
-                 RUN echo {nonce} && cat /hello.txt\n"
+                 RUN echo {nonce} \"$GREETING\" && cat /hello.txt\n"
             ),
         ),
         // The nonce in the file too: a COPY of content seen before would be cached.
         ("hello.txt", &format!("hello\n{nonce}\n")),
     ]);
     let mut plain = PlainProgress::new(Vec::new());
-    engine
-        .build(request(dir.path(), ""), &mut plain)
-        .await
-        .expect("build");
+    let mut request = request(dir.path(), "");
+    request.build_args = [("GREETING".to_string(), "hi from a build arg".to_string())].into();
+    request.platform = Some("linux/amd64".into());
+    request.network_mode = Some("none".into());
+    engine.build(request, &mut plain).await.expect("build");
     plain.finish();
     let text = String::from_utf8(plain.into_inner()).expect("utf-8");
     insta::assert_snapshot!(normalize(&text, &nonce));

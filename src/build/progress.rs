@@ -110,6 +110,15 @@ struct VertexState {
     lines: Vec<String>,
 }
 
+impl VertexState {
+    fn step(&self) -> Step {
+        Step {
+            number: self.record.number,
+            name: self.record.name.clone(),
+        }
+    }
+}
+
 /// Folds `StatusResponse`s into [`BuildEvent`]s and per-step records.
 #[derive(Debug, Default)]
 pub struct StatusDecoder {
@@ -150,26 +159,24 @@ impl StatusDecoder {
         })
     }
 
-    /// The events one status message adds, in order.
+    /// The events one status message adds, in order. A step that ends in this message
+    /// has this message's output lines shown before its `DONE` or `ERROR`.
     pub fn decode(&mut self, status: &StatusResponse) -> Vec<BuildEvent> {
         let mut events = Vec::new();
+        let mut consumed = vec![false; status.logs.len()];
         for vertex in &status.vertexes {
             let state = self.state(&vertex.digest);
             if !vertex.name.is_empty() {
                 state.record.name = vertex.name.clone();
             }
-            let step = Step {
-                number: state.record.number,
-                name: state.record.name.clone(),
-            };
+            let step = state.step();
             state.record.cached |= vertex.cached;
-            if let Some(started) = timestamp(vertex.started.as_ref().map(|t| (t.seconds, t.nanos)))
-            {
+            let started = vertex.started.as_ref().map(|t| (t.seconds, t.nanos));
+            if let Some(started) = timestamp(started) {
                 state.record.started.get_or_insert(started);
             }
-            if let Some(completed) =
-                timestamp(vertex.completed.as_ref().map(|t| (t.seconds, t.nanos)))
-            {
+            let completed = vertex.completed.as_ref().map(|t| (t.seconds, t.nanos));
+            if let Some(completed) = timestamp(completed) {
                 state.record.completed = Some(completed);
             }
             if !vertex.error.is_empty() {
@@ -187,46 +194,37 @@ impl StatusDecoder {
                 state.announced_start = true;
                 events.push(BuildEvent::Started(step.clone()));
             }
-            if state.record.completed.is_some() {
-                state.announced_end = true;
-                if let Some(line) = flush_partial(state) {
-                    events.push(BuildEvent::Log {
-                        step: step.clone(),
-                        line,
-                    });
-                }
-                match &state.record.error {
-                    Some(error) => events.push(BuildEvent::Failed {
-                        step,
-                        error: error.clone(),
-                    }),
-                    None => events.push(BuildEvent::Done {
-                        step,
-                        duration: state.record.duration().unwrap_or_default(),
-                    }),
+            if state.record.completed.is_none() {
+                continue;
+            }
+            state.announced_end = true;
+            for (index, log) in status.logs.iter().enumerate() {
+                if log.vertex == vertex.digest && !consumed[index] {
+                    consumed[index] = true;
+                    split_lines(state, &log.msg, &mut events);
                 }
             }
-        }
-        for log in &status.logs {
-            let state = self.state(&log.vertex);
-            let step = Step {
-                number: state.record.number,
-                name: state.record.name.clone(),
-            };
-            state.partial_line.extend_from_slice(&log.msg);
-            while let Some(end) = state.partial_line.iter().position(|&b| b == b'\n') {
-                let rest = state.partial_line.split_off(end + 1);
-                let mut line = std::mem::replace(&mut state.partial_line, rest);
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                let line = String::from_utf8_lossy(&line).into_owned();
-                state.lines.push(line.clone());
+            if let Some(line) = flush_partial(state) {
                 events.push(BuildEvent::Log {
                     step: step.clone(),
                     line,
                 });
+            }
+            match &state.record.error {
+                Some(error) => events.push(BuildEvent::Failed {
+                    step,
+                    error: error.clone(),
+                }),
+                None => events.push(BuildEvent::Done {
+                    step,
+                    duration: state.record.duration().unwrap_or_default(),
+                }),
+            }
+        }
+        for (log, done) in status.logs.iter().zip(consumed) {
+            if !done {
+                let state = self.state(&log.vertex);
+                split_lines(state, &log.msg, &mut events);
             }
         }
         events
@@ -267,6 +265,26 @@ impl StatusDecoder {
             .collect();
         failed.sort_by_key(|(r, _)| r.number);
         failed
+    }
+}
+
+/// Adds `msg` to the step's unfinished line and emits every line it completes.
+fn split_lines(state: &mut VertexState, msg: &[u8], events: &mut Vec<BuildEvent>) {
+    let step = state.step();
+    state.partial_line.extend_from_slice(msg);
+    while let Some(end) = state.partial_line.iter().position(|&b| b == b'\n') {
+        let rest = state.partial_line.split_off(end + 1);
+        let mut line = std::mem::replace(&mut state.partial_line, rest);
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        let line = String::from_utf8_lossy(&line).into_owned();
+        state.lines.push(line.clone());
+        events.push(BuildEvent::Log {
+            step: step.clone(),
+            line,
+        });
     }
 }
 
@@ -401,5 +419,112 @@ impl ProgressSink for TtyProgress {
             bar.finish_and_clear();
         }
         let _ = self.multi.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::moby::buildkit::v1::{Vertex, VertexLog};
+
+    fn vertex(digest: &str, name: &str, started: Option<i64>, completed: Option<i64>) -> Vertex {
+        let mut v = Vertex {
+            digest: digest.into(),
+            name: name.into(),
+            ..Default::default()
+        };
+        if let Some(seconds) = started {
+            v.started = Some(Default::default());
+            v.started.as_mut().map(|t| t.seconds = seconds);
+        }
+        if let Some(seconds) = completed {
+            v.completed = Some(Default::default());
+            v.completed.as_mut().map(|t| t.seconds = seconds);
+        }
+        v
+    }
+
+    fn log(digest: &str, msg: &str) -> VertexLog {
+        VertexLog {
+            vertex: digest.into(),
+            msg: msg.as_bytes().to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// Repeated vertices, output split mid-line, a cached step and a failed one: one event
+    /// per change, one per line, and the plain rendering of them.
+    #[test]
+    fn folds_a_status_stream_into_events() {
+        let mut decoder = StatusDecoder::new();
+        let mut plain = PlainProgress::new(Vec::new());
+        let mut cached = vertex("sha256:a", "[1/3] FROM base", None, None);
+        cached.cached = true;
+        let mut failed = vertex("sha256:c", "[3/3] RUN false", Some(105), Some(106));
+        failed.error = "exit code: 1".into();
+        let messages = [
+            StatusResponse {
+                vertexes: vec![
+                    cached,
+                    vertex("sha256:b", "[2/3] RUN make", Some(100), None),
+                ],
+                ..Default::default()
+            },
+            StatusResponse {
+                vertexes: vec![vertex("sha256:b", "[2/3] RUN make", Some(100), None)],
+                logs: vec![
+                    log("sha256:b", "compiling\nlin"),
+                    log("sha256:b", "king\r\nno newline"),
+                ],
+                ..Default::default()
+            },
+            StatusResponse {
+                vertexes: vec![vertex("sha256:b", "[2/3] RUN make", Some(100), Some(102))],
+                ..Default::default()
+            },
+            StatusResponse {
+                vertexes: vec![failed],
+                logs: vec![log("sha256:c", "why\n")],
+                ..Default::default()
+            },
+        ];
+        for message in &messages {
+            for event in decoder.decode(message) {
+                plain.event(&event);
+            }
+        }
+        let text = String::from_utf8(plain.into_inner()).expect("utf-8");
+        assert_eq!(
+            text,
+            "#1 [1/3] FROM base CACHED\n\
+             #2 [2/3] RUN make\n\
+             #2 | compiling\n\
+             #2 | linking\n\
+             #2 | no newline\n\
+             #2 DONE 2.0s\n\
+             #3 [3/3] RUN false\n\
+             #3 | why\n\
+             #3 ERROR: exit code: 1\n"
+        );
+        let records = decoder.records();
+        assert_eq!(
+            records
+                .iter()
+                .map(|r| (r.number, r.cached, r.duration(), r.error.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (1, true, None, None),
+                (2, false, Some(Duration::from_secs(2)), None),
+                (
+                    3,
+                    false,
+                    Some(Duration::from_secs(1)),
+                    Some("exit code: 1".into())
+                ),
+            ]
+        );
+        let failures = decoder.failures(20);
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].1, ["why"]);
     }
 }
