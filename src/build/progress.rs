@@ -434,12 +434,14 @@ mod tests {
             ..Default::default()
         };
         if let Some(seconds) = started {
-            v.started = Some(Default::default());
-            v.started.as_mut().map(|t| t.seconds = seconds);
+            let mut at = v.started.take().unwrap_or_default();
+            at.seconds = seconds;
+            v.started = Some(at);
         }
         if let Some(seconds) = completed {
-            v.completed = Some(Default::default());
-            v.completed.as_mut().map(|t| t.seconds = seconds);
+            let mut at = v.completed.take().unwrap_or_default();
+            at.seconds = seconds;
+            v.completed = Some(at);
         }
         v
     }
