@@ -2,6 +2,7 @@
 
 mod support;
 
+mod engine;
 mod examples;
 mod fixture_index;
 mod index;
