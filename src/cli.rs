@@ -42,6 +42,16 @@ pub enum Command {
     /// scripts. Exit codes: 0 rendered (or up to date), 1 stale under `--check`, 2 any
     /// other error.
     Render(RenderArgs),
+    /// Build a lock's image on the Docker engine, verify it, and export its artifacts.
+    ///
+    /// Renders the plan with a wheelhouse, fetches every locked file on the host into a
+    /// content-addressed store (credentials stay on the host) and links them into the
+    /// context, builds the `image` target through BuildKit (which runs the verify
+    /// stage), exports the artifacts to `artifacts/<profile>/`, checks that the image's
+    /// installed set matches the lock, and writes `build-report.json`. `DOCKER_HOST`
+    /// selects the engine. Exit codes: 0 built and verified, 1 a check failed, 2 any
+    /// other error.
+    Build(BuildArgs),
     /// Write a `docker-bake.hcl` and a GitHub Actions matrix with one target per profile.
     Matrix(MatrixArgs),
     /// List the built-in profiles, or show one fully resolved.
@@ -84,6 +94,45 @@ pub struct RenderArgs {
     /// Do not write: exit 1 and print a diff when a rendered file is missing or stale.
     #[arg(long)]
     pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Profile to build: a built-in name or a YAML file.
+    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    pub profile: String,
+
+    /// The lock [default: `<locks-dir>/<profile>.txt`].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+
+    /// Where the locks are.
+    #[arg(long, value_name = "DIR", default_value = "locks")]
+    pub locks_dir: PathBuf,
+
+    /// Where the plan is rendered: `<out-dir>/<profile>/`.
+    #[arg(long, value_name = "DIR", default_value = "build")]
+    pub out_dir: PathBuf,
+
+    /// Where artifacts and the build report go: `<artifacts-dir>/<profile>/`.
+    #[arg(long, value_name = "DIR", default_value = "artifacts")]
+    pub artifacts_dir: PathBuf,
+
+    /// Image tag; repeatable [default: `dockgen/<profile>:latest`].
+    #[arg(short, long = "tag", value_name = "NAME:TAG")]
+    pub tags: Vec<String>,
+
+    /// Build every step again, ignoring BuildKit's cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Progress output: `auto` (a live view on a terminal, plain lines otherwise),
+    /// `tty`, `plain` or `quiet`.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub progress: String,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Args)]

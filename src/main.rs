@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Command::Lock(args) => commands::lock::run(&args, cli.quiet),
         Command::Render(args) => commands::render::run(&args, cli.quiet),
         Command::Matrix(args) => commands::matrix::run(&args, cli.quiet),
+        Command::Build(args) => commands::build::run(&args, cli.quiet),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod build;
 mod engine;
 mod examples;
 mod fixture_index;

@@ -277,7 +277,7 @@ fn parse_timestamp(value: &str) -> anyhow::Result<jiff::Timestamp> {
 
 /// The profile's indexes, with the input's `--index-url` replacing the profile's
 /// general-purpose indexes and `--extra-index-url` appended; pinned indexes stay.
-fn index_configs(
+pub(crate) fn index_configs(
     profile: &Profile,
     input: &RequirementsInput,
     exclude_newer: Option<jiff::Timestamp>,

@@ -1,6 +1,7 @@
 //! Commands tie the stages together; the only layer that touches the file system
 //! and the network.
 
+pub mod build;
 pub mod files;
 pub mod lock;
 pub mod matrix;

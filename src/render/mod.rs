@@ -159,7 +159,7 @@ pub fn plan(
     }
 
     let build_lock = build_lock(lock_text, delivery);
-    let lock_sha256 = hex::encode(Sha256::digest(lock_text.as_bytes()));
+    let lock_sha256 = lock_sha256(lock_text);
     let python = format!(
         "python{}.{}",
         profile.python.release()[0],
@@ -285,6 +285,11 @@ fn mentions_any(expression: &str, modules: &[String]) -> bool {
     expression
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .any(|word| modules.iter().any(|m| m == word))
+}
+
+/// The digest of a lock's text, as the plan and the build report name it.
+pub fn lock_sha256(lock_text: &str) -> String {
+    hex::encode(Sha256::digest(lock_text.as_bytes()))
 }
 
 /// The profile a dockgen lock names in its header.

@@ -1,0 +1,190 @@
+//! `dockgen build` end to end on the real Docker engine: lock against a loopback index,
+//! build on the locally made base image (no registry here), verify, export, report;
+//! then change one requirement and rebuild: one file is fetched, unchanged stages are
+//! cached.
+//!
+//! Needs the Docker engine and the base image `scripts/base-image.sh` makes (the test
+//! makes it when it is missing). Skipped, with the reason printed, when no engine answers.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::fixture_index::{FixtureFile, FixtureIndex, HashMode};
+use crate::support::wheels::WheelSpec;
+
+const BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11";
+
+fn engine_answers() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn ensure_base_image() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/base-image.sh");
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(BASE_IMAGE)
+        .status()
+        .expect("run base-image.sh");
+    assert!(status.success(), "scripts/base-image.sh failed");
+}
+
+/// A pure-Python wheel pip installs, whose module reports its version.
+fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    let mut spec = WheelSpec::new(name, version);
+    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
+    spec.files = vec![(
+        format!("{name}/__init__.py"),
+        format!("__version__ = \"{version}\"\n").into_bytes(),
+    )];
+    let (filename, bytes) = spec.build();
+    FixtureFile {
+        filename,
+        bytes,
+        hash: HashMode::Correct,
+        yanked: None,
+        upload_time: None,
+        requires_python: None,
+        metadata: None,
+    }
+}
+
+fn dockgen(dir: &Path, cache: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dockgen"))
+        .current_dir(dir)
+        .env("DOCKGEN_CACHE_DIR", cache)
+        .args(args)
+        .output()
+        .expect("run dockgen")
+}
+
+fn ok(output: Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "dockgen failed ({}):\n{stderr}",
+        output.status
+    );
+    stderr
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("artifacts/app-test/build-report.json"))
+        .expect("build report");
+    serde_json::from_str(&text).expect("report is JSON")
+}
+
+#[test]
+fn build_verifies_exports_and_rebuilds_only_what_changed() {
+    if !engine_answers() {
+        eprintln!("skipped: no Docker engine answers");
+        return;
+    }
+    ensure_base_image();
+    let index = FixtureIndex::builder()
+        .project("alpha", vec![wheel("alpha", "1.0", &["beta>=1"])])
+        .project("beta", vec![wheel("beta", "1.2", &[])])
+        .project("gamma", vec![wheel("gamma", "0.3", &[])])
+        .start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    std::fs::write(
+        dir.path().join("app-test.yaml"),
+        format!(
+            "name: app-test\nextends: cpu-x86_64\npython: 3.11.2\nindexes:\n  - name: fixture\n    url: {}\nimages:\n  builder:\n    image: {BASE_IMAGE}\n    system_packages: []\n  runtime:\n    image: {BASE_IMAGE}\n    system_packages: []\nverify:\n  imports: [alpha]\n  assertions:\n    - name: alpha-is-1.0\n      check: alpha.__version__ == \"1.0\"\n",
+            index.url()
+        ),
+    )
+    .expect("profile");
+    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
+    let tag = format!("dockgen-test/app:{}", std::process::id());
+
+    ok(dockgen(
+        dir.path(),
+        &cache,
+        &["lock", "--profile", "app-test.yaml", "-q"],
+    ));
+    ok(dockgen(
+        dir.path(),
+        &cache,
+        &[
+            "build",
+            "--profile",
+            "app-test.yaml",
+            "--progress",
+            "plain",
+            "--tag",
+            &tag,
+        ],
+    ));
+    let first = report(dir.path());
+    assert!(
+        first["image_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sha256:")),
+        "{first:#}"
+    );
+    assert_eq!(first["lock_matches_image"], true);
+    assert_eq!(first["wheelhouse"]["downloaded"], 2);
+    let statuses: Vec<String> = first["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["status"].as_str().unwrap_or("?"),
+                c["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(statuses.join("\n"), @r"
+    passed installed-matches-lock
+    passed pip-check
+    passed import:alpha
+    passed import:beta
+    passed alpha-is-1.0
+    ");
+    let frozen = std::fs::read_to_string(dir.path().join("artifacts/app-test/frozen_deps.txt"))
+        .expect("frozen deps");
+    assert_eq!(frozen, "alpha==1.0\nbeta==1.2\n");
+
+    // One requirement more: one file fetched, the runtime base cached.
+    std::fs::write(dir.path().join("requirements.in"), "alpha\ngamma\n").expect("requirements");
+    ok(dockgen(
+        dir.path(),
+        &cache,
+        &["lock", "--profile", "app-test.yaml", "-q"],
+    ));
+    ok(dockgen(
+        dir.path(),
+        &cache,
+        &[
+            "build",
+            "--profile",
+            "app-test.yaml",
+            "--progress",
+            "quiet",
+            "--tag",
+            &tag,
+        ],
+    ));
+    let second = report(dir.path());
+    assert_eq!(second["wheelhouse"]["downloaded"], 1, "{second:#}");
+    assert_eq!(second["lock_matches_image"], true);
+    let runtime_base = second["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["stage"] == "runtime-base")
+        .cloned();
+    if let Some(stage) = runtime_base {
+        assert_eq!(
+            stage["cached"], stage["steps"],
+            "runtime-base rebuilt: {second:#}"
+        );
+    }
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+}
