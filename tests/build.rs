@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::fixture_index::{FixtureFile, FixtureIndex, HashMode};
+use crate::support::fixture_index::{FixtureFile, FixtureIndex};
 use crate::support::wheels::WheelSpec;
 
 const BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11";
@@ -39,16 +39,7 @@ fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
         format!("{name}/__init__.py"),
         format!("__version__ = \"{version}\"\n").into_bytes(),
     )];
-    let (filename, bytes) = spec.build();
-    FixtureFile {
-        filename,
-        bytes,
-        hash: HashMode::Correct,
-        yanked: None,
-        upload_time: None,
-        requires_python: None,
-        metadata: None,
-    }
+    FixtureFile::from_spec(&spec)
 }
 
 fn dockgen(dir: &Path, cache: &Path, args: &[&str]) -> Output {

@@ -41,17 +41,7 @@ fn cpu_build(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
         format!("{name}/__init__.py"),
         format!("__version__ = \"{version}\"\n").into_bytes(),
     )];
-    let (filename, bytes) = spec.build();
-    FixtureFile {
-        filename,
-        bytes,
-        hash: crate::support::fixture_index::HashMode::Correct,
-        yanked: None,
-        upload_time: None,
-        requires_python: Some(">=3.9.0".into()),
-        metadata: None,
-    }
-    .uploaded(UPLOADED)
+    FixtureFile::from_spec(&spec).uploaded(UPLOADED)
 }
 
 /// Stand-in for https://download.pytorch.org/whl/cpu with the 2.5.1 release.

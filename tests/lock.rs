@@ -17,16 +17,7 @@ fn wheel(name: &str, version: &str, tags: &str, requires: &[&str]) -> FixtureFil
     let mut spec = WheelSpec::new(name, version);
     spec.tags = tags.to_string();
     spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
-    let (filename, bytes) = spec.build();
-    FixtureFile {
-        filename,
-        bytes,
-        hash: HashMode::Correct,
-        yanked: None,
-        upload_time: None,
-        requires_python: None,
-        metadata: Some(spec.metadata().into_bytes()),
-    }
+    FixtureFile::from_spec(&spec)
 }
 
 /// A pure-Python wheel, as most of PyPI is.

@@ -25,7 +25,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::examples::copy_example;
-use crate::support::fixture_index::{Api, FixtureFile, FixtureIndex, HashMode};
+use crate::support::fixture_index::{Api, FixtureFile, FixtureIndex};
 use crate::support::wheels::WheelSpec;
 
 const EXCLUDE_NEWER: &str = "2025-09-01T00:00:00Z";
@@ -162,17 +162,7 @@ fn build(name: &str, version: &str, tags: &str, requires: &[&str]) -> FixtureFil
         format!("{module}/__init__.py"),
         format!("__version__ = \"{version}\"\n").into_bytes(),
     )];
-    let (filename, bytes) = spec.build();
-    FixtureFile {
-        filename,
-        bytes,
-        hash: HashMode::Correct,
-        yanked: None,
-        upload_time: None,
-        requires_python: Some(">=3.9.0".into()),
-        metadata: None,
-    }
-    .uploaded(UPLOADED)
+    FixtureFile::from_spec(&spec).uploaded(UPLOADED)
 }
 
 /// torch's own requirements in its 2.5 releases (the CUDA libraries left out).

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use pep508_rs::PackageName;
@@ -21,10 +21,10 @@ use crate::build::engine::{BuildOutcome, BuildRequest, Engine};
 use crate::build::progress::{ProgressMode, StepRecord};
 use crate::build::wheelhouse::{WheelhouseOptions, WheelhouseReport, fill_wheelhouse};
 use crate::cli::BuildArgs;
-use crate::index::registry::{ClientOptions, RegistryClient};
+use crate::index::registry::RegistryClient;
 use crate::input::profile::{self, Profile};
 use crate::input::requirements::RequirementsInput;
-use crate::lock::{self, LockFile};
+use crate::lock::LockFile;
 use crate::render::{self, Delivery};
 
 /// `build-report.json`.
@@ -74,20 +74,13 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         "quiet" => ProgressMode::Quiet,
         other => bail!("`--progress {other}`: expected auto, tty, plain or quiet"),
     };
-    let lock_path = match &args.lock {
-        Some(path) => cwd.join(path),
-        None => cwd
-            .join(&args.locks_dir)
-            .join(format!("{}.txt", profile.name)),
-    };
-    let lock_text = std::fs::read_to_string(&lock_path).with_context(|| {
-        format!(
-            "cannot read the lock `{}`: run `dockgen lock --profile {}` first",
-            display_path(&lock_path, &cwd),
-            args.profile
-        )
-    })?;
-    let lock = lock::parse(&lock_text, &lock_path)?;
+    let (lock_path, lock_text, lock) = super::read_profile_lock(
+        &cwd,
+        args.lock.as_deref(),
+        &args.locks_dir,
+        &profile.name,
+        &args.profile,
+    )?;
 
     // The plan, always with a wheelhouse: packages never travel from an index into the
     // build, so no credential can.
@@ -222,17 +215,11 @@ fn fetch_packages(
     args: &BuildArgs,
 ) -> anyhow::Result<WheelhouseReport> {
     let indexes = super::lock::index_configs(profile, &RequirementsInput::default(), None);
-    let timeout = Duration::from_secs(args.network.timeout);
-    let options = ClientOptions {
-        cache_dir: args.network.cache_dir.clone(),
-        offline: args.network.offline,
-        connect_timeout: timeout,
-        read_timeout: timeout,
-        retries: args.network.retries,
-        concurrency: args.network.concurrency,
-        ..ClientOptions::default()
-    };
-    let client = RegistryClient::new(indexes, Vec::new(), options)?;
+    let client = RegistryClient::new(
+        indexes,
+        Vec::new(),
+        super::client_options(&args.network, None),
+    )?;
     let report = fill_wheelhouse(
         lock,
         &client,

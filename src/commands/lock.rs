@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use pep508_rs::{ExtraName, PackageName};
@@ -17,7 +17,7 @@ use super::Failure;
 use super::files::{display_path, relative_path, stale_diff, write_atomically};
 use crate::cli::LockArgs;
 use crate::index::find_links::FindLinksSource;
-use crate::index::registry::{ClientOptions, IndexConfig, RegistryClient};
+use crate::index::registry::{IndexConfig, RegistryClient};
 use crate::input::profile::{self, Profile};
 use crate::input::pyproject::read_pyproject;
 use crate::input::requirements::{
@@ -135,17 +135,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     }
 
     let progress = super::show_progress(quiet).then(super::progress_bar);
-    let timeout = Duration::from_secs(args.network.timeout);
-    let options = ClientOptions {
-        cache_dir: args.network.cache_dir.clone(),
-        offline: args.network.offline,
-        connect_timeout: timeout,
-        read_timeout: timeout,
-        retries: args.network.retries,
-        concurrency: args.network.concurrency,
-        progress: progress.clone(),
-        ..ClientOptions::default()
-    };
+    let options = super::client_options(&args.network, progress.clone());
     let find_links = find_links(&input);
     let client = RegistryClient::new(all_indexes(&jobs)?, find_links, options)?;
 

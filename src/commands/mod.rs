@@ -54,3 +54,45 @@ pub fn progress_bar() -> indicatif::ProgressBar {
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }
+
+/// Index client options from the command line's network flags.
+pub fn client_options(
+    network: &crate::cli::NetworkArgs,
+    progress: Option<indicatif::ProgressBar>,
+) -> crate::index::registry::ClientOptions {
+    let timeout = std::time::Duration::from_secs(network.timeout);
+    crate::index::registry::ClientOptions {
+        cache_dir: network.cache_dir.clone(),
+        offline: network.offline,
+        connect_timeout: timeout,
+        read_timeout: timeout,
+        retries: network.retries,
+        concurrency: network.concurrency,
+        progress,
+        ..Default::default()
+    }
+}
+
+/// The lock of `profile`: `explicit` when given, else `<locks_dir>/<name>.txt`, with
+/// its text and its parsed pins. A missing lock says how to make one.
+pub fn read_profile_lock(
+    cwd: &std::path::Path,
+    explicit: Option<&std::path::Path>,
+    locks_dir: &std::path::Path,
+    profile_name: &str,
+    spec: &str,
+) -> anyhow::Result<(std::path::PathBuf, String, crate::lock::LockFile)> {
+    use anyhow::Context;
+    let lock_path = match explicit {
+        Some(path) => cwd.join(path),
+        None => cwd.join(locks_dir).join(format!("{profile_name}.txt")),
+    };
+    let text = std::fs::read_to_string(&lock_path).with_context(|| {
+        format!(
+            "cannot read the lock `{}`: run `dockgen lock --profile {spec}` first",
+            files::display_path(&lock_path, cwd)
+        )
+    })?;
+    let lock = crate::lock::parse(&text, &lock_path)?;
+    Ok((lock_path, text, lock))
+}

@@ -8,7 +8,6 @@ use super::Failure;
 use super::files::{display_path, stale_diff, write_atomically};
 use crate::cli::RenderArgs;
 use crate::input::profile;
-use crate::lock;
 use crate::render::{self, Delivery, RenderedFile};
 
 pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
@@ -31,19 +30,13 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
     for spec in &args.profiles {
         let profile =
             profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
-        let lock_path = match &args.lock {
-            Some(path) => cwd.join(path),
-            None => cwd
-                .join(&args.locks_dir)
-                .join(format!("{}.txt", profile.name)),
-        };
-        let lock_text = std::fs::read_to_string(&lock_path).with_context(|| {
-            format!(
-                "cannot read the lock `{}`: run `dockgen lock --profile {spec}` first",
-                display_path(&lock_path, &cwd)
-            )
-        })?;
-        let lock = lock::parse(&lock_text, &lock_path)?;
+        let (lock_path, lock_text, lock) = super::read_profile_lock(
+            &cwd,
+            args.lock.as_deref(),
+            &args.locks_dir,
+            &profile.name,
+            spec,
+        )?;
         let rerun = rerun_command(args, spec);
         let files = render::plan(&profile, &lock_text, &lock, &delivery, &rerun)
             .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;

@@ -120,6 +120,15 @@ impl FixtureFile {
         }
     }
 
+    /// A wheel from the real wheel builder (pip installs it), with its METADATA as the
+    /// sidecar (served when sidecars are on) and its Requires-Python published.
+    pub fn from_spec(spec: &super::wheels::WheelSpec) -> Self {
+        let (filename, bytes) = spec.build();
+        let mut file = Self::new(filename, bytes, Some(spec.metadata().into_bytes()));
+        file.requires_python = spec.requires_python.clone();
+        file
+    }
+
     pub fn hash(mut self, mode: HashMode) -> Self {
         self.hash = mode;
         self
