@@ -177,5 +177,50 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
             "runtime-base rebuilt: {second:#}"
         );
     }
+
+    // A check that fails: exit 1, naming it; the report says which; no image.
+    let profile = std::fs::read_to_string(dir.path().join("app-test.yaml")).expect("profile");
+    std::fs::write(
+        dir.path().join("app-test.yaml"),
+        profile.replace(
+            "alpha.__version__ == \"1.0\"",
+            "alpha.__version__ == \"2.0\"",
+        ),
+    )
+    .expect("profile");
+    let failed = dockgen(
+        dir.path(),
+        &cache,
+        &[
+            "build",
+            "--profile",
+            "app-test.yaml",
+            "--progress",
+            "quiet",
+            "--tag",
+            &tag,
+        ],
+    );
+    assert_eq!(
+        failed.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("verification failed") && stderr.contains("alpha-is-1.0"),
+        "{stderr}"
+    );
+    let third = report(dir.path());
+    assert_eq!(third["image_id"], serde_json::Value::Null, "{third:#}");
+    let failed_checks: Vec<&str> = third["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(failed_checks, vec!["alpha-is-1.0"]);
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }

@@ -31,7 +31,8 @@ use crate::render::{self, Delivery};
 #[derive(Debug, Serialize)]
 struct BuildReport {
     profile: String,
-    image_id: String,
+    /// `None` when a check failed: the image is not built then.
+    image_id: Option<String>,
     tags: Vec<String>,
     size_bytes: Option<i64>,
     layers: Option<usize>,
@@ -115,40 +116,53 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     } else {
         args.tags.clone()
     };
+    // Everything up to the artifacts first: the verify stage records its checks there
+    // and never fails the build, so a failed check comes back in full.
     let mut sink = progress.sink();
-    let image = runtime.block_on(engine.build(
-        BuildRequest {
-            context: plan_dir.clone(),
-            target: Some("image".into()),
-            tags: tags.clone(),
-            no_cache: args.no_cache,
-            ..BuildRequest::default()
-        },
-        sink.as_mut(),
-    ))?;
-    let image_id = image
-        .image_id
-        .clone()
-        .context("the engine reported no image id")?;
-
-    // The export stage only copies what the verified build already made: cached.
     let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
     let export = runtime.block_on(engine.build(
         BuildRequest {
             context: plan_dir.clone(),
             target: Some("export".into()),
             export_to: Some(artifacts_dir.clone()),
+            no_cache: args.no_cache,
             ..BuildRequest::default()
         },
         sink.as_mut(),
     ))?;
-    sink.finish();
-
     let checks = read_checks(&artifacts_dir)?;
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["name"].as_str().unwrap_or("?"),
+                c["detail"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+
+    // The image stage builds only on a clean report; with one it is all cached.
+    let image = if failed.is_empty() {
+        Some(runtime.block_on(engine.build(
+            BuildRequest {
+                context: plan_dir.clone(),
+                target: Some("image".into()),
+                tags: tags.clone(),
+                ..BuildRequest::default()
+            },
+            sink.as_mut(),
+        ))?)
+    } else {
+        None
+    };
+    sink.finish();
+    let image_id = image.as_ref().and_then(|i| i.image_id.clone());
     let mismatches = compare_with_lock(&lock, &artifacts_dir)?;
-    let inspect = runtime
-        .block_on(engine.docker().inspect_image(&image_id))
-        .ok();
+    let inspect = image_id
+        .as_ref()
+        .and_then(|id| runtime.block_on(engine.docker().inspect_image(id)).ok());
     let report = BuildReport {
         profile: profile.name.clone(),
         image_id: image_id.clone(),
@@ -164,14 +178,14 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
             ("runtime", profile.images.runtime.reference.clone()),
         ]),
         lock_sha256: render::lock_sha256(&lock_text),
-        context_bytes: image.context_bytes + export.context_bytes,
+        context_bytes: export.context_bytes + image.as_ref().map_or(0, |i| i.context_bytes),
         wheelhouse: WheelhouseSummary {
             files: wheelhouse.files.len(),
             downloaded: wheelhouse.downloaded,
             bytes_downloaded: wheelhouse.bytes_downloaded,
             bytes_cached: wheelhouse.bytes_cached,
         },
-        stages: stages(&image),
+        stages: stages(image.as_ref().unwrap_or(&export)),
         checks: checks.clone(),
         lock_matches_image: mismatches.is_empty(),
         duration_seconds: started.elapsed().as_secs_f64(),
@@ -189,13 +203,23 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
                 check["name"].as_str().unwrap_or("?")
             );
         }
-        eprintln!(
-            "built {} ({}) -> {} in {:.1}s",
-            tags[0],
-            short(&image_id),
-            display_path(&artifacts_dir, &cwd),
-            started.elapsed().as_secs_f64()
-        );
+        if let Some(id) = &image_id {
+            eprintln!(
+                "built {} ({}) -> {} in {:.1}s",
+                tags[0],
+                short(id),
+                display_path(&artifacts_dir, &cwd),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Failure::Resolution(format!(
+            "verification failed, so no image was made (report: {}):\n  {}",
+            display_path(&artifacts_dir.join("build-report.json"), &cwd),
+            failed.join("\n  ")
+        ))
+        .into());
     }
     if !mismatches.is_empty() {
         return Err(Failure::Resolution(format!(
