@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+use crate::support::run;
 use crate::support::wheels::WheelSpec;
 
 const EXCLUDE_NEWER: &str = "2025-09-01T00:00:00Z";
@@ -106,20 +107,6 @@ pub fn copy_example(name: &str, to: &Path) -> PathBuf {
         }
     }
     dest
-}
-
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
-    stdout
 }
 
 /// `name -> version` of every pin in a requirements-style lock.

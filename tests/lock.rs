@@ -731,25 +731,5 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The base64 part of a Basic `Authorization` header.
 fn basic_authorization(username: &str, password: &str) -> String {
-    base64(format!("{username}:{password}").as_bytes())
-}
-
-/// Standard base64 with padding.
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    crate::support::fixture_index::base64_lite::encode(format!("{username}:{password}").as_bytes())
 }

@@ -15,6 +15,7 @@ use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
 
+use crate::support::run;
 use crate::support::wheels::WheelSpec;
 use dockgen::render::scripts::SCRIPTS;
 
@@ -34,18 +35,6 @@ fn pypi_skipped() -> bool {
         return true;
     }
     false
-}
-
-/// Runs a command that must succeed; its stdout.
-fn run(command: &mut Command) -> String {
-    let output = command.output().expect("spawn");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 struct Ran {

@@ -2,18 +2,8 @@
 
 use std::process::Command;
 
+use crate::support::run;
 use crate::support::wheels::WheelSpec;
-
-fn run(command: &mut Command) -> String {
-    let output = command.output().expect("spawn");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 #[test]
 fn pip_installs_and_imports_a_built_wheel() {

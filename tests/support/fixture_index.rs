@@ -734,7 +734,7 @@ pub fn build_tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
 }
 
 /// Just enough base64 for a Basic authorization header.
-mod base64_lite {
+pub mod base64_lite {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
     pub fn encode(input: &[u8]) -> String {
