@@ -17,11 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
-use crate::support::run;
-use crate::support::wheels::WheelSpec;
-
-const EXCLUDE_NEWER: &str = "2025-09-01T00:00:00Z";
-const UPLOADED: &str = "2024-10-29T17:00:00Z";
+use crate::support::{EXCLUDE_NEWER, accelerator_wheel, run};
 
 fn skip() -> bool {
     if std::env::var_os("DOCKGEN_SKIP_PYPI_TESTS").is_some() {
@@ -31,18 +27,9 @@ fn skip() -> bool {
     false
 }
 
-/// A wheel pip accepts, with a module that reports its version, served the way the
-/// PyTorch index serves it.
+/// A CPU build as https://download.pytorch.org/whl/cpu serves it.
 fn cpu_build(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
-    let mut spec = WheelSpec::new(name, version);
-    spec.tags = "cp311-cp311-linux_x86_64".into();
-    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
-    spec.requires_python = Some(">=3.9.0".into());
-    spec.files = vec![(
-        format!("{name}/__init__.py"),
-        format!("__version__ = \"{version}\"\n").into_bytes(),
-    )];
-    FixtureFile::from_spec(&spec).uploaded(UPLOADED)
+    accelerator_wheel(name, version, "cp311-cp311-linux_x86_64", requires)
 }
 
 /// Stand-in for https://download.pytorch.org/whl/cpu with the 2.5.1 release.

@@ -25,11 +25,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::examples::copy_example;
-use crate::support::fixture_index::{Api, FixtureFile, FixtureIndex};
-use crate::support::wheels::WheelSpec;
+use crate::support::fixture_index::{Api, FixtureIndex};
+use crate::support::{EXCLUDE_NEWER, accelerator_wheel};
 
-const EXCLUDE_NEWER: &str = "2025-09-01T00:00:00Z";
-const UPLOADED: &str = "2024-10-29T17:00:00Z";
 const BUILTINS: [&str; 4] = ["cpu-x86_64", "cuda12-x86_64", "jetson-orin", "rocm6-x86_64"];
 const EXAMPLES: [&str; 4] = [
     "fastapi-optional",
@@ -150,21 +148,6 @@ fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> Strin
 // ---------------------------------------------------------------------------------
 // Accelerator indexes played by fixtures
 
-/// A wheel pip can install, with a module that reports its version, served the way
-/// the PyTorch and Jetson indexes serve it (HTML, no metadata sidecars).
-fn build(name: &str, version: &str, tags: &str, requires: &[&str]) -> FixtureFile {
-    let mut spec = WheelSpec::new(name, version);
-    spec.tags = tags.into();
-    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
-    spec.requires_python = Some(">=3.9.0".into());
-    let module = name.replace('-', "_");
-    spec.files = vec![(
-        format!("{module}/__init__.py"),
-        format!("__version__ = \"{version}\"\n").into_bytes(),
-    )];
-    FixtureFile::from_spec(&spec).uploaded(UPLOADED)
-}
-
 /// torch's own requirements in its 2.5 releases (the CUDA libraries left out).
 const TORCH_REQUIRES: [&str; 6] = [
     "filelock",
@@ -195,10 +178,13 @@ impl Accelerator {
             FixtureIndex::builder()
                 .api(Api::Html)
                 .sidecars(false)
-                .project("torch", vec![build("torch", torch, tags, &torch_requires)])
+                .project(
+                    "torch",
+                    vec![accelerator_wheel("torch", torch, tags, &torch_requires)],
+                )
                 .project(
                     "torchvision",
-                    vec![build(
+                    vec![accelerator_wheel(
                         "torchvision",
                         vision,
                         tags,
@@ -207,7 +193,7 @@ impl Accelerator {
                 )
                 .project(
                     "torchaudio",
-                    vec![build("torchaudio", torch, tags, &[&torch_pin])],
+                    vec![accelerator_wheel("torchaudio", torch, tags, &[&torch_pin])],
                 )
         };
         let (index, url, packages, fixture): (_, _, &'static [&'static str], _) = match profile {
@@ -236,7 +222,12 @@ impl Accelerator {
                 )
                 .project(
                     "pytorch-triton-rocm",
-                    vec![build("pytorch-triton-rocm", "3.1.0", x86, &["filelock"])],
+                    vec![accelerator_wheel(
+                        "pytorch-triton-rocm",
+                        "3.1.0",
+                        x86,
+                        &["filelock"],
+                    )],
                 ),
             ),
             // Jetson AI Lab builds carry no local label: the pinned index is what
