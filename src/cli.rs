@@ -44,13 +44,14 @@ pub enum Command {
     Render(RenderArgs),
     /// Build a lock's image on the Docker engine, verify it, and export its artifacts.
     ///
-    /// Renders the plan with a wheelhouse, fetches every locked file on the host into a
-    /// content-addressed store (credentials stay on the host) and links them into the
-    /// context, builds the `image` target through BuildKit (which runs the verify
-    /// stage), exports the artifacts to `artifacts/<profile>/`, checks that the image's
-    /// installed set matches the lock, and writes `build-report.json`. `DOCKER_HOST`
-    /// selects the engine. Exit codes: 0 built and verified, 1 a check failed, 2 any
-    /// other error.
+    /// Fetches every locked file on the host into a content-addressed store (credentials
+    /// stay on the host), renders the plan, and builds it through BuildKit: first up to
+    /// the artifacts (the verify stage records every check), exported to
+    /// `artifacts/<profile>/`, then, when every check passed, the `image` target. Checks
+    /// that the image's dependency tree is the lock's and writes `build-report.json`.
+    /// Packages reach the build from a package server on the host's loopback (see
+    /// `--delivery`). `DOCKER_HOST` selects the engine. Exit codes: 0 built and verified,
+    /// 1 a check failed, 2 any other error.
     Build(BuildArgs),
     /// Write a `docker-bake.hcl` and a GitHub Actions matrix with one target per profile.
     Matrix(MatrixArgs),
@@ -126,6 +127,30 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_cache: bool,
 
+    /// Have the engine pull newer versions of the base images first. Off by default:
+    /// the profile's images are used as the engine has them.
+    #[arg(long, value_name = "BOOL", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub pull: bool,
+
+    /// The platform to build for, `os/arch[/variant]` [default: the profile's].
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+
+    /// A build argument, `KEY=VALUE`; repeatable. The rendered Dockerfile declares
+    /// none, so these reach only what a base image's ONBUILD or your own edits use.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    pub build_args: Vec<(String, String)>,
+
+    /// How locked files reach the build. `served`: from a package server dockgen runs
+    /// on the host's loopback for the build (the build runs with the host's network);
+    /// a rebuild fetches only files the build cache lacks. `context`: in a `wheels/`
+    /// directory of the build context, re-sent whole on every build; works with an
+    /// engine on another machine. `auto`: `served` for an engine on this machine
+    /// (unix socket or loopback), `context` otherwise.
+    #[arg(long, value_name = "HOW", default_value = "auto", value_parser = ["auto", "served", "context"])]
+    pub delivery: String,
+
     /// Progress output: `auto` (a live view on a terminal, plain lines otherwise),
     /// `tty`, `plain` or `quiet`.
     #[arg(long, value_name = "MODE", default_value = "auto")]
@@ -133,6 +158,13 @@ pub struct BuildArgs {
 
     #[command(flatten)]
     pub network: NetworkArgs,
+}
+
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!("`{text}`: expected KEY=VALUE")),
+    }
 }
 
 #[derive(Debug, Args)]

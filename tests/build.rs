@@ -31,13 +31,18 @@ fn ensure_base_image() {
     assert!(status.success(), "scripts/base-image.sh failed");
 }
 
-/// A pure-Python wheel pip installs, whose module reports its version.
+/// A pure-Python wheel pip installs, whose module reports its version. Its bytes are
+/// new on every test run, so that no build cache on the machine holds it yet.
 fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
     let mut spec = WheelSpec::new(name, version);
     spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
     spec.files = vec![(
         format!("{name}/__init__.py"),
-        format!("__version__ = \"{version}\"\n").into_bytes(),
+        format!(
+            "__version__ = \"{version}\"\n# test run {:016x}\n",
+            fastrand::u64(..)
+        )
+        .into_bytes(),
     )];
     FixtureFile::from_spec(&spec)
 }
@@ -118,7 +123,9 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         "{first:#}"
     );
     assert_eq!(first["lock_matches_image"], true);
-    assert_eq!(first["wheelhouse"]["downloaded"], 2);
+    assert_eq!(first["delivery"], "served");
+    assert_eq!(first["packages"]["downloaded"], 2);
+    assert_eq!(first["served_files"], 2, "{first:#}");
     let statuses: Vec<String> = first["checks"]
         .as_array()
         .expect("checks")
@@ -142,7 +149,9 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         .expect("frozen deps");
     assert_eq!(frozen, "alpha==1.0\nbeta==1.2\n");
 
-    // One requirement more: one file fetched, the runtime base cached.
+    // One requirement more: one file downloaded on the host, one served to the build
+    // (the others come from its cache mount), the runtime base cached, and a context
+    // without packages.
     std::fs::write(dir.path().join("requirements.in"), "alpha\ngamma\n").expect("requirements");
     ok(dockgen(
         dir.path(),
@@ -163,7 +172,14 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         ],
     ));
     let second = report(dir.path());
-    assert_eq!(second["wheelhouse"]["downloaded"], 1, "{second:#}");
+    assert_eq!(second["packages"]["downloaded"], 1, "{second:#}");
+    assert_eq!(second["served_files"], 1, "{second:#}");
+    assert!(
+        second["context_bytes"]
+            .as_u64()
+            .is_some_and(|b| b < 200_000),
+        "{second:#}"
+    );
     assert_eq!(second["lock_matches_image"], true);
     let runtime_base = second["stages"]
         .as_array()
@@ -178,7 +194,8 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         );
     }
 
-    // A check that fails: exit 1, naming it; the report says which; no image.
+    // A check that fails: exit 1, naming it; the report says which; no image. (With
+    // the packages in the context this time, the other way they reach a build.)
     let profile = std::fs::read_to_string(dir.path().join("app-test.yaml")).expect("profile");
     std::fs::write(
         dir.path().join("app-test.yaml"),
@@ -197,6 +214,8 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
             "app-test.yaml",
             "--progress",
             "quiet",
+            "--delivery",
+            "context",
             "--tag",
             &tag,
         ],
@@ -214,6 +233,9 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     );
     let third = report(dir.path());
     assert_eq!(third["image_id"], serde_json::Value::Null, "{third:#}");
+    assert_eq!(third["delivery"], "context");
+    assert_eq!(third["served_files"], 0);
+    assert!(dir.path().join("build/app-test/wheels").is_dir());
     let failed_checks: Vec<&str> = third["checks"]
         .as_array()
         .expect("checks")

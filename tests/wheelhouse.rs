@@ -52,7 +52,7 @@ fn fill(
     client: &RegistryClient,
     dest: &Path,
 ) -> Result<WheelhouseReport, dockgen::build::wheelhouse::WheelhouseError> {
-    fill_wheelhouse(lock, client, dest, &WheelhouseOptions::default())
+    fill_wheelhouse(lock, client, Some(dest), &WheelhouseOptions::default())
 }
 
 /// The report without byte counts (asserted separately), one file per line.

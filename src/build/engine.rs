@@ -117,6 +117,8 @@ pub struct BuildRequest {
     pub tags: Vec<String>,
     pub build_args: BTreeMap<String, String>,
     pub no_cache: bool,
+    /// Ask the engine to pull newer versions of the base images (`--pull`).
+    pub pull: bool,
     /// The network for `RUN` steps (`default`, `none`, `host`).
     pub network_mode: Option<String>,
     /// Write the built target's files to this host directory (BuildKit `type=local`)
@@ -262,7 +264,7 @@ impl Engine {
             dockerfile: "Dockerfile".into(),
             t: request.tags.first().cloned(),
             nocache: request.no_cache,
-            pull: None,
+            pull: request.pull.then(|| "1".to_string()),
             rm: true,
             buildargs: (!request.build_args.is_empty())
                 .then(|| request.build_args.clone().into_iter().collect()),

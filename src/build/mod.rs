@@ -3,4 +3,5 @@
 
 pub mod engine;
 pub mod progress;
+pub mod serve;
 pub mod wheelhouse;

@@ -59,6 +59,8 @@ pub struct WheelhouseFile {
     pub filename: String,
     pub sha256: String,
     pub size: u64,
+    /// The verified file in the host store.
+    pub path: PathBuf,
 }
 
 /// What a fill did. `files` is sorted by file name.
@@ -411,14 +413,15 @@ struct Fetch {
     expected: Option<String>,
 }
 
-/// Fills `dest` with every file `lock` names (by hash), as `dest/<original filename>`
-/// hard links into the file store, fetching what the store lacks through `client`, and
-/// removes files the lock no longer names. Blocks (call it from `spawn_blocking` in
-/// async code). With every file in the store, it makes no request at all.
+/// Makes sure the file store holds every file `lock` names (by hash), fetching what it
+/// lacks through `client`. With `dest`, also fills that directory with the files, as
+/// `dest/<original filename>` hard links into the store, and removes files the lock no
+/// longer names. Blocks (call it from `spawn_blocking` in async code). With every file
+/// in the store, it makes no request at all.
 pub fn fill_wheelhouse(
     lock: &LockFile,
     client: &RegistryClient,
-    dest: &Path,
+    dest: Option<&Path>,
     options: &WheelhouseOptions,
 ) -> Result<WheelhouseReport, WheelhouseError> {
     let cache_dir = options
@@ -569,20 +572,26 @@ pub fn fill_wheelhouse(
             });
         }
     }
-    std::fs::create_dir_all(dest).map_err(io("create", dest))?;
     for (filename, (w, entry)) in &by_name {
-        if materialize(&entry.path, &dest.join(filename))? {
-            report.linked += 1;
-        } else {
-            report.copied += 1;
-        }
         report.files.push(WheelhouseFile {
             package: w.package.clone(),
             version: w.version.clone(),
             filename: filename.clone(),
             sha256: w.sha256.clone(),
             size: entry.size,
+            path: entry.path.clone(),
         });
+    }
+    let Some(dest) = dest else {
+        return Ok(report);
+    };
+    std::fs::create_dir_all(dest).map_err(io("create", dest))?;
+    for (filename, (_, entry)) in &by_name {
+        if materialize(&entry.path, &dest.join(filename))? {
+            report.linked += 1;
+        } else {
+            report.copied += 1;
+        }
     }
     let listing = std::fs::read_dir(dest).map_err(io("list", dest))?;
     for item in listing {

@@ -1,10 +1,13 @@
 //! `dockgen build`: a lock becomes a verified image and its artifacts.
 //!
-//! Plan, then act: the profile, the lock and the plan are read and rendered, and the
-//! engine is pinged, before any package is fetched or any step runs. Packages are
-//! fetched on the host (where the credentials are) into a content-addressed store and
-//! hard-linked into the plan's `wheels/`, so a rebuild after one requirement changed
-//! downloads one file; BuildKit's cache does the rest.
+//! Plan, then act: the profile and the lock are read and checked, and the engine is
+//! pinged, before any package is fetched or any step runs. Packages are fetched on the
+//! host (where the credentials are) into a content-addressed store, so a rebuild after
+//! one requirement changed downloads one file. They reach the build from a package
+//! server on loopback (`build::serve`; the build keeps them in a cache mount, so it
+//! fetches only new files), or, for an engine on another machine, hard-linked into the
+//! plan's `wheels/` (sent with the context on every build). BuildKit's cache does the
+//! rest.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -19,6 +22,7 @@ use super::Failure;
 use super::files::{display_path, write_atomically};
 use crate::build::engine::{BuildOutcome, BuildRequest, Engine};
 use crate::build::progress::{ProgressMode, StepRecord};
+use crate::build::serve::{PackageServer, ServedFile, ServedStats};
 use crate::build::wheelhouse::{WheelhouseOptions, WheelhouseReport, fill_wheelhouse};
 use crate::cli::BuildArgs;
 use crate::index::registry::RegistryClient;
@@ -38,8 +42,16 @@ struct BuildReport {
     layers: Option<usize>,
     base_images: BTreeMap<&'static str, String>,
     lock_sha256: String,
+    /// `served` (package server on loopback) or `context` (`wheels/` in the context).
+    delivery: &'static str,
+    /// Bytes of build context sent to the engine, over both builds.
     context_bytes: u64,
-    wheelhouse: WheelhouseSummary,
+    /// Files and bytes the build fetched from the package server (the rest came from
+    /// its cache mount).
+    served_files: u64,
+    served_bytes: u64,
+    /// The host side: the locked files, and what had to be downloaded from the indexes.
+    packages: PackagesSummary,
     stages: Vec<StageReport>,
     checks: Vec<serde_json::Value>,
     lock_matches_image: bool,
@@ -47,7 +59,7 @@ struct BuildReport {
 }
 
 #[derive(Debug, Serialize)]
-struct WheelhouseSummary {
+struct PackagesSummary {
     files: usize,
     downloaded: usize,
     bytes_downloaded: u64,
@@ -83,12 +95,11 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         &args.profile,
     )?;
 
-    // The plan, always with a wheelhouse: packages never travel from an index into the
-    // build, so no credential can.
     let plan_dir = cwd.join(&args.out_dir).join(&profile.name);
     let rerun = format!("dockgen build --profile {}", args.profile);
-    let files = render::plan(&profile, &lock_text, &lock, &Delivery::Wheelhouse, &rerun)
+    render::check_lock(&profile, &lock_text, &lock)
         .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;
+    let mut build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -97,24 +108,96 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let engine = Engine::from_env()?;
     runtime.block_on(engine.ping())?;
-
-    for file in &files {
-        write_atomically(&plan_dir.join(&file.path), file.contents.as_bytes())?;
+    let served = match args.delivery.as_str() {
+        "served" => true,
+        "context" => false,
+        _ => is_local(engine.address()),
+    };
+    if served
+        && let Some(key) = build_args
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(PROXY_ARG))
+    {
+        bail!(
+            "`--build-arg {key}`: dockgen passes its package server's address in {PROXY_ARG}; \
+             use `--delivery context` to set it yourself"
+        );
     }
-    let wheelhouse = fetch_packages(&profile, &lock, &plan_dir, args)?;
+
+    // Every locked file, on the host (where the credentials are): packages never travel
+    // from an index into the build, so no credential can.
+    let wheels_dir = plan_dir.join("wheels");
+    let wheelhouse = fetch_packages(&profile, &lock, (!served).then_some(&*wheels_dir), args)?;
     if !quiet {
         eprintln!(
-            "wheelhouse: {} files ({} downloaded, {} from the store)",
+            "packages: {} files ({} downloaded, {} from the store)",
             wheelhouse.files.len(),
             wheelhouse.downloaded,
             wheelhouse.files.len() - wheelhouse.downloaded
         );
     }
+    let delivery = if served {
+        Delivery::Served {
+            files: wheelhouse
+                .files
+                .iter()
+                .map(|f| render::ServedFile {
+                    sha256: f.sha256.clone(),
+                    filename: f.filename.clone(),
+                })
+                .collect(),
+        }
+    } else {
+        Delivery::Wheelhouse
+    };
+    let files = render::plan(&profile, &lock_text, &lock, &delivery, &rerun)
+        .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;
+    for file in &files {
+        write_atomically(&plan_dir.join(&file.path), file.contents.as_bytes())?;
+    }
+    if served && wheels_dir.is_dir() {
+        // Left by a `--delivery context` build; the plan no longer reads it.
+        std::fs::remove_dir_all(&wheels_dir)
+            .with_context(|| format!("cannot remove `{}`", display_path(&wheels_dir, &cwd)))?;
+    }
+    let server = if served {
+        let server = runtime
+            .block_on(PackageServer::start(
+                wheelhouse
+                    .files
+                    .iter()
+                    .map(|f| ServedFile {
+                        sha256: f.sha256.clone(),
+                        filename: f.filename.clone(),
+                        path: f.path.clone(),
+                    })
+                    .collect(),
+            ))
+            .context("cannot start the package server on 127.0.0.1")?;
+        build_args.insert(PROXY_ARG.to_string(), server.proxy_url());
+        Some(server)
+    } else {
+        None
+    };
 
     let tags = if args.tags.is_empty() {
         vec![format!("dockgen/{}:latest", profile.name)]
     } else {
         args.tags.clone()
+    };
+    let request = |target: &str| BuildRequest {
+        context: plan_dir.clone(),
+        target: Some(target.to_string()),
+        platform: Some(
+            args.platform
+                .clone()
+                .unwrap_or_else(|| profile.platform.to_string()),
+        ),
+        build_args: build_args.clone(),
+        no_cache: args.no_cache,
+        pull: args.pull,
+        network_mode: served.then(|| "host".to_string()),
+        ..BuildRequest::default()
     };
     // Everything up to the artifacts first: the verify stage records its checks there
     // and never fails the build, so a failed check comes back in full.
@@ -122,11 +205,8 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
     let export = runtime.block_on(engine.build(
         BuildRequest {
-            context: plan_dir.clone(),
-            target: Some("export".into()),
             export_to: Some(artifacts_dir.clone()),
-            no_cache: args.no_cache,
-            ..BuildRequest::default()
+            ..request("export")
         },
         sink.as_mut(),
     ))?;
@@ -147,10 +227,10 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let image = if failed.is_empty() {
         Some(runtime.block_on(engine.build(
             BuildRequest {
-                context: plan_dir.clone(),
-                target: Some("image".into()),
                 tags: tags.clone(),
-                ..BuildRequest::default()
+                // The export built every stage the image needs: no second pull.
+                pull: false,
+                ..request("image")
             },
             sink.as_mut(),
         ))?)
@@ -158,6 +238,10 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         None
     };
     sink.finish();
+    let served_stats = match server {
+        Some(server) => runtime.block_on(server.stop()),
+        None => ServedStats::default(),
+    };
     let image_id = image.as_ref().and_then(|i| i.image_id.clone());
     let mismatches = compare_with_lock(&lock, &artifacts_dir)?;
     let inspect = image_id
@@ -178,8 +262,11 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
             ("runtime", profile.images.runtime.reference.clone()),
         ]),
         lock_sha256: render::lock_sha256(&lock_text),
+        delivery: if served { "served" } else { "context" },
         context_bytes: export.context_bytes + image.as_ref().map_or(0, |i| i.context_bytes),
-        wheelhouse: WheelhouseSummary {
+        served_files: served_stats.files,
+        served_bytes: served_stats.bytes,
+        packages: PackagesSummary {
             files: wheelhouse.files.len(),
             downloaded: wheelhouse.downloaded,
             bytes_downloaded: wheelhouse.bytes_downloaded,
@@ -231,11 +318,12 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every locked file, fetched on the host and linked into `<plan>/wheels/`.
+/// Every locked file, fetched on the host into the store, and linked into `wheels`
+/// when given.
 fn fetch_packages(
     profile: &Profile,
     lock: &LockFile,
-    plan_dir: &Path,
+    wheels: Option<&Path>,
     args: &BuildArgs,
 ) -> anyhow::Result<WheelhouseReport> {
     let indexes = super::lock::index_configs(profile, &RequirementsInput::default(), None);
@@ -247,7 +335,7 @@ fn fetch_packages(
     let report = fill_wheelhouse(
         lock,
         &client,
-        &plan_dir.join("wheels"),
+        wheels,
         &WheelhouseOptions {
             cache_dir: args.network.cache_dir.clone(),
             ..WheelhouseOptions::default()
@@ -374,7 +462,56 @@ fn stages(outcome: &BuildOutcome) -> Vec<StageReport> {
         .collect()
 }
 
+/// The build argument that carries the package server's address (see `build::serve`).
+const PROXY_ARG: &str = "FTP_PROXY";
+
+/// Whether the engine at `address` runs on this machine, so that the build, with the
+/// host's network, reaches the package server on 127.0.0.1.
+fn is_local(address: &str) -> bool {
+    if address.starts_with("unix://") {
+        return true;
+    }
+    let Some(rest) = address
+        .strip_prefix("tcp://")
+        .or_else(|| address.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.rsplit_once(':').map_or(rest, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local;
+
+    #[test]
+    fn engines_on_this_machine_are_local() {
+        for address in [
+            "unix:///var/run/docker.sock",
+            "tcp://127.0.0.1:2375",
+            "tcp://localhost:2376",
+            "tcp://[::1]:2375",
+            "http://127.0.0.2:2375",
+        ] {
+            assert!(is_local(address), "{address}");
+        }
+        for address in [
+            "tcp://10.0.0.5:2376",
+            "tcp://build-box:2375",
+            "ssh://me@box",
+            "npipe:////./pipe/docker_engine",
+        ] {
+            assert!(!is_local(address), "{address}");
+        }
+    }
 }

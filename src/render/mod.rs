@@ -33,6 +33,18 @@ pub enum Delivery {
     /// From a `wheels/` directory in the build context that holds every locked file;
     /// the build uses no index at all.
     Wheelhouse,
+    /// From `dockgen build`'s package server on the host's loopback, through a BuildKit
+    /// cache mount (`fetch.py`): the context holds only the list of these files, so it
+    /// changes only where the lock changed, and a file already in the build cache is not
+    /// sent again. The build uses no index at all.
+    Served { files: Vec<ServedFile> },
+}
+
+/// A locked file as the package server serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedFile {
+    pub sha256: String,
+    pub filename: String,
 }
 
 /// One file of the rendered plan, relative to the plan's directory.
@@ -72,7 +84,9 @@ pub struct DockerfileContext {
     pub package_count: usize,
     pub lock_sha256: String,
     pub delivery_note: String,
-    pub wheelhouse: bool,
+    /// `index`, `wheelhouse` or `served`: how packages reach the wheel-builder.
+    pub delivery: &'static str,
+    pub files_cache_id: String,
     pub runtime_image: String,
     pub builder_image: String,
     pub runtime_packages: Vec<String>,
@@ -137,19 +151,7 @@ pub fn plan(
     delivery: &Delivery,
     rerun: &str,
 ) -> Result<Vec<RenderedFile>, RenderError> {
-    match lock_profile(lock_text) {
-        None => return Err(RenderError::NoHeader(profile.name.clone())),
-        Some(found) if found != profile.name => {
-            return Err(RenderError::WrongProfile {
-                expected: profile.name.clone(),
-                found: found.to_string(),
-            });
-        }
-        Some(_) => {}
-    }
-    if lock.pins.is_empty() {
-        return Err(RenderError::Empty);
-    }
+    check_lock(profile, lock_text, lock)?;
     if let Delivery::Index { index_urls } = delivery
         && let Some(url) = index_urls
             .iter()
@@ -175,8 +177,16 @@ pub fn plan(
         delivery_note: match delivery {
             Delivery::Wheelhouse => "from the `wheels/` directory of the context, no index.".into(),
             Delivery::Index { .. } => "from the lock's indexes, checked against its hashes.".into(),
+            Delivery::Served { .. } => {
+                "from `dockgen build`'s package server (`dockgen/packages.txt`), no index.".into()
+            }
         },
-        wheelhouse: *delivery == Delivery::Wheelhouse,
+        delivery: match delivery {
+            Delivery::Index { .. } => "index",
+            Delivery::Wheelhouse => "wheelhouse",
+            Delivery::Served { .. } => "served",
+        },
+        files_cache_id: "dockgen-files-sha256".into(),
         runtime_image: profile.images.runtime.reference.clone(),
         builder_image: profile.images.builder.reference.clone(),
         runtime_packages: profile.images.runtime.system_packages.clone(),
@@ -249,6 +259,16 @@ pub fn plan(
             contents: json(&verify),
         },
     ];
+    if let Delivery::Served { files: served } = delivery {
+        let mut list = String::new();
+        for file in served {
+            list.push_str(&format!("{}  {}\n", file.sha256, file.filename));
+        }
+        files.push(RenderedFile {
+            path: "dockgen/packages.txt".into(),
+            contents: list,
+        });
+    }
     for (name, contents) in scripts::SCRIPTS {
         files.push(RenderedFile {
             path: format!("dockgen/{name}"),
@@ -292,6 +312,26 @@ pub fn lock_sha256(lock_text: &str) -> String {
     hex::encode(Sha256::digest(lock_text.as_bytes()))
 }
 
+/// Whether a plan can be rendered from this lock for `profile`: a dockgen lock, made
+/// for that profile, with packages. [`plan`] checks it too; a caller that does slow
+/// work before rendering checks it first.
+pub fn check_lock(profile: &Profile, lock_text: &str, lock: &LockFile) -> Result<(), RenderError> {
+    match lock_profile(lock_text) {
+        None => return Err(RenderError::NoHeader(profile.name.clone())),
+        Some(found) if found != profile.name => {
+            return Err(RenderError::WrongProfile {
+                expected: profile.name.clone(),
+                found: found.to_string(),
+            });
+        }
+        Some(_) => {}
+    }
+    if lock.pins.is_empty() {
+        return Err(RenderError::Empty);
+    }
+    Ok(())
+}
+
 /// The profile a dockgen lock names in its header.
 pub fn lock_profile(lock_text: &str) -> Option<&str> {
     lock_text
@@ -319,7 +359,9 @@ fn build_lock(lock_text: &str, delivery: &Delivery) -> String {
         .any(|option| line.starts_with(option))
     };
     let options: Vec<String> = match delivery {
-        Delivery::Wheelhouse => vec!["--no-index".into(), "--find-links /wheelhouse".into()],
+        Delivery::Wheelhouse | Delivery::Served { .. } => {
+            vec!["--no-index".into(), "--find-links /wheelhouse".into()]
+        }
         Delivery::Index { index_urls } if index_urls.is_empty() => lock_text
             .lines()
             .filter(|l| is_option(l))

@@ -2,8 +2,10 @@
 //! compiled into the binary. They run inside the images with the standard library and
 //! the environment's pip only:
 //!
-//! - `check_target.py TARGET_JSON [WHEELHOUSE_DIR]`: the interpreter is the lock's target
-//!   (machine, Python minor, libc) and accepts every wheel in the wheelhouse.
+//! - `check_target.py TARGET_JSON [WHEELHOUSE_DIR | PACKAGES_TXT]`: the interpreter is the
+//!   lock's target (machine, Python minor, libc) and accepts every wheel in the wheelhouse.
+//! - `fetch.py PACKAGES STORE WHEELHOUSE`: the locked files from `dockgen build`'s package
+//!   server, through a BuildKit cache mount, hash-checked.
 //! - `wheel_lock.py LOCK WHEELS_DIR OUT`: pins the wheels built for a lock by their hashes.
 //! - `verify.py VERIFY_JSON REPORT_OUT`: installed set == lock, `pip check`, imports and
 //!   the profile's assertions, as a JSON report.
@@ -28,6 +30,7 @@ pub const SCRIPTS: &[(&str, &str)] = &[
         "dockgen_lock.py",
         include_str!("../../templates/scripts/dockgen_lock.py"),
     ),
+    ("fetch.py", include_str!("../../templates/scripts/fetch.py")),
     (
         "verify.py",
         include_str!("../../templates/scripts/verify.py"),

@@ -1,6 +1,6 @@
 """Check that the running interpreter is the target a dockgen lock was made for.
 
-Usage: check_target.py TARGET_JSON [WHEELHOUSE_DIR]
+Usage: check_target.py TARGET_JSON [WHEELHOUSE_DIR | PACKAGES_TXT]
 
 TARGET_JSON: {"profile": "cpu-x86_64", "machine": "x86_64", "python": "3.11.13",
               "libc": ["glibc", "2.36"], "lock": "requirements.lock"}
@@ -8,7 +8,8 @@ TARGET_JSON: {"profile": "cpu-x86_64", "machine": "x86_64", "python": "3.11.13",
 Runs first in the image build (the resolver stage), so that a lock made for another
 architecture, Python or libc fails in seconds with a message saying what to re-run,
 instead of after an hour of building. With WHEELHOUSE_DIR, also checks that this
-interpreter accepts every wheel there (by pip's own tag logic).
+interpreter accepts every wheel there (by pip's own tag logic); with PACKAGES_TXT (the
+`<sha256>  <file name>` list `dockgen build` writes), every wheel it names.
 
 Standard library and pip only; exit 0 when the target matches, 1 when it does not, 2 on
 bad input. Shipped by dockgen (templates/scripts/); do not edit a rendered copy.
@@ -127,17 +128,28 @@ def check_interpreter(target):
     return problems, notes
 
 
-def check_wheelhouse(directory):
+def wheel_names(path):
+    """The wheel file names in a wheelhouse directory, or in a `packages.txt` file
+    (`<sha256>  <file name>` lines, as `dockgen build` writes it)."""
+    try:
+        if os.path.isdir(path):
+            names = os.listdir(path)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                names = [line.partition("  ")[2] for line in handle.read().splitlines()]
+    except OSError as error:
+        fail("cannot read `%s`: %s" % (path, error.strerror or error), 2)
+    return sorted(name for name in names if name.endswith(".whl"))
+
+
+def check_wheelhouse(path):
     """`(number of wheels, [unsupported wheel descriptions])`."""
     try:
         from pip._vendor.packaging.tags import sys_tags
         from pip._vendor.packaging.utils import parse_wheel_filename
     except ImportError:
         fail("checking wheels needs pip in this interpreter (`%s -m pip`)" % sys.executable, 2)
-    try:
-        names = sorted(name for name in os.listdir(directory) if name.endswith(".whl"))
-    except OSError as error:
-        fail("cannot list `%s`: %s" % (directory, error.strerror or error), 2)
+    names = wheel_names(path)
     supported = set(sys_tags())
     bad = []
     for name in names:
@@ -153,7 +165,7 @@ def check_wheelhouse(directory):
 
 def main(argv):
     if len(argv) not in (2, 3):
-        fail("usage: %s TARGET_JSON [WHEELHOUSE_DIR]" % PROG, 2)
+        fail("usage: %s TARGET_JSON [WHEELHOUSE_DIR | PACKAGES_TXT]" % PROG, 2)
     target = read_target(argv[1])
     profile = target["profile"]
     lock = target.get("lock") or "the lock"
