@@ -362,10 +362,15 @@ impl Default for TtyProgress {
 
 impl TtyProgress {
     pub fn new() -> TtyProgress {
+        TtyProgress::with_target(ProgressDrawTarget::stderr())
+    }
+
+    /// The view drawn on `target` (a terminal emulator in the tests).
+    pub fn with_target(target: ProgressDrawTarget) -> TtyProgress {
         let style = ProgressStyle::with_template("{spinner} {prefix} {msg} {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner());
         TtyProgress {
-            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            multi: MultiProgress::with_draw_target(target),
             running: BTreeMap::new(),
             style,
         }
@@ -528,5 +533,78 @@ mod tests {
         let failures = decoder.failures(20);
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].1, ["why"]);
+    }
+
+    /// The live view on a terminal emulator: running steps as spinner lines with their
+    /// latest output, finished steps printed once above them, nothing left on finish
+    /// but the finished lines.
+    #[test]
+    fn tty_view_on_a_terminal() {
+        let term = indicatif::InMemoryTerm::new(12, 200);
+        let mut view =
+            TtyProgress::with_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let step = |number: usize, name: &str| Step {
+            number,
+            name: name.to_string(),
+        };
+        let base = step(
+            1,
+            "[runtime-base 1/1] FROM dockgen-test/bookworm-python:3.11",
+        );
+        let fetch = step(2, "[wheel-builder 2/3] RUN python3.11 /dockgen/fetch.py");
+        let pip = step(3, "[wheel-builder 3/3] RUN pip wheel");
+        view.event(&BuildEvent::Cached(base));
+        view.event(&BuildEvent::Started(fetch.clone()));
+        view.event(&BuildEvent::Started(pip.clone()));
+        view.event(&BuildEvent::Log {
+            step: fetch.clone(),
+            line: format!("fetched alpha-1.0-py3-none-any.whl {}", "x".repeat(90)),
+        });
+        view.event(&BuildEvent::Log {
+            step: pip.clone(),
+            line: "Processing /wheelhouse/alpha-1.0-py3-none-any.whl".into(),
+        });
+        // Drawing is rate-limited; the bars' own draw brings the screen up to date.
+        for bar in view
+            .running
+            .values()
+            .map(|(bar, _)| bar.clone())
+            .collect::<Vec<_>>()
+        {
+            bar.tick();
+        }
+        // The spinner frame and the elapsed time move; everything else is fixed.
+        let live: Vec<String> = term
+            .contents()
+            .lines()
+            .map(|line| {
+                let line = line.trim_end();
+                let Some((first, rest)) = line.split_once(' ') else {
+                    return line.to_string();
+                };
+                if first
+                    .chars()
+                    .all(|c| ('\u{2800}'..='\u{28ff}').contains(&c))
+                {
+                    let (shown, elapsed) = rest.rsplit_once(' ').unwrap_or((rest, ""));
+                    assert!(elapsed.ends_with('s'), "elapsed time: {line}");
+                    format!("<spinner> {shown} <elapsed>")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        insta::assert_snapshot!("tty_live", live.join("\n"));
+
+        view.event(&BuildEvent::Done {
+            step: fetch,
+            duration: Duration::from_millis(1500),
+        });
+        view.event(&BuildEvent::Failed {
+            step: pip,
+            error: "process did not complete successfully: exit code: 1".into(),
+        });
+        view.finish();
+        insta::assert_snapshot!("tty_finished", term.contents());
     }
 }
