@@ -733,7 +733,8 @@ pub fn build_tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     gz.finish().expect("gzip")
 }
 
-/// Just enough base64 for a Basic authorization header.
+/// Just enough base64 for a Basic authorization header (and for reading the BuildKit
+/// progress an engine streams).
 pub mod base64_lite {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -755,5 +756,36 @@ pub mod base64_lite {
             }
         }
         out
+    }
+
+    /// Standard base64 with padding; `None` for anything else.
+    pub fn decode(input: &str) -> Option<Vec<u8>> {
+        let input = input.as_bytes();
+        if !input.len().is_multiple_of(4) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(input.len() / 4 * 3);
+        let last = (input.len() / 4).saturating_sub(1);
+        for (i, chunk) in input.chunks(4).enumerate() {
+            let mut n = 0u32;
+            let mut padding = 0;
+            for &c in chunk {
+                let value = match c {
+                    b'=' => {
+                        padding += 1;
+                        0
+                    }
+                    _ if padding > 0 => return None,
+                    _ => ALPHABET.iter().position(|&a| a == c)? as u32,
+                };
+                n = n << 6 | value;
+            }
+            if padding > 2 || (padding > 0 && i != last) {
+                return None;
+            }
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..3 - padding]);
+        }
+        Some(out)
     }
 }

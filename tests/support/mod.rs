@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod engine_proxy;
 pub mod fixture_index;
 pub mod wheels;
 
