@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::Failure;
 use super::files::{display_path, write_atomically};
-use crate::build::engine::{BuildOutcome, BuildRequest, Engine};
+use crate::build::engine::{BuildOutcome, BuildRequest, Engine, publish_export, staging_dir};
 use crate::build::progress::{ProgressMode, StepRecord};
 use crate::build::wheelhouse::{WheelhouseOptions, WheelhouseReport, fill_wheelhouse};
 use crate::cli::BuildArgs;
@@ -120,17 +120,20 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     // and never fails the build, so a failed check comes back in full.
     let mut sink = progress.sink();
     let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
+    // Staged beside their place until the report is written: a build that stops before
+    // (the engine went away, an image step failed) leaves the previous artifacts whole.
+    let staged = staging_dir(&artifacts_dir)?;
     let export = runtime.block_on(engine.build(
         BuildRequest {
             context: plan_dir.clone(),
             target: Some("export".into()),
-            export_to: Some(artifacts_dir.clone()),
+            export_to: Some(staged.path().to_path_buf()),
             no_cache: args.no_cache,
             ..BuildRequest::default()
         },
         sink.as_mut(),
     ))?;
-    let checks = read_checks(&artifacts_dir)?;
+    let checks = read_checks(staged.path())?;
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| c["status"] == "failed")
@@ -159,7 +162,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     };
     sink.finish();
     let image_id = image.as_ref().and_then(|i| i.image_id.clone());
-    let mismatches = compare_with_lock(&lock, &artifacts_dir)?;
+    let mismatches = compare_with_lock(&lock, staged.path())?;
     let inspect = image_id
         .as_ref()
         .and_then(|id| runtime.block_on(engine.docker().inspect_image(id)).ok());
@@ -193,7 +196,8 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let mut json =
         serde_json::to_string_pretty(&report).context("cannot write the build report")?;
     json.push('\n');
-    write_atomically(&artifacts_dir.join("build-report.json"), json.as_bytes())?;
+    write_atomically(&staged.path().join("build-report.json"), json.as_bytes())?;
+    publish_export(staged, &artifacts_dir)?;
 
     if !quiet {
         for check in &checks {
