@@ -59,6 +59,9 @@ pub struct FixtureFile {
     pub requires_python: Option<String>,
     /// Core metadata, served as the `.metadata` sidecar when sidecars are on.
     pub metadata: Option<Vec<u8>>,
+    /// The sha256 published (with [`HashMode::Correct`]) when it is not that of
+    /// `bytes`: set by [`FixtureFile::replaced_with`].
+    pub published: Option<String>,
 }
 
 impl FixtureFile {
@@ -117,6 +120,7 @@ impl FixtureFile {
             upload_time: None,
             requires_python: None,
             metadata,
+            published: None,
         }
     }
 
@@ -150,13 +154,21 @@ impl FixtureFile {
         self
     }
 
+    /// Serves `bytes` in place of this file while the page still publishes the hash
+    /// of the original: a file changed on the index after it was locked.
+    pub fn replaced_with(mut self, bytes: Vec<u8>) -> Self {
+        self.published = Some(self.published.take().unwrap_or_else(|| self.sha256()));
+        self.bytes = bytes;
+        self
+    }
+
     pub fn sha256(&self) -> String {
         hex::encode(Sha256::digest(&self.bytes))
     }
 
     fn published_sha256(&self) -> Option<String> {
         match self.hash {
-            HashMode::Correct => Some(self.sha256()),
+            HashMode::Correct => Some(self.published.clone().unwrap_or_else(|| self.sha256())),
             HashMode::Absent => None,
             HashMode::Wrong => Some(hex::encode(Sha256::digest(b"not the file"))),
         }
