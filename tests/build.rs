@@ -6,71 +6,12 @@
 //! Needs the Docker engine and the base image `scripts/base-image.sh` makes (the test
 //! makes it when it is missing). Skipped, with the reason printed, when no engine answers.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::support::fixture_index::{FixtureFile, FixtureIndex};
-use crate::support::wheels::WheelSpec;
-
-const BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11";
-
-fn engine_answers() -> bool {
-    Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn ensure_base_image() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/base-image.sh");
-    let status = Command::new("bash")
-        .arg(script)
-        .arg(BASE_IMAGE)
-        .status()
-        .expect("run base-image.sh");
-    assert!(status.success(), "scripts/base-image.sh failed");
-}
-
-/// A pure-Python wheel pip installs, whose module reports its version. Its bytes are
-/// new on every test run, so that no build cache on the machine holds it yet.
-fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
-    let mut spec = WheelSpec::new(name, version);
-    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
-    spec.files = vec![(
-        format!("{name}/__init__.py"),
-        format!(
-            "__version__ = \"{version}\"\n# test run {:016x}\n",
-            fastrand::u64(..)
-        )
-        .into_bytes(),
-    )];
-    FixtureFile::from_spec(&spec)
-}
-
-fn dockgen(dir: &Path, cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .env("DOCKGEN_CACHE_DIR", cache)
-        .args(args)
-        .output()
-        .expect("run dockgen")
-}
-
-fn ok(output: Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        output.status.success(),
-        "dockgen failed ({}):\n{stderr}",
-        output.status
-    );
-    stderr
-}
-
-fn report(dir: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("artifacts/app-test/build-report.json"))
-        .expect("build report");
-    serde_json::from_str(&text).expect("report is JSON")
-}
+use crate::support::docker::{
+    build_report, dockgen, engine_answers, ensure_base_image, ok, profile_yaml, wheel,
+};
+use crate::support::fixture_index::FixtureIndex;
 
 #[test]
 fn build_verifies_exports_and_rebuilds_only_what_changed() {
@@ -88,9 +29,10 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     let cache = dir.path().join("cache");
     std::fs::write(
         dir.path().join("app-test.yaml"),
-        format!(
-            "name: app-test\nextends: cpu-x86_64\npython: 3.11.2\nindexes:\n  - name: fixture\n    url: {}\nimages:\n  builder:\n    image: {BASE_IMAGE}\n    system_packages: []\n  runtime:\n    image: {BASE_IMAGE}\n    system_packages: []\nverify:\n  imports: [alpha]\n  assertions:\n    - name: alpha-is-1.0\n      check: alpha.__version__ == \"1.0\"\n",
-            index.url()
+        profile_yaml(
+            &index.url(),
+            &["alpha"],
+            &[("alpha-is-1.0", "alpha.__version__ == \"1.0\"")],
         ),
     )
     .expect("profile");
@@ -115,7 +57,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
             &tag,
         ],
     ));
-    let first = report(dir.path());
+    let first = build_report(dir.path());
     assert!(
         first["image_id"]
             .as_str()
@@ -171,7 +113,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
             &tag,
         ],
     ));
-    let second = report(dir.path());
+    let second = build_report(dir.path());
     assert_eq!(second["packages"]["downloaded"], 1, "{second:#}");
     assert_eq!(second["served_files"], 1, "{second:#}");
     assert!(
@@ -231,7 +173,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         stderr.contains("verification failed") && stderr.contains("alpha-is-1.0"),
         "{stderr}"
     );
-    let third = report(dir.path());
+    let third = build_report(dir.path());
     assert_eq!(third["image_id"], serde_json::Value::Null, "{third:#}");
     assert_eq!(third["delivery"], "context");
     assert_eq!(third["served_files"], 0);

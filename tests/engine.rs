@@ -6,13 +6,13 @@
 //! Skipped, with the reason printed, only when no engine answers at DOCKER_HOST.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use dockgen::build::engine::{BuildOutcome, BuildRequest, Engine, EngineError};
 use dockgen::build::progress::{PlainProgress, ProgressSink, QuietProgress};
 
-const BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11";
+use crate::support::docker::{BASE_IMAGE, ensure_base_image};
+use crate::support::engine_proxy::EngineProxy;
 
 /// The engine, with the base image in place; `None` (after saying why) when no engine answers.
 async fn engine() -> Option<Engine> {
@@ -29,19 +29,6 @@ async fn engine() -> Option<Engine> {
     }
     ensure_base_image();
     Some(engine)
-}
-
-fn ensure_base_image() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/base-image.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(BASE_IMAGE)
-            .status()
-            .expect("run scripts/base-image.sh");
-        assert!(status.success(), "scripts/base-image.sh failed");
-    });
 }
 
 /// A context directory with `files` written in it.
@@ -358,52 +345,12 @@ fn the_context_is_what_the_rendered_dockerignore_lets_through() {
     );
 }
 
-/// A TCP proxy to the engine's socket that drops every connection when told to.
-async fn cutting_proxy() -> (String, std::sync::Arc<tokio::sync::Notify>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = format!("tcp://{}", listener.local_addr().expect("address"));
-    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
-    let cut_all = cut.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut client, _)) = listener.accept().await else {
-                return;
-            };
-            let cut = cut_all.clone();
-            tokio::spawn(async move {
-                let Ok(mut engine) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
-                else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut client, &mut engine) => {}
-                    _ = cut.notified() => {}
-                }
-            });
-        }
-    });
-    (address, cut)
-}
-
-/// Cuts the connection as soon as the long step starts.
-struct CutWhenStarted(std::sync::Arc<tokio::sync::Notify>);
-
-impl ProgressSink for CutWhenStarted {
-    fn event(&mut self, event: &dockgen::build::progress::BuildEvent) {
-        if let dockgen::build::progress::BuildEvent::Started(step) = event
-            && step.name.contains("sleep")
-        {
-            self.0.notify_waiters();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_going_away_mid_build_is_a_clean_error() {
     let Some(_) = engine().await else { return };
-    let (address, cut) = cutting_proxy().await;
+    // Cuts the connection as soon as the long step starts.
+    let proxy = EngineProxy::cutting_on("sleep");
+    let address = proxy.address().to_string();
     let engine = Engine::connect(&address, false).expect("proxy address");
     let nonce = nonce();
     let dir = context(&[(
@@ -417,7 +364,7 @@ async fn the_engine_going_away_mid_build_is_a_clean_error() {
     request.export_to = Some(out.path().join("artifacts"));
     let start = Instant::now();
     let error = engine
-        .build(request, &mut CutWhenStarted(cut))
+        .build(request, &mut QuietProgress)
         .await
         .expect_err("the connection is cut");
     assert!(

@@ -3,6 +3,7 @@
 mod support;
 
 mod build;
+mod build_failures;
 mod engine;
 mod examples;
 mod fixture_index;

@@ -424,8 +424,9 @@ fn export_error(path: &Path, what: &str, e: std::io::Error) -> EngineError {
     }
 }
 
-/// An empty directory beside `dir` (same file system, so that it can be renamed onto it).
-fn staging_dir(dir: &Path) -> Result<tempfile::TempDir, EngineError> {
+/// An empty directory beside `dir` (same file system, so that it can be renamed onto it
+/// by [`publish_export`]); removed when dropped.
+pub fn staging_dir(dir: &Path) -> Result<tempfile::TempDir, EngineError> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -446,8 +447,8 @@ fn staging_dir(dir: &Path) -> Result<tempfile::TempDir, EngineError> {
     Ok(staging)
 }
 
-/// Replaces `dir` with the finished export.
-fn publish_export(staging: tempfile::TempDir, dir: &Path) -> Result<(), EngineError> {
+/// Replaces `dir` with the finished export (or anything staged by [`staging_dir`]).
+pub fn publish_export(staging: tempfile::TempDir, dir: &Path) -> Result<(), EngineError> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

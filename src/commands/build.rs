@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::Failure;
 use super::files::{display_path, write_atomically};
-use crate::build::engine::{BuildOutcome, BuildRequest, Engine};
+use crate::build::engine::{BuildOutcome, BuildRequest, Engine, publish_export, staging_dir};
 use crate::build::progress::{ProgressMode, StepRecord};
 use crate::build::serve::{PackageServer, ServedFile, ServedStats};
 use crate::build::wheelhouse::{WheelhouseOptions, WheelhouseReport, fill_wheelhouse};
@@ -203,14 +203,17 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     // and never fails the build, so a failed check comes back in full.
     let mut sink = progress.sink();
     let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
+    // Staged beside their place until the report is written: a build that stops before
+    // (the engine went away, an image step failed) leaves the previous artifacts whole.
+    let staged = staging_dir(&artifacts_dir)?;
     let export = runtime.block_on(engine.build(
         BuildRequest {
-            export_to: Some(artifacts_dir.clone()),
+            export_to: Some(staged.path().to_path_buf()),
             ..request("export")
         },
         sink.as_mut(),
     ))?;
-    let checks = read_checks(&artifacts_dir)?;
+    let checks = read_checks(staged.path())?;
     let failed: Vec<String> = checks
         .iter()
         .filter(|c| c["status"] == "failed")
@@ -243,7 +246,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         None => ServedStats::default(),
     };
     let image_id = image.as_ref().and_then(|i| i.image_id.clone());
-    let mismatches = compare_with_lock(&lock, &artifacts_dir)?;
+    let mismatches = compare_with_lock(&lock, staged.path())?;
     let inspect = image_id
         .as_ref()
         .and_then(|id| runtime.block_on(engine.docker().inspect_image(id)).ok());
@@ -280,7 +283,8 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let mut json =
         serde_json::to_string_pretty(&report).context("cannot write the build report")?;
     json.push('\n');
-    write_atomically(&artifacts_dir.join("build-report.json"), json.as_bytes())?;
+    write_atomically(&staged.path().join("build-report.json"), json.as_bytes())?;
+    publish_export(staged, &artifacts_dir)?;
 
     if !quiet {
         for check in &checks {

@@ -59,6 +59,9 @@ pub struct FixtureFile {
     pub requires_python: Option<String>,
     /// Core metadata, served as the `.metadata` sidecar when sidecars are on.
     pub metadata: Option<Vec<u8>>,
+    /// The sha256 published (with [`HashMode::Correct`]) when it is not that of
+    /// `bytes`: set by [`FixtureFile::replaced_with`].
+    pub published: Option<String>,
 }
 
 impl FixtureFile {
@@ -117,6 +120,7 @@ impl FixtureFile {
             upload_time: None,
             requires_python: None,
             metadata,
+            published: None,
         }
     }
 
@@ -150,13 +154,21 @@ impl FixtureFile {
         self
     }
 
+    /// Serves `bytes` in place of this file while the page still publishes the hash
+    /// of the original: a file changed on the index after it was locked.
+    pub fn replaced_with(mut self, bytes: Vec<u8>) -> Self {
+        self.published = Some(self.published.take().unwrap_or_else(|| self.sha256()));
+        self.bytes = bytes;
+        self
+    }
+
     pub fn sha256(&self) -> String {
         hex::encode(Sha256::digest(&self.bytes))
     }
 
     fn published_sha256(&self) -> Option<String> {
         match self.hash {
-            HashMode::Correct => Some(self.sha256()),
+            HashMode::Correct => Some(self.published.clone().unwrap_or_else(|| self.sha256())),
             HashMode::Absent => None,
             HashMode::Wrong => Some(hex::encode(Sha256::digest(b"not the file"))),
         }
@@ -733,7 +745,8 @@ pub fn build_tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     gz.finish().expect("gzip")
 }
 
-/// Just enough base64 for a Basic authorization header.
+/// Just enough base64 for a Basic authorization header (and for reading the BuildKit
+/// progress an engine streams).
 pub mod base64_lite {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -755,5 +768,36 @@ pub mod base64_lite {
             }
         }
         out
+    }
+
+    /// Standard base64 with padding; `None` for anything else.
+    pub fn decode(input: &str) -> Option<Vec<u8>> {
+        let input = input.as_bytes();
+        if !input.len().is_multiple_of(4) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(input.len() / 4 * 3);
+        let last = (input.len() / 4).saturating_sub(1);
+        for (i, chunk) in input.chunks(4).enumerate() {
+            let mut n = 0u32;
+            let mut padding = 0;
+            for &c in chunk {
+                let value = match c {
+                    b'=' => {
+                        padding += 1;
+                        0
+                    }
+                    _ if padding > 0 => return None,
+                    _ => ALPHABET.iter().position(|&a| a == c)? as u32,
+                };
+                n = n << 6 | value;
+            }
+            if padding > 2 || (padding > 0 && i != last) {
+                return None;
+            }
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..3 - padding]);
+        }
+        Some(out)
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod docker;
+pub mod engine_proxy;
 pub mod fixture_index;
 pub mod wheels;
 

@@ -1,0 +1,123 @@
+//! `dockgen build` on the real Docker engine: whether an engine answers, the local base
+//! image (no registry here), the test profile on it, and running the dockgen binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use url::Url;
+
+use super::fixture_index::FixtureFile;
+use super::wheels::WheelSpec;
+
+/// The base image `scripts/base-image.sh` makes; every test build starts FROM it.
+pub const BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11";
+
+/// The name of the profile [`profile_yaml`] writes.
+pub const PROFILE: &str = "app-test";
+
+/// Whether the engine at DOCKER_HOST (through the docker CLI) answers.
+pub fn engine_answers() -> bool {
+    Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Makes [`BASE_IMAGE`] when it is missing (once per test process).
+pub fn ensure_base_image() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/base-image.sh");
+        let status = Command::new("bash")
+            .arg(script)
+            .arg(BASE_IMAGE)
+            .status()
+            .expect("run scripts/base-image.sh");
+        assert!(status.success(), "scripts/base-image.sh failed");
+    });
+}
+
+/// A pure-Python wheel pip installs, whose module reports its version.
+pub fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    FixtureFile::from_spec(&wheel_spec(name, version, requires))
+}
+
+/// The spec of [`wheel`], to change before building. Its bytes are new on every test
+/// run, so that no build cache on the machine holds the wheel yet.
+pub fn wheel_spec(name: &str, version: &str, requires: &[&str]) -> WheelSpec {
+    let mut spec = WheelSpec::new(name, version);
+    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
+    spec.files = vec![(
+        format!("{name}/__init__.py"),
+        format!(
+            "__version__ = \"{version}\"\n# test run {:016x}\n",
+            fastrand::u64(..)
+        )
+        .into_bytes(),
+    )];
+    spec
+}
+
+/// `app-test.yaml`: cpu-x86_64 with both images [`BASE_IMAGE`], packages from the
+/// loopback index `index` (named `fixture`), and these checks (`(name, expression)`).
+pub fn profile_yaml(index: &Url, imports: &[&str], assertions: &[(&str, &str)]) -> String {
+    let mut yaml = format!(
+        "name: {PROFILE}\nextends: cpu-x86_64\npython: 3.11.2\nindexes:\n  - name: fixture\n    url: {index}\nimages:\n  builder:\n    image: {BASE_IMAGE}\n    system_packages: []\n  runtime:\n    image: {BASE_IMAGE}\n    system_packages: []\nverify:\n  imports: [{}]\n  assertions:\n",
+        imports.join(", ")
+    );
+    for (name, check) in assertions {
+        yaml.push_str(&format!("    - name: {name}\n      check: {check}\n"));
+    }
+    yaml
+}
+
+/// The dockgen binary, run in `dir` with its cache in `cache`.
+pub fn dockgen_command(dir: &Path, cache: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+    command
+        .current_dir(dir)
+        .env("DOCKGEN_CACHE_DIR", cache)
+        .args(args);
+    command
+}
+
+pub fn dockgen(dir: &Path, cache: &Path, args: &[&str]) -> Output {
+    dockgen_command(dir, cache, args)
+        .output()
+        .expect("run dockgen")
+}
+
+/// The stderr of a dockgen run that must have succeeded.
+pub fn ok(output: Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "dockgen failed ({}):\n{stderr}",
+        output.status
+    );
+    stderr
+}
+
+/// `artifacts/app-test/build-report.json`.
+pub fn build_report(dir: &Path) -> serde_json::Value {
+    let path = dir
+        .join("artifacts")
+        .join(PROFILE)
+        .join("build-report.json");
+    let text = std::fs::read_to_string(path).expect("build report");
+    serde_json::from_str(&text).expect("report is JSON")
+}
+
+/// Whether the engine has an image called `reference`.
+pub fn image_exists(reference: &str) -> bool {
+    Command::new("docker")
+        .args(["image", "inspect", reference])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn remove_image(reference: &str) {
+    let _ = Command::new("docker")
+        .args(["rmi", "-f", reference])
+        .output();
+}
