@@ -329,7 +329,7 @@ fn compare_with_lock(lock: &LockFile, artifacts_dir: &Path) -> anyhow::Result<Ve
         let recorded = lock.pins.get(child).is_some_and(|pin| {
             pin.via
                 .iter()
-                .any(|v| PackageName::from_str(v).is_ok_and(|v| v == *parent))
+                .any(|v| v.package().is_some_and(|v| v.name == *parent))
         });
         if lock.pins.contains_key(parent) && lock.pins.contains_key(child) && !recorded {
             problems.push(format!(
