@@ -10,5 +10,6 @@ mod index;
 mod lock;
 mod render;
 mod scripts;
+mod tree;
 mod wheelhouse;
 mod wheels;
