@@ -19,6 +19,9 @@
 //! index; and the `fastapi-optional` example locked against PyPI with
 //! `exclude_newer` pinned. Needs `python3` with `venv` and PyPI (for pipdeptree
 //! itself); `DOCKGEN_SKIP_PYPI_TESTS=1` skips both.
+//!
+//! `dockgen tree` itself is run on the committed example lock, with nothing else
+//! (no network, no Python).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -319,4 +322,74 @@ fn tree_of_a_locked_example_is_pipdeptree_s() {
     );
     insta::assert_snapshot!("example_renamed", renamed);
     insta::assert_snapshot!("example_text", text);
+}
+
+/// `dockgen TREE ARGS` in `dir`: exit code, stdout, stderr.
+fn dockgen_tree(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
+        .current_dir(dir)
+        .arg("tree")
+        .args(args)
+        .output()
+        .expect("run dockgen");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `dockgen tree` reads the lock and nothing else (no network, no environment): the
+/// committed lock of `fastapi-optional` gives the tree pipdeptree confirmed above.
+#[test]
+fn tree_command_reads_only_the_lock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let committed = crate::examples::examples_dir().join("fastapi-optional/locks/cpu-x86_64.txt");
+    std::fs::create_dir_all(dir.path().join("locks")).expect("locks dir");
+    std::fs::copy(&committed, dir.path().join("locks/cpu-x86_64.txt")).expect("copy lock");
+    let ok = |args: &[&str]| {
+        let (code, stdout, stderr) = dockgen_tree(dir.path(), args);
+        assert_eq!(code, 0, "dockgen tree {args:?}: {stderr}");
+        assert_eq!(stderr, "");
+        stdout
+    };
+    insta::assert_snapshot!("example_text", ok(&[]));
+
+    let tree = DependencyTree::from_lock(&dockgen::lock::read(&committed).unwrap());
+    let patterns = vec!["Typing_Extensions".to_string(), "h1?".to_string()];
+    assert_eq!(ok(&["--json-tree"]), tree.render_json_tree());
+    assert_eq!(ok(&["--format", "json-tree"]), tree.render_json_tree());
+    assert_eq!(ok(&["--json"]), tree.render_json());
+    assert_eq!(
+        ok(&["--reverse", "--packages", "Typing_Extensions,h1?"]),
+        tree.view(true, Some(&patterns)).unwrap().render_text()
+    );
+    assert_eq!(
+        ok(&["--lock", "locks/cpu-x86_64.txt", "--packages", "starlette"]),
+        "starlette==0.47.3\n\
+         ├── anyio [required: >=3.6.2,<5, installed: 4.10.0]\n\
+         │   ├── idna [required: >=2.8, installed: 3.10]\n\
+         │   ├── sniffio [required: >=1.1, installed: 1.3.1]\n\
+         │   └── typing-extensions [required: >=4.5, installed: 4.15.0]\n\
+         └── typing-extensions [required: >=4.10.0, installed: 4.15.0]\n"
+    );
+
+    let fails = |args: &[&str]| {
+        let (code, stdout, stderr) = dockgen_tree(dir.path(), args);
+        assert_eq!((code, stdout.as_str()), (2, ""), "dockgen tree {args:?}");
+        stderr
+    };
+    insta::assert_snapshot!(
+        [
+            fails(&["--packages", "starlette,nothing*"]),
+            fails(&["--reverse", "--json"]),
+            fails(&["--profile", "jetson-orin"]),
+        ]
+        .concat(),
+        @r"
+    error: `--packages` in `locks/cpu-x86_64.txt`: No packages matched using the following patterns: nothing*
+    error: pipdeptree's `--json --reverse` names each package with whichever requirement on it came first in the environment's file order, which a lock cannot reproduce; use `--json-tree --reverse`
+    error: cannot read the lock `locks/jetson-orin.txt`: run `dockgen lock --profile jetson-orin` first: No such file or directory (os error 2)
+    "
+    );
 }
