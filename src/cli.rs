@@ -48,11 +48,23 @@ pub enum Command {
     /// stay on the host), renders the plan, and builds it through BuildKit: first up to
     /// the artifacts (the verify stage records every check), exported to
     /// `artifacts/<profile>/`, then, when every check passed, the `image` target. Checks
-    /// that the image's dependency tree is the lock's and writes `build-report.json`.
-    /// Packages reach the build from a package server on the host's loopback (see
-    /// `--delivery`). `DOCKER_HOST` selects the engine. Exit codes: 0 built and verified,
-    /// 1 a check failed, 2 any other error.
+    /// that the image's dependency tree equals the lock's (`dockgen tree`) and writes
+    /// `build-report.json`. Packages reach the build from a package server on the host's
+    /// loopback (see `--delivery`). `DOCKER_HOST` selects the engine. Exit codes: 0 built
+    /// and verified, 1 a check failed or the image differs from the lock, 2 any other
+    /// error.
     Build(BuildArgs),
+    /// Print a lock's dependency tree, from the lock alone, as pipdeptree prints it.
+    ///
+    /// Each package under the packages it requires, each edge with the requirement it
+    /// comes from (`[required: >=0.40.0,<0.48.0, installed: 0.47.3]`), exactly as
+    /// pipdeptree 2.35.3 prints the environment the lock installs (names are the lock's,
+    /// which dockgen writes normalized: `pyyaml` where pipdeptree prints `PyYAML`).
+    /// Requirements that only an extra brings in are not edges, as in pipdeptree: a
+    /// package only an extra pulls in is a root. `dockgen build` checks that the built
+    /// image's tree equals this one. Exit codes: 0 printed, 2 any error (no lock, a
+    /// `--packages` pattern that matches nothing).
+    Tree(TreeArgs),
     /// Write a `docker-bake.hcl` and a GitHub Actions matrix with one target per profile.
     Matrix(MatrixArgs),
     /// List the built-in profiles, or show one fully resolved.
@@ -165,6 +177,45 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("`{text}`: expected KEY=VALUE")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// Profile whose lock to read: a built-in name or a YAML file.
+    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    pub profile: String,
+
+    /// The lock to read [default: `<locks-dir>/<profile>.txt`].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+
+    /// Where the locks are.
+    #[arg(long, value_name = "DIR", default_value = "locks")]
+    pub locks_dir: PathBuf,
+
+    /// Each package under the packages that require it (`pipdeptree --reverse`);
+    /// roots are then the packages that require nothing.
+    #[arg(short, long)]
+    pub reverse: bool,
+
+    /// Only these packages and what they reach (with `--reverse`: what requires them).
+    /// Comma-separated; wildcards as in `fnmatch` (`torch*`); names match normalized.
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub packages: Vec<String>,
+
+    /// Output: `text` (pipdeptree's tree), `json-tree` (`pipdeptree --json-tree`:
+    /// nested, with `required_version` per edge) or `json` (`pipdeptree --json`: each
+    /// package with its direct requirements; not with `--reverse`).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json", "json-tree"])]
+    pub format: String,
+
+    /// Same as `--format json-tree`.
+    #[arg(long, conflicts_with_all = ["format", "json"])]
+    pub json_tree: bool,
+
+    /// Same as `--format json`.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,9 +7,13 @@
 //! input -> index -> resolve -> lock -> (render -> build -> artifacts)
 //! ```
 //!
+//! `audit` is the part of the artifacts stage that needs no image: views (the
+//! dependency tree) computed from the lock alone.
+//!
 //! `commands` is the only layer that ties stages together and touches the file
 //! system and the network; `main.rs` parses arguments and maps errors to exit codes.
 
+pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod commands;

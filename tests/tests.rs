@@ -11,5 +11,6 @@ mod index;
 mod lock;
 mod render;
 mod scripts;
+mod tree;
 mod wheelhouse;
 mod wheels;

@@ -9,17 +9,16 @@
 //! plan's `wheels/` (sent with the context on every build). BuildKit's cache does the
 //! rest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use pep508_rs::PackageName;
 use serde::Serialize;
 
 use super::Failure;
 use super::files::{display_path, write_atomically};
+use crate::audit::DependencyTree;
 use crate::build::engine::{BuildOutcome, BuildRequest, Engine, publish_export, staging_dir};
 use crate::build::progress::{ProgressMode, StepRecord};
 use crate::build::serve::{PackageServer, ServedFile, ServedStats};
@@ -358,76 +357,30 @@ fn read_checks(artifacts_dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
     Ok(report["checks"].as_array().cloned().unwrap_or_default())
 }
 
-/// Differences between the lock and the image's `dependency_tree.json`: packages and
-/// versions must be equal (pip, setuptools and wheel may be in the image unlocked),
-/// and every edge the image shows must be one the lock's `# via` annotations record.
-/// (Edges the lock records but the image does not show are allowed: they come in
-/// through extras, which pipdeptree does not follow.)
+/// Differences between the lock and the image's `dependency_tree.json`: the image's
+/// tree must equal the one computed from the lock (`dockgen tree`): the same packages
+/// and versions (pip, setuptools and wheel may be in the image unlocked), the same
+/// edges both ways, each with the same specifiers. Both are compared as pipdeptree
+/// shows them, see [`DependencyTree::differences`].
 fn compare_with_lock(lock: &LockFile, artifacts_dir: &Path) -> anyhow::Result<Vec<String>> {
     let path = artifacts_dir.join("dependency_tree.json");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("the build exported no `{}`", path.display()))?;
-    let tree: serde_json::Value =
+    let image: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let mut installed: BTreeMap<PackageName, String> = BTreeMap::new();
-    let mut edges: BTreeSet<(PackageName, PackageName)> = BTreeSet::new();
-    fn walk(
-        node: &serde_json::Value,
-        parent: Option<&PackageName>,
-        installed: &mut BTreeMap<PackageName, String>,
-        edges: &mut BTreeSet<(PackageName, PackageName)>,
-    ) {
-        let Some(name) = node["package_name"]
-            .as_str()
-            .and_then(|n| PackageName::from_str(n).ok())
-        else {
-            return;
-        };
-        if let Some(version) = node["installed_version"].as_str() {
-            installed.insert(name.clone(), version.to_string());
-        }
-        if let Some(parent) = parent {
-            edges.insert((parent.clone(), name.clone()));
-        }
-        for child in node["dependencies"].as_array().into_iter().flatten() {
-            walk(child, Some(&name), installed, edges);
-        }
-    }
-    for root in tree.as_array().into_iter().flatten() {
-        walk(root, None, &mut installed, &mut edges);
-    }
-
-    let tooling = ["pip", "setuptools", "wheel"];
-    let mut problems = Vec::new();
-    for (name, pin) in &lock.pins {
-        match installed.get(name) {
-            None => problems.push(format!(
-                "`{name}` {} is locked but not installed",
-                pin.version
-            )),
-            Some(version) if *version != pin.version.to_string() => problems.push(format!(
-                "`{name}` is {version} in the image, {} in the lock",
-                pin.version
-            )),
-            Some(_) => {}
-        }
-    }
-    for (name, version) in &installed {
-        if !lock.pins.contains_key(name) && !tooling.contains(&name.as_ref()) {
-            problems.push(format!("`{name}` {version} is installed but not locked"));
-        }
-    }
-    for (parent, child) in &edges {
-        let recorded = lock.pins.get(child).is_some_and(|pin| {
-            pin.via
-                .iter()
-                .any(|v| PackageName::from_str(v).is_ok_and(|v| v == *parent))
-        });
-        if lock.pins.contains_key(parent) && lock.pins.contains_key(child) && !recorded {
-            problems.push(format!(
-                "the image has `{parent}` -> `{child}`, the lock does not"
-            ));
-        }
+    let mut problems =
+        DependencyTree::from_lock(lock).differences(&image, &["pip", "setuptools", "wheel"]);
+    let records_requirements = lock.pins.values().flat_map(|pin| &pin.via).any(|via| {
+        via.package()
+            .is_some_and(|p| p.specifier.is_some() || p.extra.is_some())
+    });
+    if !problems.is_empty() && !records_requirements {
+        problems.push(
+            "the lock's `# via` entries name no requirements (a pip-compile lock, or one \
+             from an older dockgen), so its tree has no specifiers and counts extras' edges: \
+             re-lock with `dockgen lock`"
+                .into(),
+        );
     }
     Ok(problems)
 }

@@ -7,6 +7,7 @@ pub mod lock;
 pub mod matrix;
 pub mod profiles;
 pub mod render;
+pub mod tree;
 
 use std::io::IsTerminal;
 

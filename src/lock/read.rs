@@ -1,20 +1,111 @@
-//! Reading a lock back: the pins (kept on re-lock unless upgraded) and their hashes.
-//! Reads dockgen's own output and any pip-compile / `uv pip compile` file alike.
+//! Reading a lock back: the pins (kept on re-lock unless upgraded), their hashes and
+//! their `# via` entries. Reads dockgen's own output and any pip-compile /
+//! `uv pip compile` file alike: their `# via` entries name packages without a
+//! requirement, which reads as a requirement with no specifier.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use pep440_rs::Version;
-use pep508_rs::PackageName;
+use pep508_rs::{ExtraName, PackageName};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockedPin {
+    /// The name as the pin spells it (`PyYAML` in a pip-compile lock, `pyyaml` in
+    /// dockgen's, which writes normalized names).
+    pub name: String,
     pub version: Version,
     pub hashes: Vec<String>,
     pub line: usize,
-    /// The `# via` annotation: the packages (and `-r FILE` inputs) that require it.
-    pub via: Vec<String>,
+    /// The `# via` annotation: the inputs (`-r FILE`) and packages that require it.
+    pub via: Vec<Via>,
+}
+
+/// One `# via` entry (the format is described in `lock/write.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// An input, or anything that does not read as a package: `-r ../requirements.in`,
+    /// pip-compile's `my-project (pyproject.toml)`.
+    Input(String),
+    /// A locked package's requirement: `parent`, `parent (>=1.0,<2)`,
+    /// `parent[extra] (>=1.0)`.
+    Package(ViaPackage),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViaPackage {
+    pub name: PackageName,
+    /// The parent's extra when the requirement only holds with it.
+    pub extra: Option<ExtraName>,
+    /// The specifiers as pipdeptree shows them; `None` for none (or a lock that does
+    /// not record them).
+    pub specifier: Option<String>,
+}
+
+impl Via {
+    /// Reads one entry; never fails (what is not a package is an input).
+    pub fn parse(entry: &str) -> Via {
+        let entry = entry.trim();
+        let input = || Via::Input(entry.to_string());
+        if entry.starts_with('-') {
+            return input();
+        }
+        let (label, specifier) = match entry.split_once(" (") {
+            Some((label, rest)) => match rest.strip_suffix(')') {
+                Some(spec) if spec.starts_with(['<', '>', '=', '!', '~']) => {
+                    (label, Some(spec.to_string()))
+                }
+                _ => return input(),
+            },
+            None => (entry, None),
+        };
+        let (name, extra) = match label.split_once('[') {
+            Some((name, rest)) => match rest
+                .strip_suffix(']')
+                .and_then(|e| ExtraName::from_str(e).ok())
+            {
+                Some(extra) => (name, Some(extra)),
+                None => return input(),
+            },
+            None => (label, None),
+        };
+        match PackageName::from_str(name) {
+            Ok(name) if !name.as_ref().is_empty() => Via::Package(ViaPackage {
+                name,
+                extra,
+                specifier,
+            }),
+            _ => input(),
+        }
+    }
+
+    /// The package this entry names, if it names one.
+    pub fn package(&self) -> Option<&ViaPackage> {
+        match self {
+            Via::Package(package) => Some(package),
+            Via::Input(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Via::Input(label) => f.write_str(label),
+            Via::Package(package) => {
+                f.write_str(package.name.as_ref())?;
+                if let Some(extra) = &package.extra {
+                    write!(f, "[{extra}]")?;
+                }
+                if let Some(specifier) = &package.specifier {
+                    write!(f, " ({specifier})")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,14 +176,15 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
             let (name, version) = first
                 .split_once("==")
                 .ok_or_else(|| syntax(format!("expected `name==version`, found `{first}`")))?;
-            let name = name.split('[').next().unwrap_or(name);
-            let name = PackageName::from_str(name)
-                .map_err(|e| syntax(format!("bad package name `{name}`: {e}")))?;
+            let written = name.split('[').next().unwrap_or(name);
+            let name = PackageName::from_str(written)
+                .map_err(|e| syntax(format!("bad package name `{written}`: {e}")))?;
             let version = Version::from_str(version.trim_end_matches(';'))
                 .map_err(|e| syntax(format!("bad version `{version}` of `{name}`: {e}")))?;
             lock.pins.insert(
                 name.clone(),
                 LockedPin {
+                    name: written.to_string(),
                     version,
                     hashes: Vec::new(),
                     line,
@@ -123,7 +215,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
         if let Ok(name) = PackageName::from_str(&name)
             && let Some(pin) = lock.pins.get_mut(&name)
         {
-            pin.via = parents;
+            pin.via = parents.iter().map(|entry| Via::parse(entry)).collect();
         }
     }
     Ok(lock)
@@ -174,24 +266,54 @@ mod tests {
 
     #[test]
     fn reads_pins_and_hashes_across_continuations() {
-        let text = "#\n# header\n#\n--index-url https://pypi.org/simple\n\nanyio==4.4.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via httpx\ntorch==2.5.1+cu124 \\\n    --hash=sha256:cc\n    # via\n    #   -r ../requirements.in\n    #   torchvision\n";
+        let text = "#\n# header\n#\n--index-url https://pypi.org/simple\n\nanyio==4.4.0 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via httpx\nPyYAML==6.0.2 \\\n    --hash=sha256:dd\n    # via uvicorn[standard] (>=5.1)\ntorch==2.5.1+cu124 \\\n    --hash=sha256:cc\n    # via\n    #   -r ../requirements.in\n    #   torchvision (==2.5.1)\n    #   my-app (pyproject.toml)\n";
         let lock = parse(text, Path::new("locks/x.txt")).unwrap();
         let rendered: Vec<String> = lock
             .pins
             .iter()
             .map(|(n, p)| {
                 format!(
-                    "{n} {} {:?} @{} via {:?}",
-                    p.version, p.hashes, p.line, p.via
+                    "{n} ({}) {} {:?} @{} via {:?}",
+                    p.name, p.version, p.hashes, p.line, p.via
                 )
             })
             .collect();
+        insta::assert_snapshot!(rendered.join("\n"));
+        // What is read is written back as it was.
+        let entries: Vec<String> = lock
+            .pins
+            .values()
+            .flat_map(|p| p.via.iter().map(ToString::to_string))
+            .collect();
         assert_eq!(
-            rendered,
-            vec![
-                "anyio 4.4.0 [\"aa\", \"bb\"] @6 via [\"httpx\"]",
-                "torch 2.5.1+cu124 [\"cc\"] @10 via [\"-r ../requirements.in\", \"torchvision\"]"
+            entries,
+            [
+                "httpx",
+                "uvicorn[standard] (>=5.1)",
+                "-r ../requirements.in",
+                "torchvision (==2.5.1)",
+                "my-app (pyproject.toml)"
             ]
+        );
+    }
+
+    #[test]
+    fn via_entries_old_and_new() {
+        let read = |entry: &str| format!("{:?}", Via::parse(entry));
+        insta::assert_snapshot!(
+            [
+                "starlette",
+                "Starlette (>=0.40.0,<0.48.0)",
+                "uvicorn[standard] (>=0.13)",
+                "uvicorn[standard]",
+                "-r ../requirements.in",
+                "-c constraints.txt",
+                "my-project (pyproject.toml)",
+                "two words",
+                "broken[ (>=1)",
+            ]
+            .map(|entry| format!("{entry:<32} -> {}", read(entry)))
+            .join("\n")
         );
     }
 

@@ -96,3 +96,60 @@ fn pylock_file() {
     .unwrap();
     insta::assert_snapshot!(text);
 }
+
+/// `# via` entries: specifiers as pipdeptree shows them, extras-only edges with the
+/// extra, the plain entry alone when a parent requires a package both ways, one entry
+/// per requirement when two of a parent's requirements apply.
+#[test]
+fn via_entries_name_the_requirement() {
+    let mut source = MemorySource::default();
+    source
+        .add(Release::new(
+            "server",
+            "0.30",
+            &[
+                "h11<0.17,>=0.8",
+                "click>=7.0",
+                "uvloop>=0.15.1; extra == 'standard'",
+                "h11>=0.9; extra == 'standard'",
+                "watch; extra == 'standard'",
+                "watch>=1.0; extra == 'reload'",
+            ],
+        ))
+        .add(Release::new(
+            "click",
+            "8.2.1",
+            &[
+                "colors; sys_platform == 'linux'",
+                "colors<2; python_version >= '3'",
+            ],
+        ))
+        .add(Release::new("colors", "1.0", &[]))
+        .add(Release::new("h11", "0.16.0", &[]))
+        .add(Release::new("uvloop", "0.21.0", &[]))
+        .add(Release::new("watch", "1.1", &[]));
+    let profile = profile::builtin("cpu-x86_64").expect("built-in");
+    let root = |r: &str| RootRequirement {
+        requirement: Requirement::from_str(r).unwrap(),
+        source: "-r ../requirements.in".into(),
+    };
+    let request = ResolveRequest::new(
+        Target::from_profile(&profile).unwrap(),
+        vec![root("server[standard,reload]"), root("colors")],
+    );
+    let resolution = resolve(&source, &request, "cpu-x86_64").unwrap();
+    let text = render(&resolution, &header());
+    let body = text.split("\n\n").skip(1).collect::<Vec<_>>().join("\n\n");
+    insta::assert_snapshot!(body);
+    // Read back, each entry is what was written.
+    let lock = parse(&text, std::path::Path::new("locks/cpu-x86_64.txt")).unwrap();
+    let via: Vec<String> = lock
+        .pins
+        .iter()
+        .map(|(name, pin)| {
+            let entries: Vec<String> = pin.via.iter().map(ToString::to_string).collect();
+            format!("{name}: {}", entries.join(" | "))
+        })
+        .collect();
+    insta::assert_snapshot!("via_entries_read_back", via.join("\n"));
+}

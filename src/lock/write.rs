@@ -1,6 +1,30 @@
 //! Rendering a [`Resolution`] as a lock file. Same resolution, same bytes.
+//!
+//! Each pin is followed by its `# via` entries: first the inputs that ask for it
+//! (`-r ../requirements.in`), then one entry per requirement of another locked package
+//! on it, so the lock alone holds the dependency graph with the requirement behind
+//! every edge (what `dockgen tree` shows, and what the built image's tree must equal):
+//!
+//! - `parent (>=0.37.2,<0.39.0)`: `parent` requires it with these specifiers, written
+//!   as pipdeptree shows them ([`specifier_text`](crate::resolve::specifier_text));
+//! - `parent`: `parent` requires it with no specifier (pipdeptree's `Any`);
+//! - `parent[standard] (>=0.1)`: the requirement only holds with `parent`'s extra
+//!   `standard` active. pipdeptree evaluates markers with no extra active, so the
+//!   tree leaves these edges out; the entry still says why the package is locked.
+//!
+//! A parent that requires the package both plainly and through an extra gets only the
+//! plain entries: the edge exists without the extra, and that is the requirement
+//! pipdeptree shows (and pip enforces first). A parent whose metadata holds two
+//! requirements on the package that both apply to the target (different markers) gets
+//! one entry for each, in metadata order, as pipdeptree lists the package twice. Entries
+//! through extras are written once per extra and specifier.
+//!
+//! Readers that only want names (pip-compile's format has bare names) take the word
+//! before ` (` and `[`.
 
 use std::fmt::Write as _;
+
+use pep508_rs::PackageName;
 
 use crate::resolve::{RequiredBy, Resolution};
 
@@ -72,9 +96,9 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
         let via: Vec<String> = package
             .required_by
             .iter()
-            .map(|by| match by {
-                RequiredBy::Input(label) => label.clone(),
-                RequiredBy::Package(name) => name.to_string(),
+            .flat_map(|by| match by {
+                RequiredBy::Input(label) => vec![label.clone()],
+                RequiredBy::Package(parent) => via_package(resolution, parent, &package.name),
             })
             .collect();
         match via.as_slice() {
@@ -91,4 +115,45 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
         }
     }
     out
+}
+
+/// The `# via` entries for the requirements of `parent` on `child` (see the module docs).
+fn via_package(resolution: &Resolution, parent: &PackageName, child: &PackageName) -> Vec<String> {
+    let with_specifier = |label: String, specifier: &str| {
+        if specifier.is_empty() {
+            label
+        } else {
+            format!("{label} ({specifier})")
+        }
+    };
+    let Some(requirements) = resolution
+        .packages
+        .get(parent)
+        .map(|p| p.dependencies.iter().filter(|d| d.name == *child))
+    else {
+        return vec![parent.to_string()];
+    };
+    let requirements: Vec<_> = requirements.collect();
+    let plain: Vec<String> = requirements
+        .iter()
+        .filter(|d| d.via_extra.is_none())
+        .map(|d| with_specifier(parent.to_string(), &d.specifier))
+        .collect();
+    if !plain.is_empty() {
+        return plain;
+    }
+    let mut through_extras: Vec<String> = Vec::new();
+    for dependency in requirements {
+        if let Some(extra) = &dependency.via_extra {
+            let entry = with_specifier(format!("{parent}[{extra}]"), &dependency.specifier);
+            if !through_extras.contains(&entry) {
+                through_extras.push(entry);
+            }
+        }
+    }
+    if through_extras.is_empty() {
+        // Not reached: `required_by` names a parent only for its own requirements.
+        through_extras.push(parent.to_string());
+    }
+    through_extras
 }

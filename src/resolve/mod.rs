@@ -14,7 +14,7 @@ pub mod specifiers;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use pep440_rs::Version;
+use pep440_rs::{Version, VersionSpecifier};
 use pep508_rs::{ExtraName, PackageName, Requirement};
 
 pub use accelerator::{AcceleratorError, AcceleratorPolicy};
@@ -107,8 +107,23 @@ pub struct Dependency {
     pub extras: Vec<ExtraName>,
     /// The requirement as the package declares it, e.g. `idna>=2.8`.
     pub requirement: String,
+    /// Its version specifiers as pipdeptree shows them (see [`specifier_text`]), e.g.
+    /// `>=0.40.0,<0.48.0`; empty when it has none (pipdeptree's `Any`).
+    pub specifier: String,
     /// Set when the edge comes in through one of this package's extras.
     pub via_extra: Option<ExtraName>,
+}
+
+/// A requirement's version specifiers as pipdeptree 2.x shows them: each one's text,
+/// sorted in reverse (so `>=` comes before `<`), comma-joined, the same text once;
+/// empty for none (a bare name or a URL). The text is pep440's normal form of each
+/// specifier, which is what packaging prints unless the metadata spells a version in
+/// a non-normal way (`1.0-rc1`), which no current wheel tool writes.
+pub fn specifier_text(specifiers: &[VersionSpecifier]) -> String {
+    let mut texts: Vec<String> = specifiers.iter().map(ToString::to_string).collect();
+    texts.sort_unstable_by(|a, b| b.cmp(a));
+    texts.dedup();
+    texts.join(",")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

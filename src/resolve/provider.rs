@@ -23,6 +23,7 @@ use super::report;
 use super::specifiers::to_ranges;
 use super::{
     Dependency, LockedFile, RequiredBy, Resolution, ResolveError, ResolveRequest, ResolvedPackage,
+    specifier_text,
 };
 use crate::index::{CoreMetadata, DistFile, IndexError, PackageSource};
 
@@ -461,6 +462,12 @@ impl Provider<'_> {
                         name: req.name.clone(),
                         extras: req.extras.clone(),
                         requirement: requirement_without_marker(req),
+                        specifier: match &req.version_or_url {
+                            Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+                                specifier_text(specifiers)
+                            }
+                            _ => String::new(),
+                        },
                         via_extra: extra.cloned(),
                     });
                     if &req.name != name {

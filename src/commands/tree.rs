@@ -1,0 +1,51 @@
+//! `dockgen tree`: a lock's dependency tree, from the lock alone (`audit::tree`).
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::audit::DependencyTree;
+use crate::cli::TreeArgs;
+use crate::input::profile;
+
+pub fn run(args: &TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    // With `--lock` the profile only names the lock in messages: it is not loaded.
+    let name = match &args.lock {
+        Some(_) => args.profile.clone(),
+        None => {
+            profile::load(&args.profile, &cwd)
+                .with_context(|| format!("cannot load profile `{}`", args.profile))?
+                .name
+        }
+    };
+    let (lock_path, _, lock) = super::read_profile_lock(
+        &cwd,
+        args.lock.as_deref(),
+        &args.locks_dir,
+        &name,
+        &args.profile,
+    )?;
+    let tree = DependencyTree::from_lock(&lock);
+    let packages = (!args.packages.is_empty()).then_some(args.packages.as_slice());
+    let shown = super::files::display_path(&lock_path, &cwd);
+    let view = tree
+        .view(args.reverse, packages)
+        .with_context(|| format!("`--packages` in `{shown}`"))?;
+    let format = if args.json_tree {
+        "json-tree"
+    } else if args.json {
+        "json"
+    } else {
+        args.format.as_str()
+    };
+    let text = match format {
+        "json-tree" => view.render_json_tree(),
+        "json" => view.render_json()?,
+        _ => view.render_text(),
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("cannot write the tree")?;
+    Ok(())
+}
