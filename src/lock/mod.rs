@@ -9,5 +9,5 @@ mod read;
 mod tests;
 mod write;
 
-pub use read::{LockFile, LockedPin, ReadError, parse, read};
+pub use read::{LockFile, LockedPin, Provenance, ReadError, parse, provenance, read};
 pub use write::{LockHeader, render};
