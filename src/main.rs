@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&args, cli.quiet),
         Command::Matrix(args) => commands::matrix::run(&args, cli.quiet),
         Command::Build(args) => commands::build::run(&args, cli.quiet),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();
