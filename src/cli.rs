@@ -315,7 +315,7 @@ pub struct NetworkArgs {
 pub struct DiffArgs {
     /// The old lock: a path, or `REV:PATH` for that file at a git revision. Alone: the
     /// lock to compare at `--rev` with the file as it is.
-    #[arg(value_name = "OLD", required_unless_present = "profile")]
+    #[arg(value_name = "OLD")]
     pub old: Option<String>,
 
     /// The new lock: a path, or `REV:PATH`.

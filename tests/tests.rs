@@ -3,6 +3,7 @@
 mod support;
 
 mod build;
+mod diff;
 mod engine;
 mod examples;
 mod fixture_index;

@@ -12,7 +12,7 @@ use std::process::Command;
 use anyhow::{Context, anyhow, bail};
 
 use super::Failure;
-use super::files::{display_path, normalize};
+use super::files::normalize;
 use crate::audit::diff::{self, Side, Source};
 use crate::cli::DiffArgs;
 use crate::input::profile;
@@ -113,12 +113,18 @@ fn operands(args: &DiffArgs, cwd: &Path) -> anyhow::Result<(Operand, Operand)> {
         (None, _, Some(spec)) => {
             let profile = profile::load(spec, cwd)
                 .with_context(|| format!("cannot load profile `{spec}`"))?;
-            let path = cwd
-                .join(args.locks_dir.as_deref().unwrap_or(Path::new("locks")))
-                .join(format!("{}.txt", profile.name));
-            display_path(&path, cwd)
+            // As the user would write it: relative to the current directory, or
+            // absolute when `--locks-dir` is.
+            let locks_dir = args.locks_dir.as_deref().unwrap_or(Path::new("locks"));
+            locks_dir
+                .join(format!("{}.txt", profile.name))
+                .display()
+                .to_string()
         }
-        (None, _, None) => bail!("give two locks, one lock, or `--profile`"),
+        (None, _, None) => bail!(
+            "nothing to compare: give two locks (OLD NEW), one lock (compared with itself at \
+             `--rev`, default `HEAD`), or `--profile NAME` (its lock, the same way)"
+        ),
     };
     let at = |revision: &str| Operand::Git {
         revision: revision.into(),
