@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! input -> index -> resolve -> lock -> (render -> build -> artifacts)
+//!                                   \-> audit (views computed from the lock alone)
 //! ```
 //!
 //! `commands` is the only layer that ties stages together and touches the file
