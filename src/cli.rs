@@ -69,6 +69,30 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// List the built-in profiles, or show one fully resolved.
     Profiles(ProfilesArgs),
+    /// Compare two locks: packages added, removed, upgraded and downgraded, files
+    /// changed under the same version (a replaced file is flagged as suspicious), and
+    /// the header lines that decide what gets locked.
+    ///
+    /// OLD and NEW are lock files, or `REV:PATH` for a lock at a git revision (PATH is
+    /// relative to the current directory, as for a file; git finds the repository from
+    /// the lock's directory). One lock alone is compared at `--rev` (default `HEAD`)
+    /// with the file as it is; `--profile NAME` alone does that for
+    /// `<locks-dir>/NAME.txt`. Reads only the locks. Examples:
+    ///
+    ///   dockgen diff locks/cpu-x86_64.txt                # HEAD against the working file
+    ///
+    ///   dockgen diff --rev main --profile cuda12-x86_64  # main against the working file
+    ///
+    ///   dockgen diff HEAD~3:locks/cpu-x86_64.txt old/cpu-x86_64.txt
+    ///
+    /// Versions compare by PEP 440. Under the same version, hashes only added (a wheel
+    /// uploaded later) or only gone (a file deleted or yanked) are listed; a hash gone
+    /// and another new means a file was replaced, which an index should never do: it
+    /// is flagged SUSPICIOUS unless the two locks name different targets (a new Python
+    /// takes other wheels). Exit codes: 0 no differences, 1 differences (`--fail-on`
+    /// says which count), 2 any other error (a lock missing or unreadable, a failing
+    /// git).
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +360,44 @@ pub struct NetworkArgs {
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old lock: a path, or `REV:PATH` for that file at a git revision. Alone: the
+    /// lock to compare at `--rev` with the file as it is.
+    #[arg(value_name = "OLD")]
+    pub old: Option<String>,
+
+    /// The new lock: a path, or `REV:PATH`.
+    #[arg(value_name = "NEW", conflicts_with = "revs")]
+    pub new: Option<String>,
+
+    /// With one lock (or `--profile`): the git revision to read the old lock at, the
+    /// new one being the file as it is. Given twice: the old lock at the first
+    /// revision, the new at the second [default: `HEAD`].
+    #[arg(long = "rev", value_name = "REV")]
+    pub revs: Vec<String>,
+
+    /// Compare the lock of this profile, `<locks-dir>/<name>.txt` (a built-in name, or
+    /// a YAML file naming the profile), at `--rev` with the file as it is.
+    #[arg(short, long, value_name = "NAME|FILE", conflicts_with = "old")]
+    pub profile: Option<String>,
+
+    /// Where the locks are, for `--profile` [default: `locks`].
+    #[arg(long, value_name = "DIR", requires = "profile", conflicts_with = "old")]
+    pub locks_dir: Option<PathBuf>,
+
+    /// Output: `text` (a changelog, for people) or `json` (every key always present,
+    /// lists sorted by package name).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// What exits 1: `any` difference (as `diff` does), only a `suspicious` file
+    /// replacement (for a CI gate that lets normal updates through), or `never` (print
+    /// only; errors still exit 2).
+    #[arg(long, value_name = "WHAT", default_value = "any", value_parser = ["any", "suspicious", "never"])]
+    pub fail_on: String,
 }
 
 #[derive(Debug, Args)]

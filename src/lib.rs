@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! input -> index -> resolve -> lock -> (render -> build -> artifacts)
+//!                                   \-> audit (views computed from the lock alone)
 //! ```
 //!
 //! `audit` is the part of the artifacts stage that needs no image: views (the

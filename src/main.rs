@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Matrix(args) => commands::matrix::run(&args, cli.quiet),
         Command::Build(args) => commands::build::run(&args, cli.quiet),
         Command::Tree(args) => commands::tree::run(&args, &mut std::io::stdout().lock()),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();

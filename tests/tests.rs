@@ -4,6 +4,7 @@ mod support;
 
 mod build;
 mod build_failures;
+mod diff;
 mod engine;
 mod examples;
 mod fixture_index;

@@ -4,6 +4,7 @@
 //!
 //! Imports the lock and nothing to its right: no rendering, no engine.
 
+pub mod diff;
 pub mod tree;
 
 pub use tree::{DependencyTree, Edge, Node, TreeError, View};

@@ -2,6 +2,7 @@
 //! and the network.
 
 pub mod build;
+pub mod diff;
 pub mod files;
 pub mod lock;
 pub mod matrix;

@@ -9,5 +9,7 @@ mod read;
 mod tests;
 mod write;
 
-pub use read::{LockFile, LockedPin, ReadError, Via, ViaPackage, parse, read};
+pub use read::{
+    LockFile, LockedPin, Provenance, ReadError, Via, ViaPackage, parse, provenance, read,
+};
 pub use write::{LockHeader, render};
