@@ -141,8 +141,10 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
                 .files
                 .iter()
                 .map(|f| render::ServedFile {
+                    package: f.package.clone(),
                     sha256: f.sha256.clone(),
                     filename: f.filename.clone(),
+                    size: f.size,
                 })
                 .collect(),
         }

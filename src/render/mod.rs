@@ -43,8 +43,64 @@ pub enum Delivery {
 /// A locked file as the package server serves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServedFile {
+    pub package: PackageName,
     pub sha256: String,
     pub filename: String,
+    pub size: u64,
+}
+
+/// A package whose files add up to this much gets an install step (an image layer) of
+/// its own, so that changing any other package does not install it again.
+pub const OWN_LAYER_BYTES: u64 = 10 * 1000 * 1000;
+
+/// One install step of the final stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    /// The directory under `/wheels` of the wheel-builder, and the step's label.
+    pub name: String,
+    /// The packages it installs; `None`: every package no other layer names.
+    pub packages: Option<Vec<String>>,
+}
+
+/// The final stage's install steps: with file sizes known (served delivery), one per
+/// package of at least [`OWN_LAYER_BYTES`], by name, then one for the rest; else one.
+/// BuildKit keys each step on the wheels it mounts, so a lock change re-installs only
+/// the layers whose wheels changed, and those after them.
+pub fn layers(delivery: &Delivery) -> Vec<Layer> {
+    let mut big = Vec::new();
+    if let Delivery::Served { files } = delivery {
+        let mut sizes: BTreeMap<&PackageName, u64> = BTreeMap::new();
+        for file in files {
+            *sizes.entry(&file.package).or_default() += file.size;
+        }
+        big = sizes
+            .into_iter()
+            .filter(|(_, size)| *size >= OWN_LAYER_BYTES)
+            .map(|(name, _)| name.to_string())
+            .collect();
+    }
+    let total = match delivery {
+        Delivery::Served { files } => files
+            .iter()
+            .map(|f| &f.package)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        _ => usize::MAX,
+    };
+    let mut layers: Vec<Layer> = big
+        .iter()
+        .map(|name| Layer {
+            name: format!("pkg-{name}"),
+            packages: Some(vec![name.clone()]),
+        })
+        .collect();
+    if big.len() < total {
+        layers.push(Layer {
+            name: "rest".into(),
+            packages: None,
+        });
+    }
+    layers
 }
 
 /// One file of the rendered plan, relative to the plan's directory.
@@ -87,6 +143,8 @@ pub struct DockerfileContext {
     /// `index`, `wheelhouse` or `served`: how packages reach the wheel-builder.
     pub delivery: &'static str,
     pub files_cache_id: String,
+    /// The final stage's install steps, in order.
+    pub layers: Vec<Layer>,
     pub runtime_image: String,
     pub builder_image: String,
     pub runtime_packages: Vec<String>,
@@ -187,6 +245,7 @@ pub fn plan(
             Delivery::Served { .. } => "served",
         },
         files_cache_id: "dockgen-files-sha256".into(),
+        layers: layers(delivery),
         runtime_image: profile.images.runtime.reference.clone(),
         builder_image: profile.images.builder.reference.clone(),
         runtime_packages: profile.images.runtime.system_packages.clone(),
@@ -257,6 +316,10 @@ pub fn plan(
         RenderedFile {
             path: "dockgen/verify.json".into(),
             contents: json(&verify),
+        },
+        RenderedFile {
+            path: "dockgen/layers.json".into(),
+            contents: json(&serde_json::json!({ "layers": &context.layers })),
         },
     ];
     if let Delivery::Served { files: served } = delivery {

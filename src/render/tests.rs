@@ -28,12 +28,16 @@ fn served_plan() -> BTreeMap<String, String> {
     let delivery = Delivery::Served {
         files: vec![
             ServedFile {
+                package: PackageName::from_str("alpha").expect("name"),
                 sha256: "1".repeat(64),
-                filename: "alpha-1.0-py3-none-any.whl".into(),
+                filename: "alpha-1.0-cp311-cp311-manylinux_2_17_x86_64.whl".into(),
+                size: 40_000_000,
             },
             ServedFile {
+                package: PackageName::from_str("beta").expect("name"),
                 sha256: "2".repeat(64),
                 filename: "beta-2.0-py3-none-any.whl".into(),
+                size: 20_000,
             },
         ],
     };
@@ -51,4 +55,5 @@ fn served_plan_fetches_through_the_cache_mount() {
     insta::assert_snapshot!("served_dockerignore", files[".dockerignore"]);
     insta::assert_snapshot!("served_packages", files["dockgen/packages.txt"]);
     insta::assert_snapshot!("served_lock", files["requirements.lock"]);
+    insta::assert_snapshot!("served_layers", files["dockgen/layers.json"]);
 }
