@@ -10,6 +10,7 @@
 //! `commands` is the only layer that ties stages together and touches the file
 //! system and the network; `main.rs` parses arguments and maps errors to exit codes.
 
+pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod commands;

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&args, cli.quiet),
         Command::Matrix(args) => commands::matrix::run(&args, cli.quiet),
         Command::Build(args) => commands::build::run(&args, cli.quiet),
+        Command::Check(args) => commands::check::run(&args, cli.quiet),
+        Command::Sbom(args) => commands::sbom::run(&args, cli.quiet),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();

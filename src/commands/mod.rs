@@ -2,11 +2,13 @@
 //! and the network.
 
 pub mod build;
+pub mod check;
 pub mod files;
 pub mod lock;
 pub mod matrix;
 pub mod profiles;
 pub mod render;
+pub mod sbom;
 
 use std::io::IsTerminal;
 
