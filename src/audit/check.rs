@@ -88,7 +88,10 @@ pub enum Kind {
     SdistBuild {
         sdist: String,
         build_requires: Vec<String>,
+        /// `None`: setuptools' legacy backend.
         build_backend: Option<String>,
+        /// Whether the sdist declares its `[build-system]` (else the PEP 517 defaults).
+        build_system_declared: bool,
     },
 }
 
@@ -139,6 +142,8 @@ pub struct Context<'a> {
     pub indexes: &'a [String],
     /// The lock, as the command line named it (for the report).
     pub lock: &'a str,
+    /// The command that re-locks for this profile (`dockgen lock --profile gpu.yaml`).
+    pub relock: &'a str,
 }
 
 /// Every finding of `facts`, errors first.
@@ -174,8 +179,8 @@ fn target_line(profile: &Profile) -> String {
     )
 }
 
-fn relock(context: &Context<'_>) -> String {
-    format!("dockgen lock --profile {}", context.profile.name)
+fn relock<'a>(context: &Context<'a>) -> &'a str {
+    context.relock
 }
 
 /// Whether the lock names files the indexes serve, and one of them fits the target.
@@ -189,7 +194,7 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                 kind: Kind::NotOnIndex,
                 packages: vec![pin],
                 message: format!(
-                    "`{}` is on no index of profile `{}` (searched: {})",
+                    "`{}` is on no index of profile `{}` ({})",
                     package.name,
                     context.profile.name,
                     quoted(context.indexes)
@@ -215,10 +220,19 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                 },
                 packages: vec![pin],
                 message: format!(
-                    "{} locked hash(es) of `{}` {} match no file index `{index}` lists: {}",
-                    hashes.len(),
+                    "{} of `{}` {} {} no file index `{index}` lists: {}",
+                    if hashes.len() == 1 {
+                        "a locked hash".to_string()
+                    } else {
+                        format!("{} locked hashes", hashes.len())
+                    },
                     package.name,
                     package.version,
+                    if hashes.len() == 1 {
+                        "matches"
+                    } else {
+                        "match"
+                    },
                     hashes.join(", ")
                 ),
                 fix: format!(
@@ -240,9 +254,30 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
             Some(FileKind::Sdist { build }) => {
                 let sdist = package.installed().map(|f| f.filename.clone());
                 let sdist = sdist.unwrap_or_default();
-                let (requires, backend) = match build {
-                    Some(build) => (build.requires.clone(), build.backend.clone()),
-                    None => (Vec::new(), None),
+                let (requires, backend, declared) = match build {
+                    Some(build) => (
+                        build.requires.clone(),
+                        build.backend.clone(),
+                        build.declared,
+                    ),
+                    None => (Vec::new(), None, false),
+                };
+                let built_with = match (&backend, declared) {
+                    (_, false) => format!(
+                        "it declares no `[build-system]`, so pip builds it with {} and \
+                         setuptools' legacy backend",
+                        code_list(&requires)
+                    ),
+                    (Some(backend), true) => {
+                        format!(
+                            "build requirements {}, backend `{backend}`",
+                            code_list(&requires)
+                        )
+                    }
+                    (None, true) => format!(
+                        "build requirements {}, setuptools' legacy backend",
+                        code_list(&requires)
+                    ),
                 };
                 let why = if unlocked_fit.iter().any(|name| name.ends_with(".whl")) {
                     format!(
@@ -256,28 +291,19 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                 } else {
                     format!("index `{index}` has no wheel of it for {target}")
                 };
-                let backend_text = backend
-                    .as_deref()
-                    .map(|b| format!(", backend `{b}`"))
-                    .unwrap_or_else(|| ", setuptools' legacy backend".to_string());
                 findings.push(Finding {
                     severity: Severity::Warning,
                     kind: Kind::SdistBuild {
                         sdist: sdist.clone(),
-                        build_requires: requires.clone(),
+                        build_requires: requires,
                         build_backend: backend,
+                        build_system_declared: declared,
                     },
                     packages: vec![pin],
                     message: format!(
                         "`{}` {} is built from its sdist `{sdist}` in the wheel-builder \
-                         stage: {why} (build requirements: {}{backend_text})",
-                        package.name,
-                        package.version,
-                        if requires.is_empty() {
-                            "none".to_string()
-                        } else {
-                            requires.join(", ")
-                        },
+                         stage ({built_with}): {why}",
+                        package.name, package.version,
                     ),
                     fix: if unlocked_fit.iter().any(|name| name.ends_with(".whl")) {
                         format!("re-lock for this profile (`{}`)", relock(context))
@@ -717,6 +743,18 @@ fn quoted(names: &[String]) -> String {
     names
         .iter()
         .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `` `a`, `b` `` (requirements hold commas and semicolons of their own).
+fn code_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -126,12 +126,12 @@ pub enum TopLevelKind {
 /// A failure that stops the gathering: the network, the cache under `--offline`, a
 /// broken file. Names the package and, through the index error, the file and index.
 #[derive(Debug, thiserror::Error)]
-#[error("`{package}` {version}: {source}")]
+#[error("`{package}` {version}")]
 pub struct FactsError {
     pub package: PackageName,
     pub version: String,
     #[source]
-    pub source: IndexError,
+    pub source: Box<IndexError>,
 }
 
 /// Gathers the facts of every pin of `lock` for `target`, asking `client` (a view of
@@ -187,7 +187,7 @@ fn package_facts(
     let fail = |source: IndexError| FactsError {
         package: name.clone(),
         version: pin.version.to_string(),
-        source,
+        source: Box::new(source),
     };
     let hashes: Vec<String> = pin.hashes.iter().map(|h| h.to_ascii_lowercase()).collect();
     let mut facts = PackageFacts {
@@ -299,11 +299,28 @@ fn package_facts(
             }
         }
     }
-    if let Some(file) = facts.install.or((!dist_files.is_empty()).then_some(0)) {
-        match client.metadata(dist_files[file]) {
-            Ok(metadata) => facts.metadata = Some(metadata),
+    // The metadata of what is installed; when that is an sdist whose metadata only a
+    // build can tell, a wheel of the same version says it (wheels are built metadata).
+    let first = facts
+        .install
+        .or((!dist_files.is_empty()).then_some(0))
+        .map(|at| dist_files[at]);
+    let wheel = project.files.iter().find(|file| {
+        file.version == pin.version
+            && matches!(file.kind, DistKind::Wheel { .. })
+            && first.is_none_or(|first| first.url != file.url)
+    });
+    for file in first.into_iter().chain(wheel) {
+        match client.metadata(file) {
+            Ok(metadata) => {
+                facts.metadata = Some(metadata);
+                facts.metadata_missing = None;
+                break;
+            }
             // Only a build can tell (dynamic metadata of an sdist): not a reason to stop.
-            Err(IndexError::NeedsBuild { reason, .. }) => facts.metadata_missing = Some(reason),
+            Err(IndexError::NeedsBuild { reason, .. }) => {
+                facts.metadata_missing.get_or_insert(reason);
+            }
             Err(err) => return Err(fail(err)),
         }
     }

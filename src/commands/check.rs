@@ -29,6 +29,7 @@ pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
     )?;
     let lock = display_path(&audit.lock_path, &cwd);
     let policy = super::lock::accelerator_policy(&audit.profile);
+    let relock = format!("dockgen lock --profile {}", args.profile);
     let report = check::check(
         &audit.facts,
         &Context {
@@ -37,6 +38,7 @@ pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
             policy: &policy,
             indexes: &audit.indexes,
             lock: &lock,
+            relock: &relock,
         },
     );
     let text = match args.format.as_str() {
@@ -109,7 +111,8 @@ impl Audit {
 
 /// Where the lock's files come from: the profile's indexes (as `lock` and `build` use
 /// them), then what the lock's header names besides (an input's own `--index-url`,
-/// `--find-links`, relative to the lock).
+/// `--find-links`, relative to the lock). The header's `exclude-newer` applies, so the
+/// indexes are seen as the lock saw them.
 fn lock_sources(
     profile: &Profile,
     lock_text: &str,
@@ -119,7 +122,19 @@ fn lock_sources(
     let mut find_links = Vec::new();
     for line in lock_text.lines() {
         let line = line.trim();
-        if let Some(value) = line
+        if let Some(list) = line.strip_prefix("# exclude-newer:") {
+            for (name, at) in list
+                .split(',')
+                .filter_map(|item| item.trim().split_once('='))
+            {
+                let Ok(at) = at.parse::<jiff::Timestamp>() else {
+                    continue;
+                };
+                for index in indexes.iter_mut().filter(|index| index.name == name) {
+                    index.exclude_newer = Some(at);
+                }
+            }
+        } else if let Some(value) = line
             .strip_prefix("--index-url ")
             .or_else(|| line.strip_prefix("--extra-index-url "))
         {

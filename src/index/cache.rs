@@ -34,6 +34,8 @@ pub enum Bucket {
     Listings,
     /// The `[build-system]` of an sdist; immutable for a given (URL, sha256).
     BuildSystems,
+    /// Why an sdist's metadata needs a build; immutable for a given (URL, sha256).
+    NeedsBuild,
 }
 
 impl Bucket {
@@ -44,6 +46,7 @@ impl Bucket {
             Bucket::Hashes => "hashes",
             Bucket::Listings => "listings",
             Bucket::BuildSystems => "build-systems",
+            Bucket::NeedsBuild => "needs-build",
         }
     }
 }
@@ -88,7 +91,11 @@ impl Cache {
     pub fn path(&self, bucket: Bucket, key: &str) -> PathBuf {
         let ext = match bucket {
             Bucket::Metadata => "metadata",
-            Bucket::Simple | Bucket::Hashes | Bucket::Listings | Bucket::BuildSystems => "json",
+            Bucket::Simple
+            | Bucket::Hashes
+            | Bucket::Listings
+            | Bucket::BuildSystems
+            | Bucket::NeedsBuild => "json",
         };
         self.root
             .join(format!("{}-{VERSION}", bucket.dir()))

@@ -687,10 +687,22 @@ impl Inner {
                 Err(err) => cache.remove(Bucket::Metadata, &key, &err.to_string()),
             }
         }
-        let bytes = if file.url.scheme() == "file" {
+        // An sdist whose metadata only a build can tell stays so: remembered, so that
+        // `--offline` gives the same answer as the run that downloaded it.
+        if let Some(reason) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.read_json::<String>(Bucket::NeedsBuild, &key))
+        {
+            return Err(IndexError::NeedsBuild {
+                file: file.filename.clone(),
+                reason,
+            });
+        }
+        let fetched = if file.url.scheme() == "file" {
             let bytes = self.local_file(file).await?;
             self.verify(file, &bytes)?;
-            self.extract_metadata(file, &bytes).await?
+            self.extract_metadata(file, &bytes).await
         } else if self.http.settings().offline {
             return Err(IndexError::Offline {
                 what: format!(
@@ -700,7 +712,17 @@ impl Inner {
             });
         } else {
             let _tick = self.tick(format!("metadata of `{}`", file.filename));
-            self.fetch_metadata_bytes(file).await?
+            self.fetch_metadata_bytes(file).await
+        };
+        let bytes = match fetched {
+            Ok(bytes) => bytes,
+            Err(IndexError::NeedsBuild { file: name, reason }) => {
+                if let Some(cache) = &self.cache {
+                    cache.write_json(Bucket::NeedsBuild, &key, &reason);
+                }
+                return Err(IndexError::NeedsBuild { file: name, reason });
+            }
+            Err(err) => return Err(err),
         };
         let metadata = metadata::parse_core_metadata(&bytes, &file.filename)?;
         if let Some(cache) = &self.cache {
@@ -938,10 +960,14 @@ impl Inner {
         if let Some(cache) = &self.cache {
             cache.write_json(Bucket::BuildSystems, &key, &build);
             // The same download tells the metadata; spare a second one.
-            if cache.read_bytes(Bucket::Metadata, &key).is_none()
-                && let Ok(metadata) = metadata::sdist_metadata_bytes(&bytes, &file.filename)
-            {
-                cache.write_bytes(Bucket::Metadata, &key, &metadata);
+            if cache.read_bytes(Bucket::Metadata, &key).is_none() {
+                match metadata::sdist_metadata_bytes(&bytes, &file.filename) {
+                    Ok(metadata) => cache.write_bytes(Bucket::Metadata, &key, &metadata),
+                    Err(MetadataError::NeedsBuild { reason, .. }) => {
+                        cache.write_json(Bucket::NeedsBuild, &key, &reason)
+                    }
+                    Err(_) => {}
+                }
             }
         }
         Ok(Arc::new(build))
