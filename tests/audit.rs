@@ -890,3 +890,47 @@ fn validate_cyclonedx(sbom: &str) {
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), "valid\n");
 }
+
+#[test]
+fn file_lists_come_from_whole_wheels_where_the_index_has_no_ranges() {
+    let cv2 = &["cv2/__init__.py", "cv2/cv2.abi3.so"];
+    let tags = format!("cp37-abi3-{MANYLINUX_X86}");
+    let contrib = wheel("opencv-contrib-python", "4.10.0.84", &tags, cv2, &[], &[]);
+    let headless = wheel("opencv-python-headless", "4.10.0.84", &tags, cv2, &[], &[]);
+    let index = FixtureIndex::builder()
+        .ranges(false)
+        .sidecars(false)
+        .project("opencv-contrib-python", vec![contrib.clone()])
+        .project("opencv-python-headless", vec![headless.clone()])
+        .start();
+    let mut scratch = Scratch::new();
+    scratch.label(&index, "index");
+    scratch.profile("cpu", "cpu-x86_64", &[("pypi", &index, &[])]);
+    let pins = [
+        pin(
+            "opencv-contrib-python",
+            "4.10.0.84",
+            vec![&contrib],
+            &["-r ../requirements.in"],
+        ),
+        pin(
+            "opencv-python-headless",
+            "4.10.0.84",
+            vec![&headless],
+            &["-r ../requirements.in"],
+        ),
+    ];
+    scratch.write("locks/cpu.txt", &lock_text("cpu", &pins));
+    let run = scratch.dockgen(&["check", "--profile", "cpu.yaml"], &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("error[duplicate-module]: `cv2` is installed by opencv-contrib-python==4.10.0.84 and opencv-python-headless==4.10.0.84"),
+        "{}",
+        run.stdout
+    );
+    // One range probe per wheel, answered with the whole file, which tells both the
+    // file list and the metadata: nothing is fetched twice.
+    let mut lines = index.request_lines();
+    lines.sort();
+    insta::assert_snapshot!(lines.join("\n"));
+}

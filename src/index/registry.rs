@@ -887,6 +887,7 @@ impl Inner {
         {
             Ok(RangeReply::Full(bytes)) => {
                 self.verify(file, &bytes)?;
+                self.remember_metadata(file, &bytes);
                 return Ok(metadata::wheel_entry_names(&bytes, &file.filename)?);
             }
             Ok(RangeReply::Partial {
@@ -922,7 +923,36 @@ impl Inner {
             Err(err) => return Err(err),
         }
         let bytes = self.download(file).await?;
+        self.remember_metadata(file, &bytes);
         Ok(metadata::wheel_entry_names(&bytes, &file.filename)?)
+    }
+
+    /// The metadata of a whole file read for something else, kept (on disk and for
+    /// this run) so that asking for it costs no second download. Failures are left for
+    /// [`Inner::metadata`] to report when someone asks.
+    fn remember_metadata(&self, file: &DistFile, bytes: &[u8]) {
+        let key = Cache::key(&file.index, &file.url, file.sha256.as_deref().unwrap_or(""));
+        let extracted = match file.kind {
+            DistKind::Sdist => metadata::sdist_metadata_bytes(bytes, &file.filename),
+            DistKind::Wheel { .. } => metadata::wheel_metadata_bytes(bytes, &file.filename),
+        };
+        let cell = shared(&self.metadata, &file.url.to_string());
+        match extracted {
+            Ok(raw) => {
+                if let Ok(parsed) = metadata::parse_core_metadata(&raw, &file.filename) {
+                    let _ = cell.set(Ok(Arc::new(parsed)));
+                    if let Some(cache) = &self.cache {
+                        cache.write_bytes(Bucket::Metadata, &key, &raw);
+                    }
+                }
+            }
+            Err(MetadataError::NeedsBuild { reason, .. }) => {
+                if let Some(cache) = &self.cache {
+                    cache.write_json(Bucket::NeedsBuild, &key, &reason);
+                }
+            }
+            Err(_) => {}
+        }
     }
 
     async fn build_system(&self, file: &DistFile) -> Result<Arc<BuildSystem>, IndexError> {
@@ -959,17 +989,9 @@ impl Inner {
         let build = metadata::sdist_build_system(&bytes, &file.filename)?;
         if let Some(cache) = &self.cache {
             cache.write_json(Bucket::BuildSystems, &key, &build);
-            // The same download tells the metadata; spare a second one.
-            if cache.read_bytes(Bucket::Metadata, &key).is_none() {
-                match metadata::sdist_metadata_bytes(&bytes, &file.filename) {
-                    Ok(metadata) => cache.write_bytes(Bucket::Metadata, &key, &metadata),
-                    Err(MetadataError::NeedsBuild { reason, .. }) => {
-                        cache.write_json(Bucket::NeedsBuild, &key, &reason)
-                    }
-                    Err(_) => {}
-                }
-            }
         }
+        // The same download tells the metadata; spare a second one.
+        self.remember_metadata(file, &bytes);
         Ok(Arc::new(build))
     }
 
