@@ -249,11 +249,14 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
             .filter(|(_, fits)| *fits)
             .map(|(name, _)| name.as_str())
             .collect();
-        match package.installed().map(|file| &file.kind) {
-            Some(FileKind::Wheel { .. }) => {}
-            Some(FileKind::Sdist { build }) => {
-                let sdist = package.installed().map(|f| f.filename.clone());
-                let sdist = sdist.unwrap_or_default();
+        let unlocked_wheel = unlocked_fit
+            .iter()
+            .find(|name| name.ends_with(".whl"))
+            .copied();
+        let installed = package.installed();
+        match installed.map(|file| (&file.filename, &file.kind)) {
+            Some((_, FileKind::Wheel { .. })) => {}
+            Some((sdist, FileKind::Sdist { build })) => {
                 let (requires, backend, declared) = match build {
                     Some(build) => (
                         build.requires.clone(),
@@ -279,17 +282,12 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                         code_list(&requires)
                     ),
                 };
-                let why = if unlocked_fit.iter().any(|name| name.ends_with(".whl")) {
-                    format!(
+                let why = match unlocked_wheel {
+                    Some(wheel) => format!(
                         "index `{index}` has a wheel of it for the target that the lock does \
-                         not name (`{}`)",
-                        unlocked_fit
-                            .iter()
-                            .find(|name| name.ends_with(".whl"))
-                            .unwrap_or(&"")
-                    )
-                } else {
-                    format!("index `{index}` has no wheel of it for {target}")
+                         not name (`{wheel}`)"
+                    ),
+                    None => format!("index `{index}` has no wheel of it for {target}"),
                 };
                 findings.push(Finding {
                     severity: Severity::Warning,
@@ -305,15 +303,14 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                          stage ({built_with}): {why}",
                         package.name, package.version,
                     ),
-                    fix: if unlocked_fit.iter().any(|name| name.ends_with(".whl")) {
-                        format!("re-lock for this profile (`{}`)", relock(context))
-                    } else {
-                        format!(
+                    fix: match unlocked_wheel {
+                        Some(_) => format!("re-lock for this profile (`{}`)", relock(context)),
+                        None => format!(
                             "make sure the builder image has what the build needs \
                              (compilers, headers, system libraries), or require a version \
                              of `{}` with a wheel for {target}",
                             package.name
-                        )
+                        ),
                     },
                 });
             }
