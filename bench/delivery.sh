@@ -59,7 +59,7 @@ printf '%-8s %-16s %8s %12s %12s %6s\n' delivery case time context served files
 for delivery in served context; do
   printf '%s\n' "$requirements" >"$work/requirements.in"
   (cd "$work" && "$dockgen" lock --profile bench-cpu.yaml --exclude-newer 2025-09-01 -q)
-  docker builder prune -af >/dev/null
+  docker builder prune -af >/dev/null 2>&1
   build "$delivery" cold
   printf '%s\nsix==1.17.0\n' "$requirements" >"$work/requirements.in"
   (cd "$work" && "$dockgen" lock --profile bench-cpu.yaml --exclude-newer 2025-09-01 -q)

@@ -93,6 +93,29 @@ pub enum Command {
     /// says which count), 2 any other error (a lock missing or unreadable, a failing
     /// git).
     Diff(DiffArgs),
+    /// Find problems in a lock before building it.
+    ///
+    /// Reads the lock and asks the profile's indexes (through the cache; `--offline`
+    /// makes no request) about every locked file. Errors: several distributions that
+    /// install the same top-level module (`duplicate-module`), packages asking for
+    /// different CUDA runtimes (`cuda-conflict`), a CPU-only or otherwise wrong build of
+    /// an accelerated package on a GPU profile (`wrong-accelerator-build`,
+    /// `cpu-only-package`), no locked file that installs on the target
+    /// (`no-compatible-file`), locked files the indexes no longer serve (`unknown-hash`,
+    /// `not-on-index`). Warnings: sdists built in the wheel-builder stage, with their
+    /// build requirements (`sdist-build`), CPU-only packages the profile does not list as
+    /// accelerated. Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 the
+    /// check could not run.
+    Check(CheckArgs),
+    /// Write a CycloneDX 1.6 SBOM of what a lock installs, without building it.
+    ///
+    /// One component per pin (purl, the SHA-256 of every locked file, licenses as the
+    /// metadata declares them, the files as distribution references), and the
+    /// dependency graph of the lock's `# via`. Metadata comes from the profile's indexes
+    /// through the cache (`--offline` makes no request). The timestamp comes from
+    /// `SOURCE_DATE_EPOCH` (none without it); the serial number from the lock, so the
+    /// same lock gives the same SBOM. Exit codes: 0 written, 2 any error.
+    Sbom(SbomArgs),
 }
 
 #[derive(Debug, Args)]
@@ -398,6 +421,54 @@ pub struct DiffArgs {
     /// only; errors still exit 2).
     #[arg(long, value_name = "WHAT", default_value = "any", value_parser = ["any", "suspicious", "never"])]
     pub fail_on: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Profile whose lock to check: a built-in name or a YAML file.
+    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    pub profile: String,
+
+    /// The lock [default: `<locks-dir>/<profile>.txt`].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+
+    /// Where the locks are.
+    #[arg(long, value_name = "DIR", default_value = "locks")]
+    pub locks_dir: PathBuf,
+
+    /// `text` (one block per finding, then a summary) or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// Profile whose lock to describe: a built-in name or a YAML file.
+    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    pub profile: String,
+
+    /// The lock [default: `<locks-dir>/<profile>.txt`].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+
+    /// Where the locks are.
+    #[arg(long, value_name = "DIR", default_value = "locks")]
+    pub locks_dir: PathBuf,
+
+    /// `json` (the CycloneDX document) or `text` (one line per component).
+    #[arg(long, value_name = "FORMAT", default_value = "json", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// Write here (atomically) instead of to stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         Command::Build(args) => commands::build::run(&args, cli.quiet),
         Command::Tree(args) => commands::tree::run(&args, &mut std::io::stdout().lock()),
         Command::Diff(args) => commands::diff::run(&args),
+        Command::Check(args) => commands::check::run(&args, cli.quiet),
+        Command::Sbom(args) => commands::sbom::run(&args, cli.quiet),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit;
 mod build;
 mod build_failures;
 mod diff;

@@ -1,10 +1,16 @@
-//! Audit views computed from the lock alone (DESIGN.md's "artifacts" stage): what an
-//! environment installed from the lock looks like, without installing it. The built
-//! image's own views (exported by `templates/scripts/artifacts.py`) must equal them.
+//! Audit views computed from a lock, without building: the dependency tree and the
+//! difference between two locks from the lock alone; `check`'s findings and `sbom`'s
+//! CycloneDX document from the lock and what its profile's indexes say about each
+//! locked file (`facts`). The built image's own views (exported by
+//! `templates/scripts/artifacts.py`) must agree with them.
 //!
-//! Imports the lock and nothing to its right: no rendering, no engine.
+//! Imports the lock, the index and the inputs, nothing to their right: no rendering,
+//! no engine.
 
+pub mod check;
 pub mod diff;
+pub mod facts;
+pub mod sbom;
 pub mod tree;
 
 pub use tree::{DependencyTree, Edge, Node, TreeError, View};

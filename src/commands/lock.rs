@@ -337,7 +337,9 @@ fn find_links(input: &RequirementsInput) -> Vec<FindLinksSource> {
         .collect()
 }
 
-fn accelerator_policy(profile: &Profile) -> AcceleratorPolicy {
+/// What `lock` demands of the profile's accelerated packages (the audit views judge
+/// a lock by the same policy).
+pub(crate) fn accelerator_policy(profile: &Profile) -> AcceleratorPolicy {
     let mut pinned = BTreeMap::new();
     for index in &profile.indexes {
         for name in index.packages.iter().flatten() {

@@ -2,12 +2,14 @@
 //! and the network.
 
 pub mod build;
+pub mod check;
 pub mod diff;
 pub mod files;
 pub mod lock;
 pub mod matrix;
 pub mod profiles;
 pub mod render;
+pub mod sbom;
 pub mod tree;
 
 use std::io::IsTerminal;

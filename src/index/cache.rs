@@ -1,5 +1,6 @@
 //! The on-disk cache: parsed project pages with their HTTP cache policy, core metadata
-//! per (file URL, sha256), and computed hashes of files that publish none.
+//! per (file URL, sha256), computed hashes of files that publish none, and what the
+//! audit views read from inside files (wheel listings, sdist build systems).
 //!
 //! Entries are written atomically (a temp file in the same directory, then renamed), so a
 //! crash leaves either the old entry or the new one. An entry that cannot be read or
@@ -29,6 +30,12 @@ pub enum Bucket {
     Metadata,
     /// sha256 of files whose index publishes none.
     Hashes,
+    /// Entry names of a wheel's zip; immutable for a given (URL, sha256).
+    Listings,
+    /// The `[build-system]` of an sdist; immutable for a given (URL, sha256).
+    BuildSystems,
+    /// Why an sdist's metadata needs a build; immutable for a given (URL, sha256).
+    NeedsBuild,
 }
 
 impl Bucket {
@@ -37,6 +44,9 @@ impl Bucket {
             Bucket::Simple => "simple",
             Bucket::Metadata => "metadata",
             Bucket::Hashes => "hashes",
+            Bucket::Listings => "listings",
+            Bucket::BuildSystems => "build-systems",
+            Bucket::NeedsBuild => "needs-build",
         }
     }
 }
@@ -81,7 +91,11 @@ impl Cache {
     pub fn path(&self, bucket: Bucket, key: &str) -> PathBuf {
         let ext = match bucket {
             Bucket::Metadata => "metadata",
-            Bucket::Simple | Bucket::Hashes => "json",
+            Bucket::Simple
+            | Bucket::Hashes
+            | Bucket::Listings
+            | Bucket::BuildSystems
+            | Bucket::NeedsBuild => "json",
         };
         self.root
             .join(format!("{}-{VERSION}", bucket.dir()))

@@ -95,6 +95,8 @@ impl MemorySource {
             provides_extras: Vec::new(),
             summary: None,
             license: None,
+            license_expression: None,
+            license_classifiers: Vec::new(),
         };
         self.metadata.insert(filename, Arc::new(metadata));
         self.projects

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
 
-use super::CoreMetadata;
 use super::filename::{FilenameError, SdistFilename, SdistFormat, WheelFilename};
+use super::{BuildSystem, CoreMetadata};
 
 /// METADATA files are a few KiB; past this an archive is broken or hostile.
 pub(crate) const MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
@@ -135,6 +135,7 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataErro
     let mut summary = None;
     let mut license = None;
     let mut license_expression = None;
+    let mut license_classifiers = Vec::new();
     let mut metadata_version = None;
     let mut dynamic = Vec::new();
 
@@ -187,6 +188,12 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataErro
             "license-expression" if license_expression.is_none() => {
                 license_expression = Some(header.unfolded());
             }
+            "classifier" => {
+                let classifier = header.unfolded();
+                if classifier.starts_with("License ::") {
+                    license_classifiers.push(classifier);
+                }
+            }
             "dynamic" => dynamic.push(header.unfolded().to_ascii_lowercase()),
             _ => {}
         }
@@ -204,9 +211,9 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataErro
             requires_python,
             provides_extras,
             summary: summary.filter(|summary| !summary.is_empty()),
-            license: license_expression
-                .or(license)
-                .filter(|license| !license.is_empty()),
+            license: license.filter(|license| !license.is_empty()),
+            license_expression: license_expression.filter(|expression| !expression.is_empty()),
+            license_classifiers,
         },
         metadata_version,
         dynamic,
@@ -406,22 +413,7 @@ pub fn sdist_metadata_bytes(archive: &[u8], filename: &str) -> Result<Vec<u8>, M
         filename: filename.to_string(),
         message,
     };
-    let found = match SdistFormat::from_filename(filename) {
-        Some((_, SdistFormat::TarGz | SdistFormat::Tgz)) => tar_gz_pkg_info(archive, filename)?,
-        Some((_, SdistFormat::Zip)) => zip_pkg_info(archive, filename)?,
-        Some((_, SdistFormat::TarBz2)) => {
-            return Err(archive_error(
-                "dockgen does not read `.tar.bz2` sdists; pin a version of it that has \
-                 wheels or a `.tar.gz` sdist"
-                    .to_string(),
-            ));
-        }
-        None => {
-            return Err(archive_error(
-                "it is not an sdist (`.tar.gz`, `.tgz` or `.zip`)".to_string(),
-            ));
-        }
-    };
+    let found = sdist_top_files(archive, filename, "PKG-INFO")?;
     let (entry, bytes) = match found.as_slice() {
         [] => {
             return Err(MetadataError::NeedsBuild {
@@ -458,6 +450,111 @@ pub fn sdist_metadata_bytes(archive: &[u8], filename: &str) -> Result<Vec<u8>, M
     })
 }
 
+/// The `[build-system]` of an sdist's `{top}/pyproject.toml`, with the PEP 517 / 518
+/// defaults when the file or the table is absent (what pip then builds with).
+pub fn sdist_build_system(archive: &[u8], filename: &str) -> Result<BuildSystem, MetadataError> {
+    let found = sdist_top_files(archive, filename, "pyproject.toml")?;
+    let legacy = || BuildSystem {
+        requires: LEGACY_BUILD_REQUIRES
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+        backend: None,
+        declared: false,
+    };
+    let (entry, bytes) = match found.as_slice() {
+        [] => return Ok(legacy()),
+        [(entry, bytes)] => (entry, bytes),
+        several => {
+            let entries: Vec<&str> = several.iter().map(|(entry, _)| entry.as_str()).collect();
+            return Err(MetadataError::Archive {
+                filename: filename.to_string(),
+                message: format!(
+                    "it has several top-level `pyproject.toml` files: `{}`",
+                    entries.join("`, `")
+                ),
+            });
+        }
+    };
+    let invalid = |message: String| MetadataError::Archive {
+        filename: filename.to_string(),
+        message: format!("`{entry}` is not valid: {message}"),
+    };
+    let text = std::str::from_utf8(bytes).map_err(|err| invalid(err.to_string()))?;
+    let document: toml::Table = toml::from_str(text).map_err(|err| invalid(err.to_string()))?;
+    let Some(table) = document.get("build-system") else {
+        return Ok(legacy());
+    };
+    let table = table
+        .as_table()
+        .ok_or_else(|| invalid("`build-system` is not a table".to_string()))?;
+    let requires = match table.get("requires") {
+        // PEP 518 makes `requires` mandatory in the table; pip then refuses to build.
+        None => return Err(invalid("`[build-system]` has no `requires`".to_string())),
+        Some(requires) => requires
+            .as_array()
+            .and_then(|items| {
+                items
+                    .iter()
+                    .map(|item| item.as_str().map(|r| r.trim().to_string()))
+                    .collect::<Option<Vec<String>>>()
+            })
+            .ok_or_else(|| {
+                invalid("`build-system.requires` is not a list of strings".to_string())
+            })?,
+    };
+    let backend = match table.get("build-backend") {
+        None => None,
+        Some(backend) => Some(
+            backend
+                .as_str()
+                .ok_or_else(|| invalid("`build-system.build-backend` is not a string".to_string()))?
+                .to_string(),
+        ),
+    };
+    Ok(BuildSystem {
+        requires,
+        backend,
+        declared: true,
+    })
+}
+
+/// What pip installs to build an sdist that declares no `[build-system]` (PEP 517's
+/// fallback to setuptools' legacy backend).
+pub const LEGACY_BUILD_REQUIRES: &[&str] = &["setuptools>=40.8.0", "wheel"];
+
+/// `(entry, contents)` of every `{top}/{name}` (exactly one directory deep) of an sdist.
+fn sdist_top_files(archive: &[u8], filename: &str, name: &str) -> Result<TopFiles, MetadataError> {
+    let archive_error = |message: String| MetadataError::Archive {
+        filename: filename.to_string(),
+        message,
+    };
+    match SdistFormat::from_filename(filename) {
+        Some((_, SdistFormat::TarGz | SdistFormat::Tgz)) => {
+            tar_gz_top_files(archive, filename, name)
+        }
+        Some((_, SdistFormat::Zip)) => zip_top_files(archive, filename, name),
+        Some((_, SdistFormat::TarBz2)) => Err(archive_error(
+            "dockgen does not read `.tar.bz2` sdists; pin a version of it that has \
+             wheels or a `.tar.gz` sdist"
+                .to_string(),
+        )),
+        None => Err(archive_error(
+            "it is not an sdist (`.tar.gz`, `.tgz` or `.zip`)".to_string(),
+        )),
+    }
+}
+
+/// Every entry name of a whole wheel (or any zip) in memory, in central directory order.
+pub fn wheel_entry_names(wheel: &[u8], filename: &str) -> Result<Vec<String>, MetadataError> {
+    let archive =
+        zip::ZipArchive::new(Cursor::new(wheel)).map_err(|err| MetadataError::Archive {
+            filename: filename.to_string(),
+            message: format!("it is not a valid zip archive: {err}"),
+        })?;
+    Ok(entry_names(&archive))
+}
+
 /// Entry names in central directory order, decoded the same lossy way as `index::zip`
 /// does, so both find the same entry.
 fn entry_names<R: Read + std::io::Seek>(archive: &zip::ZipArchive<R>) -> Vec<String> {
@@ -467,18 +564,18 @@ fn entry_names<R: Read + std::io::Seek>(archive: &zip::ZipArchive<R>) -> Vec<Str
         .collect()
 }
 
-/// `(entry, contents)` of every `{top}/PKG-INFO` (exactly one directory deep).
-type PkgInfos = Vec<(String, Vec<u8>)>;
+/// `(entry, contents)` of files found one directory deep.
+type TopFiles = Vec<(String, Vec<u8>)>;
 
-fn is_top_pkg_info(path: &str) -> bool {
+fn is_top_file(path: &str, name: &str) -> bool {
     let parts: Vec<&str> = path
         .split('/')
         .filter(|part| !part.is_empty() && *part != ".")
         .collect();
-    matches!(parts[..], [_, "PKG-INFO"])
+    matches!(parts[..], [_, file] if file == name)
 }
 
-fn tar_gz_pkg_info(archive: &[u8], filename: &str) -> Result<PkgInfos, MetadataError> {
+fn tar_gz_top_files(archive: &[u8], filename: &str, name: &str) -> Result<TopFiles, MetadataError> {
     let broken = |err: std::io::Error| MetadataError::Archive {
         filename: filename.to_string(),
         message: format!("it is not a valid `.tar.gz` archive: {err}"),
@@ -488,7 +585,7 @@ fn tar_gz_pkg_info(archive: &[u8], filename: &str) -> Result<PkgInfos, MetadataE
     for entry in tar.entries().map_err(broken)? {
         let entry = entry.map_err(broken)?;
         let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if entry.header().entry_type().is_file() && is_top_pkg_info(&path) {
+        if entry.header().entry_type().is_file() && is_top_file(&path, name) {
             let bytes = read_limited(entry, filename, &path)?;
             found.push((path, bytes));
         }
@@ -496,7 +593,7 @@ fn tar_gz_pkg_info(archive: &[u8], filename: &str) -> Result<PkgInfos, MetadataE
     Ok(found)
 }
 
-fn zip_pkg_info(archive: &[u8], filename: &str) -> Result<PkgInfos, MetadataError> {
+fn zip_top_files(archive: &[u8], filename: &str, name: &str) -> Result<TopFiles, MetadataError> {
     let broken = |err: zip::result::ZipError| MetadataError::Archive {
         filename: filename.to_string(),
         message: format!("it is not a valid zip archive: {err}"),
@@ -504,13 +601,13 @@ fn zip_pkg_info(archive: &[u8], filename: &str) -> Result<PkgInfos, MetadataErro
     let mut zip = zip::ZipArchive::new(Cursor::new(archive)).map_err(broken)?;
     let names = entry_names(&zip);
     let mut found = Vec::new();
-    for (index, name) in names.into_iter().enumerate() {
-        if !is_top_pkg_info(&name) {
+    for (index, entry) in names.into_iter().enumerate() {
+        if !is_top_file(&entry, name) {
             continue;
         }
         let file = zip.by_index(index).map_err(broken)?;
-        let bytes = read_limited(file, filename, &name)?;
-        found.push((name, bytes));
+        let bytes = read_limited(file, filename, &entry)?;
+        found.push((entry, bytes));
     }
     Ok(found)
 }
@@ -553,6 +650,12 @@ pub(crate) mod tests {
             "summary: {:?}\nlicense: {:?}\n",
             metadata.summary, metadata.license
         ));
+        if let Some(expression) = &metadata.license_expression {
+            out.push_str(&format!("license-expression: {expression}\n"));
+        }
+        for classifier in &metadata.license_classifiers {
+            out.push_str(&format!("license-classifier: {classifier}\n"));
+        }
         out
     }
 
@@ -566,6 +669,9 @@ License: Some long
         license text
 License-Expression: MIT OR Apache-2.0
 Dynamic: license
+Classifier: Programming Language :: Python :: 3
+Classifier: License :: OSI Approved :: MIT License
+Classifier: License :: OSI Approved :: Apache Software License
 requires-python: >=3.9
 Provides-Extra: cuda
 Provides-Extra: Docs
@@ -724,6 +830,64 @@ Requires-Dist: not-a-header-this-is-the-body
             ),
         ];
         let results: Vec<String> = cases.iter().map(sdist_result).collect();
+        insta::assert_snapshot!(results.join("\n"));
+    }
+
+    #[test]
+    fn sdist_build_system_or_the_pep_517_defaults() {
+        let base = SdistSpec::new("native-ext", "2.0");
+        let cases = [
+            ("declared", base.clone()),
+            (
+                "scikit-build-core",
+                SdistSpec {
+                    build_system: Some(
+                        "[build-system]\nrequires = [\"scikit-build-core>=0.9\", \"pybind11 >= 2.12\"]\nbuild-backend = \"scikit_build_core.build\"\n"
+                            .to_string(),
+                    ),
+                    zip: true,
+                    ..base.clone()
+                },
+            ),
+            (
+                "requires without a backend",
+                SdistSpec {
+                    build_system: Some("[build-system]\nrequires = [\"setuptools\", \"cython<3\"]\n".to_string()),
+                    ..base.clone()
+                },
+            ),
+            (
+                "pyproject.toml without [build-system]",
+                SdistSpec {
+                    build_system: None,
+                    ..base.clone()
+                },
+            ),
+            (
+                "no pyproject.toml",
+                SdistSpec {
+                    pyproject: false,
+                    ..base.clone()
+                },
+            ),
+            (
+                "[build-system] without requires",
+                SdistSpec {
+                    build_system: Some("[build-system]\nbuild-backend = \"flit_core.buildapi\"\n".to_string()),
+                    ..base.clone()
+                },
+            ),
+        ];
+        let results: Vec<String> = cases
+            .iter()
+            .map(|(case, spec)| {
+                let (filename, bytes) = spec.build();
+                match sdist_build_system(&bytes, &filename) {
+                    Ok(build) => format!("{case}: {build:?}"),
+                    Err(err) => format!("{case}: error: {err}"),
+                }
+            })
+            .collect();
         insta::assert_snapshot!(results.join("\n"));
     }
 

@@ -74,7 +74,24 @@ pub struct CoreMetadata {
     pub requires_python: Option<VersionSpecifiers>,
     pub provides_extras: Vec<ExtraName>,
     pub summary: Option<String>,
+    /// The `License` field as written (continuation lines kept): often a name, sometimes
+    /// a whole license text.
     pub license: Option<String>,
+    /// The PEP 639 `License-Expression` (an SPDX expression).
+    pub license_expression: Option<String>,
+    /// `Classifier: License :: ...` values, in file order.
+    pub license_classifiers: Vec<String>,
+}
+
+/// How an sdist is built into a wheel: its `[build-system]` (PEP 517 / 518).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BuildSystem {
+    /// Requirements of the build environment, as written.
+    pub requires: Vec<String>,
+    /// `build-backend`; `None` means setuptools' legacy backend.
+    pub backend: Option<String>,
+    /// Whether the sdist declares them (`false`: the PEP 517 defaults apply).
+    pub declared: bool,
 }
 
 /// What the resolver may ask of the indexes. Calls block the calling thread; the

@@ -28,7 +28,9 @@ use super::find_links::{FindLinksSource, list_dir};
 use super::metadata::{self, MetadataError};
 use super::simple::{self, PageFile, SimplePage};
 use super::zip::{self, RangeError};
-use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles};
+use super::{
+    BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
+};
 
 /// One index, in the order the profile lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +152,10 @@ struct Inner {
     pages: Arc<SharedMap<String, Option<SimplePage>>>,
     metadata: Arc<SharedMap<String, Arc<CoreMetadata>>>,
     hashes: Arc<SharedMap<String, String>>,
+    /// Entry names of wheels, by file URL.
+    listings: Arc<SharedMap<String, Arc<Vec<String>>>>,
+    /// `[build-system]` of sdists, by file URL.
+    build_systems: Arc<SharedMap<String, Arc<BuildSystem>>>,
     /// Published sha256 of `.metadata` sidecars, by file URL (not part of `DistFile`).
     sidecar_hashes: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -250,6 +256,8 @@ impl RegistryClient {
                 pages: Arc::default(),
                 metadata: Arc::default(),
                 hashes: Arc::default(),
+                listings: Arc::default(),
+                build_systems: Arc::default(),
                 sidecar_hashes: Arc::default(),
             }),
             handle,
@@ -275,6 +283,8 @@ impl RegistryClient {
                 pages: inner.pages.clone(),
                 metadata: inner.metadata.clone(),
                 hashes: inner.hashes.clone(),
+                listings: inner.listings.clone(),
+                build_systems: inner.build_systems.clone(),
                 sidecar_hashes: inner.sidecar_hashes.clone(),
             }),
             handle: self.handle.clone(),
@@ -307,6 +317,23 @@ impl RegistryClient {
         let file = file.clone();
         let path = path.to_path_buf();
         self.block_on(async move { inner.download_to_path(&file, &path).await })
+    }
+
+    /// Every entry name of the wheel `file` (its zip's central directory), by range
+    /// requests where the index allows them, else from the whole (hash-checked) file.
+    /// Cached on disk per file and hash, so a warm cache answers offline. Blocks.
+    pub fn wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<String>>, IndexError> {
+        let inner = self.inner.clone();
+        let file = file.clone();
+        self.block_on(async move { inner.wheel_entries(&file).await })
+    }
+
+    /// The `[build-system]` of the sdist `file` (the PEP 517 defaults when it declares
+    /// none), from the whole, hash-checked file. Cached on disk per file and hash. Blocks.
+    pub fn sdist_build_system(&self, file: &DistFile) -> Result<Arc<BuildSystem>, IndexError> {
+        let inner = self.inner.clone();
+        let file = file.clone();
+        self.block_on(async move { inner.build_system(&file).await })
     }
 
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
@@ -660,10 +687,22 @@ impl Inner {
                 Err(err) => cache.remove(Bucket::Metadata, &key, &err.to_string()),
             }
         }
-        let bytes = if file.url.scheme() == "file" {
+        // An sdist whose metadata only a build can tell stays so: remembered, so that
+        // `--offline` gives the same answer as the run that downloaded it.
+        if let Some(reason) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.read_json::<String>(Bucket::NeedsBuild, &key))
+        {
+            return Err(IndexError::NeedsBuild {
+                file: file.filename.clone(),
+                reason,
+            });
+        }
+        let fetched = if file.url.scheme() == "file" {
             let bytes = self.local_file(file).await?;
             self.verify(file, &bytes)?;
-            self.extract_metadata(file, &bytes).await?
+            self.extract_metadata(file, &bytes).await
         } else if self.http.settings().offline {
             return Err(IndexError::Offline {
                 what: format!(
@@ -673,7 +712,17 @@ impl Inner {
             });
         } else {
             let _tick = self.tick(format!("metadata of `{}`", file.filename));
-            self.fetch_metadata_bytes(file).await?
+            self.fetch_metadata_bytes(file).await
+        };
+        let bytes = match fetched {
+            Ok(bytes) => bytes,
+            Err(IndexError::NeedsBuild { file: name, reason }) => {
+                if let Some(cache) = &self.cache {
+                    cache.write_json(Bucket::NeedsBuild, &key, &reason);
+                }
+                return Err(IndexError::NeedsBuild { file: name, reason });
+            }
+            Err(err) => return Err(err),
         };
         let metadata = metadata::parse_core_metadata(&bytes, &file.filename)?;
         if let Some(cache) = &self.cache {
@@ -789,6 +838,161 @@ impl Inner {
         }
         let bytes = self.download(file).await?;
         self.extract_metadata(file, &bytes).await
+    }
+
+    async fn wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<String>>, IndexError> {
+        let cell = shared(&self.listings, &file.url.to_string());
+        cell.get_or_init(|| self.fetch_wheel_entries(file))
+            .await
+            .clone()
+    }
+
+    async fn fetch_wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<String>>, IndexError> {
+        let key = Cache::key(&file.index, &file.url, file.sha256.as_deref().unwrap_or(""));
+        if let Some(names) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.read_json::<Vec<String>>(Bucket::Listings, &key))
+        {
+            return Ok(Arc::new(names));
+        }
+        let names = if file.url.scheme() == "file" {
+            let bytes = self.local_file(file).await?;
+            self.verify(file, &bytes)?;
+            metadata::wheel_entry_names(&bytes, &file.filename)?
+        } else if self.http.settings().offline {
+            return Err(IndexError::Offline {
+                what: format!(
+                    "the file list of `{}` from index `{}`",
+                    file.filename, file.index
+                ),
+            });
+        } else {
+            let _tick = self.tick(format!("file list of `{}`", file.filename));
+            self.fetch_wheel_entry_names(file).await?
+        };
+        if let Some(cache) = &self.cache {
+            cache.write_json(Bucket::Listings, &key, &names);
+        }
+        Ok(Arc::new(names))
+    }
+
+    /// A wheel's entry names the cheapest way the index allows: the central directory
+    /// by ranges, else the whole file.
+    async fn fetch_wheel_entry_names(&self, file: &DistFile) -> Result<Vec<String>, IndexError> {
+        match self
+            .http
+            .range(&file.index, &file.url, RangeSpec::Tail(TAIL_PROBE))
+            .await
+        {
+            Ok(RangeReply::Full(bytes)) => {
+                self.verify(file, &bytes)?;
+                self.remember_metadata(file, &bytes);
+                return Ok(metadata::wheel_entry_names(&bytes, &file.filename)?);
+            }
+            Ok(RangeReply::Partial {
+                start,
+                total: Some(total),
+                body,
+            }) => {
+                let reader = HttpRangeReader {
+                    http: &self.http,
+                    file,
+                    total,
+                    tail_start: start,
+                    tail: body,
+                };
+                match zip::entry_names_by_ranges(&reader, &file.filename).await {
+                    Ok(names) => return Ok(names),
+                    Err(MetadataError::Fetch { source, .. }) => {
+                        if let Some(
+                            err @ (IndexError::Timeout { .. } | IndexError::Network { .. }),
+                        ) = source.downcast_ref::<IndexError>()
+                        {
+                            return Err(err.clone());
+                        }
+                        tracing::debug!("range requests into `{}` failed: {source}", file.filename);
+                    }
+                    Err(err) => {
+                        tracing::debug!("range requests into `{}` failed: {err}", file.filename)
+                    }
+                }
+            }
+            Ok(RangeReply::Partial { total: None, .. }) => {}
+            Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {}
+            Err(err) => return Err(err),
+        }
+        let bytes = self.download(file).await?;
+        self.remember_metadata(file, &bytes);
+        Ok(metadata::wheel_entry_names(&bytes, &file.filename)?)
+    }
+
+    /// The metadata of a whole file read for something else, kept (on disk and for
+    /// this run) so that asking for it costs no second download. Failures are left for
+    /// [`Inner::metadata`] to report when someone asks.
+    fn remember_metadata(&self, file: &DistFile, bytes: &[u8]) {
+        let key = Cache::key(&file.index, &file.url, file.sha256.as_deref().unwrap_or(""));
+        let extracted = match file.kind {
+            DistKind::Sdist => metadata::sdist_metadata_bytes(bytes, &file.filename),
+            DistKind::Wheel { .. } => metadata::wheel_metadata_bytes(bytes, &file.filename),
+        };
+        let cell = shared(&self.metadata, &file.url.to_string());
+        match extracted {
+            Ok(raw) => {
+                if let Ok(parsed) = metadata::parse_core_metadata(&raw, &file.filename) {
+                    let _ = cell.set(Ok(Arc::new(parsed)));
+                    if let Some(cache) = &self.cache {
+                        cache.write_bytes(Bucket::Metadata, &key, &raw);
+                    }
+                }
+            }
+            Err(MetadataError::NeedsBuild { reason, .. }) => {
+                if let Some(cache) = &self.cache {
+                    cache.write_json(Bucket::NeedsBuild, &key, &reason);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    async fn build_system(&self, file: &DistFile) -> Result<Arc<BuildSystem>, IndexError> {
+        let cell = shared(&self.build_systems, &file.url.to_string());
+        cell.get_or_init(|| self.fetch_build_system(file))
+            .await
+            .clone()
+    }
+
+    async fn fetch_build_system(&self, file: &DistFile) -> Result<Arc<BuildSystem>, IndexError> {
+        let key = Cache::key(&file.index, &file.url, file.sha256.as_deref().unwrap_or(""));
+        if let Some(build) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.read_json::<BuildSystem>(Bucket::BuildSystems, &key))
+        {
+            return Ok(Arc::new(build));
+        }
+        let bytes = if file.url.scheme() == "file" {
+            let bytes = self.local_file(file).await?;
+            self.verify(file, &bytes)?;
+            bytes
+        } else if self.http.settings().offline {
+            return Err(IndexError::Offline {
+                what: format!(
+                    "the build system of `{}` from index `{}`",
+                    file.filename, file.index
+                ),
+            });
+        } else {
+            let _tick = self.tick(format!("downloading `{}`", file.filename));
+            self.download(file).await?
+        };
+        let build = metadata::sdist_build_system(&bytes, &file.filename)?;
+        if let Some(cache) = &self.cache {
+            cache.write_json(Bucket::BuildSystems, &key, &build);
+        }
+        // The same download tells the metadata; spare a second one.
+        self.remember_metadata(file, &bytes);
+        Ok(Arc::new(build))
     }
 
     async fn extract_metadata(&self, file: &DistFile, bytes: &[u8]) -> Result<Vec<u8>, IndexError> {

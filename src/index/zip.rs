@@ -98,6 +98,25 @@ pub async fn wheel_metadata_bytes_by_ranges<R: RangeRead>(
     Ok((bytes, source))
 }
 
+/// Every entry name of the remote zip `filename`, in central directory order, read by
+/// ranges (the tail, and the rest of the central directory when it is larger): what a
+/// wheel installs, without downloading it. Names are decoded as [`wheel_metadata_by_ranges`]
+/// decodes them.
+pub async fn entry_names_by_ranges<R: RangeRead>(
+    reader: &R,
+    filename: &str,
+) -> Result<Vec<String>, MetadataError> {
+    let mut remote = Remote {
+        reader,
+        filename,
+        start: 0,
+        bytes: Vec::new(),
+    };
+    remote.read_tail().await?;
+    let (directory, _) = remote.central_directory().await?;
+    Ok(directory.into_iter().map(|entry| entry.name).collect())
+}
+
 const EOCD_SIGNATURE: u32 = 0x0605_4b50;
 const EOCD_LEN: usize = 22;
 const ZIP64_LOCATOR_SIGNATURE: u32 = 0x0706_4b50;
@@ -647,6 +666,24 @@ mod tests {
         .build();
         let signature = ZIP64_LOCATOR_SIGNATURE.to_le_bytes();
         assert!(bytes.windows(4).any(|window| window == signature));
+    }
+
+    #[test]
+    fn entry_names_match_the_zip_crate_and_take_the_reads_the_directory_needs() {
+        let small = spec();
+        let files = (0..1500)
+            .map(|i| (format!("pkg/generated/module_number_{i:05}.py"), Vec::new()))
+            .collect();
+        let large = WheelSpec { files, ..spec() };
+        for (spec, expected_reads) in [(small, 1), (large, 2)] {
+            let (filename, bytes) = spec.build();
+            let whole = crate::index::metadata::wheel_entry_names(&bytes, &filename).unwrap();
+            let served = Served::new(bytes);
+            let names = block_on(entry_names_by_ranges(&served, &filename)).unwrap();
+            assert_eq!(names, whole);
+            assert!(names.contains(&"pkg-1.0+cu124.dist-info/RECORD".to_string()));
+            assert_eq!(served.reads().len(), expected_reads, "{:?}", served.reads());
+        }
     }
 
     #[test]

@@ -8,10 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use pep440_rs::LocalSegment;
-use pep508_rs::PackageName;
+use pep440_rs::{LocalSegment, Version};
+use pep508_rs::{PackageName, Requirement};
 
-use super::{Resolution, ResolvedPackage};
+use super::Resolution;
 use crate::input::profile::Accelerator;
 use crate::input::target::Target;
 
@@ -56,6 +56,40 @@ pub(super) fn check(
     target: &Target,
     profile: &str,
 ) -> Result<(), Box<AcceleratorError>> {
+    for name in &policy.packages {
+        let Some(package) = resolution.packages.get(name) else {
+            continue;
+        };
+        let build = Build {
+            name,
+            version: &package.version,
+            index: &package.index,
+            requires_dist: &package.metadata.requires_dist,
+        };
+        check_build(&build, policy, target, profile)?;
+    }
+    Ok(())
+}
+
+/// One build of an accelerated package, as a lock or the indexes describe it.
+#[derive(Debug, Clone, Copy)]
+pub struct Build<'a> {
+    pub name: &'a PackageName,
+    pub version: &'a Version,
+    /// The index its files come from.
+    pub index: &'a str,
+    /// As its metadata declares them (empty when unknown).
+    pub requires_dist: &'a [Requirement],
+}
+
+/// Whether `build` is the accelerated build the profile needs (CPU profiles accept
+/// anything); the same judgement `lock` makes, for the audit views.
+pub fn check_build(
+    build: &Build<'_>,
+    policy: &AcceleratorPolicy,
+    target: &Target,
+    profile: &str,
+) -> Result<(), Box<AcceleratorError>> {
     let (needed, hint, family) = match &policy.accelerator {
         Accelerator::Cpu => return Ok(()),
         Accelerator::Cuda { version, .. } => (
@@ -69,69 +103,65 @@ pub(super) fn check(
             Family::Rocm,
         ),
     };
-    for name in &policy.packages {
-        let Some(package) = resolution.packages.get(name) else {
-            continue;
-        };
-        let label = local_label(package);
-        let from_pinned = policy
-            .pinned
-            .get(name)
-            .is_some_and(|index| **index == *package.index);
-        let advice = if from_pinned {
-            format!(
-                "the profile pins `{name}` to index `{}`, so that index serves the wrong \
-                 builds: point its `url` at an index of `+{hint}` builds",
-                package.index
-            )
-        } else {
-            format!(
-                "pin `{name}` to the accelerator index in the profile's `indexes` \
-                 (with `packages: [{name}]`) or require a `+{hint}` build"
-            )
-        };
-        let fail = |what: String| {
-            Box::new(AcceleratorError {
-                profile: profile.to_string(),
-                package: name.clone(),
-                version: package.version.to_string(),
-                index: package.index.to_string(),
-                what,
-                needed: needed.clone(),
-                advice: advice.clone(),
-            })
-        };
-        if label.contains("cpu") {
-            return Err(fail("a CPU-only build".into()));
-        }
-        match family {
-            Family::Cuda(want) => {
-                if label.starts_with("rocm") {
-                    return Err(fail("a ROCm build".into()));
-                }
-                if let Some(digits) = label
-                    .strip_prefix("cu")
-                    .filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))
-                {
-                    let have = &digits[..digits.len() - 1];
-                    if have != want {
-                        return Err(fail(format!("a CUDA {have}.x build (`+{label}`)")));
-                    }
-                    continue;
-                }
-                if !from_pinned && !requires_cuda_runtime(package, target) {
-                    return Err(fail("not recognisably a CUDA build (no `+cu` label, no CUDA runtime requirements, not from a pinned accelerator index)".into()));
-                }
+    let name = build.name;
+    let label = local_label(build.version);
+    let from_pinned = policy
+        .pinned
+        .get(name)
+        .is_some_and(|index| index == build.index);
+    let advice = if from_pinned {
+        format!(
+            "the profile pins `{name}` to index `{}`, so that index serves the wrong \
+             builds: point its `url` at an index of `+{hint}` builds",
+            build.index
+        )
+    } else {
+        format!(
+            "pin `{name}` to the accelerator index in the profile's `indexes` \
+             (with `packages: [{name}]`) or require a `+{hint}` build"
+        )
+    };
+    let fail = |what: String| {
+        Box::new(AcceleratorError {
+            profile: profile.to_string(),
+            package: name.clone(),
+            version: build.version.to_string(),
+            index: build.index.to_string(),
+            what,
+            needed: needed.clone(),
+            advice: advice.clone(),
+        })
+    };
+    if label.contains("cpu") {
+        return Err(fail("a CPU-only build".into()));
+    }
+    match family {
+        Family::Cuda(want) => {
+            if label.starts_with("rocm") {
+                return Err(fail("a ROCm build".into()));
             }
-            Family::Rocm => {
-                if !label.starts_with("rocm") {
-                    let what = if label.is_empty() {
-                        "not a ROCm build (no `+rocm` label)".to_string()
-                    } else {
-                        format!("not a ROCm build (`+{label}`)")
-                    };
-                    return Err(fail(what));
+            if let Some(digits) = label
+                .strip_prefix("cu")
+                .filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))
+            {
+                let have = &digits[..digits.len() - 1];
+                if have != want {
+                    return Err(fail(format!("a CUDA {have}.x build (`+{label}`)")));
                 }
+                return Ok(());
+            }
+            if !from_pinned && !requires_cuda_runtime(build.requires_dist, target) {
+                return Err(fail("not recognisably a CUDA build (no `+cu` label, no CUDA runtime requirements, not from a pinned accelerator index)".into()));
+            }
+        }
+        Family::Rocm => {
+            if !label.starts_with("rocm") {
+                let what = if label.is_empty() {
+                    "not a ROCm build (no `+rocm` label)".to_string()
+                } else {
+                    format!("not a ROCm build (`+{label}`)")
+                };
+                return Err(fail(what));
             }
         }
     }
@@ -148,9 +178,9 @@ fn major(version: &str) -> &str {
     version.split('.').next().unwrap_or(version)
 }
 
-fn local_label(package: &ResolvedPackage) -> String {
-    package
-        .version
+/// The local version label, segments joined by `.` (`cu124`, `rocm6.2`, ``).
+pub fn local_label(version: &Version) -> String {
+    version
         .local()
         .iter()
         .map(|segment| match segment {
@@ -161,8 +191,8 @@ fn local_label(package: &ResolvedPackage) -> String {
         .join(".")
 }
 
-fn requires_cuda_runtime(package: &ResolvedPackage, target: &Target) -> bool {
-    package.metadata.requires_dist.iter().any(|req| {
+fn requires_cuda_runtime(requires_dist: &[Requirement], target: &Target) -> bool {
+    requires_dist.iter().any(|req| {
         let name = req.name.as_ref();
         name.starts_with("nvidia-")
             && name.contains("-cu1")

@@ -4,7 +4,7 @@
 //! while the index client works concurrently), evaluates markers for the profile's
 //! target, and turns a failure into a derivation a person can read.
 
-mod accelerator;
+pub mod accelerator;
 mod candidates;
 mod package;
 mod provider;

@@ -240,9 +240,9 @@ def render_environment(nodes, lock_digest):
 
 
 def purl(node):
-    # purl's PyPI rules: lower case, `_` as `-`; the version percent-encoded (`+` -> %2B).
-    name = node.name.lower().replace("_", "-")
-    return "pkg:pypi/%s@%s" % (quote(name, safe=".-"), quote(node.version, safe=".-_~"))
+    # purl's PyPI rules: the name PEP 503-normalized (lower case, runs of `-_.` as one
+    # `-`); the version percent-encoded (`+` -> %2B). `dockgen sbom` writes the same.
+    return "pkg:pypi/%s@%s" % (quote(normalize(node.name), safe="-"), quote(node.version, safe=".-_~"))
 
 
 def licenses(node):

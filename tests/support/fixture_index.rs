@@ -133,6 +133,14 @@ impl FixtureFile {
         file
     }
 
+    /// An sdist from the real sdist builder; indexes serve no metadata sidecar for it.
+    pub fn from_sdist_spec(spec: &super::wheels::SdistSpec) -> Self {
+        let (filename, bytes) = spec.build();
+        let mut file = Self::new(filename, bytes, None);
+        file.requires_python = spec.requires_python.clone();
+        file
+    }
+
     pub fn hash(mut self, mode: HashMode) -> Self {
         self.hash = mode;
         self

@@ -27,6 +27,9 @@ pub struct WheelSpec {
     pub requires_dist: Vec<String>,
     pub requires_python: Option<String>,
     pub provides_extra: Vec<String>,
+    /// More METADATA header lines, as written (`License-Expression: MIT`,
+    /// `Classifier: License :: OSI Approved :: MIT License`).
+    pub metadata_headers: Vec<String>,
     /// Package files, `(path in the wheel, contents)`, written before the dist-info.
     pub files: Vec<(String, Vec<u8>)>,
     pub metadata_version: String,
@@ -52,6 +55,7 @@ impl WheelSpec {
             requires_dist: Vec::new(),
             requires_python: None,
             provides_extra: Vec::new(),
+            metadata_headers: Vec::new(),
             files: Vec::new(),
             metadata_version: "2.1".to_string(),
             dist_info_stem: None,
@@ -94,6 +98,7 @@ impl WheelSpec {
             requires_python: self.requires_python.as_deref(),
             provides_extra: &self.provides_extra,
             dynamic: &[],
+            headers: &self.metadata_headers,
         })
     }
 
@@ -166,6 +171,10 @@ pub struct SdistSpec {
     pub provides_extra: Vec<String>,
     /// `Dynamic:` fields of PKG-INFO (Metadata 2.2+).
     pub dynamic: Vec<String>,
+    /// The `[build-system]` table of `pyproject.toml` (TOML text); `None` writes none.
+    pub build_system: Option<String>,
+    /// Whether `pyproject.toml` is written at all.
+    pub pyproject: bool,
     /// Files besides PKG-INFO, `pyproject.toml` and the package's `__init__.py`,
     /// relative to the top directory.
     pub files: Vec<(String, Vec<u8>)>,
@@ -185,6 +194,11 @@ impl SdistSpec {
             requires_python: None,
             provides_extra: Vec::new(),
             dynamic: Vec::new(),
+            build_system: Some(
+                "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n"
+                    .to_string(),
+            ),
+            pyproject: true,
             files: Vec::new(),
             pkg_info: true,
             zip: false,
@@ -210,6 +224,7 @@ impl SdistSpec {
             requires_python: self.requires_python.as_deref(),
             provides_extra: &self.provides_extra,
             dynamic: &self.dynamic,
+            headers: &[],
         })
     }
 
@@ -219,13 +234,17 @@ impl SdistSpec {
             .iter()
             .map(|requirement| format!("{requirement:?}"))
             .collect();
-        let mut text = format!(
-            "[build-system]\nrequires = [\"setuptools>=61\"]\nbuild-backend = \"setuptools.build_meta\"\n\n\
-             [project]\nname = \"{}\"\nversion = \"{}\"\ndependencies = [{}]\n",
+        let mut text = self
+            .build_system
+            .as_ref()
+            .map(|table| format!("{table}\n"))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "[project]\nname = \"{}\"\nversion = \"{}\"\ndependencies = [{}]\n",
             self.name,
             self.version,
             dependencies.join(", ")
-        );
+        ));
         if let Some(requires_python) = &self.requires_python {
             text.push_str(&format!("requires-python = \"{requires_python}\"\n"));
         }
@@ -240,10 +259,12 @@ impl SdistSpec {
         if self.pkg_info {
             entries.push((format!("{top}/PKG-INFO"), self.pkg_info().into_bytes()));
         }
-        entries.push((
-            format!("{top}/pyproject.toml"),
-            self.pyproject().into_bytes(),
-        ));
+        if self.pyproject {
+            entries.push((
+                format!("{top}/pyproject.toml"),
+                self.pyproject().into_bytes(),
+            ));
+        }
         entries.push((
             format!("{top}/{package}/__init__.py"),
             format!("VERSION = {:?}\n", self.version).into_bytes(),
@@ -268,6 +289,7 @@ struct CoreFields<'a> {
     requires_python: Option<&'a str>,
     provides_extra: &'a [String],
     dynamic: &'a [String],
+    headers: &'a [String],
 }
 
 fn core_metadata(fields: &CoreFields<'_>) -> String {
@@ -277,6 +299,9 @@ fn core_metadata(fields: &CoreFields<'_>) -> String {
     );
     for dynamic in fields.dynamic {
         text.push_str(&format!("Dynamic: {dynamic}\n"));
+    }
+    for header in fields.headers {
+        text.push_str(&format!("{header}\n"));
     }
     if let Some(requires_python) = fields.requires_python {
         text.push_str(&format!("Requires-Python: {requires_python}\n"));

@@ -1,0 +1,840 @@
+//! `dockgen check`: the problems a team wants to know about before building, found in
+//! the lock and the [`Facts`] the indexes add. Errors are what breaks the image or
+//! makes it something else than asked for; warnings are what makes the build slow or
+//! fragile.
+//!
+//! - `duplicate-module` (error): two distributions install the same top-level module
+//!   (opencv-python and opencv-python-headless both install `cv2`); the one installed
+//!   last overwrites the other's files.
+//! - `cuda-conflict` (error): packages ask for different CUDA runtimes (`+cu121` beside
+//!   `+cu124`, `nvidia-*-cu11` beside `nvidia-*-cu12`), or another CUDA major version
+//!   than the profile's.
+//! - `wrong-accelerator-build` (error): an accelerated package of a GPU profile is a
+//!   CPU-only (or otherwise wrong) build: the judgement `lock` makes.
+//! - `cpu-only-package` (error for the profile's accelerated packages, else warning):
+//!   a distribution known to be CPU-only (onnxruntime, tensorflow-cpu) on a GPU profile.
+//! - `no-compatible-file` (error): no locked file installs on the target (a lock made
+//!   for another architecture or Python).
+//! - `unknown-hash` / `not-on-index` (error): the indexes no longer serve what the lock
+//!   names.
+//! - `sdist-build` (warning): no wheel for the target, so the sdist is built in the
+//!   wheel-builder stage; lists its build requirements.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use pep440_rs::Operator;
+use pep508_rs::{PackageName, VersionOrUrl};
+use serde::Serialize;
+
+use super::facts::{Facts, FileKind, PackageFacts, TopLevelKind};
+use crate::input::profile::{Accelerator, Profile};
+use crate::input::target::Target;
+use crate::resolve::AcceleratorPolicy;
+use crate::resolve::accelerator::{self, Build};
+
+/// What `check` found in one lock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub profile: String,
+    /// The lock, as the command line named it.
+    pub lock: String,
+    pub packages: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem: what it is, which pins it concerns, what to do about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    #[serde(flatten)]
+    pub kind: Kind,
+    /// `name==version` of every pin concerned, sorted.
+    pub packages: Vec<String>,
+    pub message: String,
+    pub fix: String,
+}
+
+/// The kind of a finding, with what is particular to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Kind {
+    NotOnIndex,
+    UnknownHash {
+        hashes: Vec<String>,
+    },
+    NoCompatibleFile {
+        locked_files: Vec<String>,
+    },
+    WrongAcceleratorBuild,
+    CpuOnlyPackage {
+        alternative: String,
+    },
+    CudaConflict {
+        claims: Vec<CudaClaim>,
+    },
+    DuplicateModule {
+        module: String,
+    },
+    SdistBuild {
+        sdist: String,
+        build_requires: Vec<String>,
+        /// `None`: setuptools' legacy backend.
+        build_backend: Option<String>,
+        /// Whether the sdist declares its `[build-system]` (else the PEP 517 defaults).
+        build_system_declared: bool,
+    },
+}
+
+impl Kind {
+    fn order(&self) -> u8 {
+        match self {
+            Kind::NotOnIndex => 0,
+            Kind::UnknownHash { .. } => 1,
+            Kind::NoCompatibleFile { .. } => 2,
+            Kind::WrongAcceleratorBuild => 3,
+            Kind::CpuOnlyPackage { .. } => 4,
+            Kind::CudaConflict { .. } => 5,
+            Kind::DuplicateModule { .. } => 6,
+            Kind::SdistBuild { .. } => 7,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::NotOnIndex => "not-on-index",
+            Kind::UnknownHash { .. } => "unknown-hash",
+            Kind::NoCompatibleFile { .. } => "no-compatible-file",
+            Kind::WrongAcceleratorBuild => "wrong-accelerator-build",
+            Kind::CpuOnlyPackage { .. } => "cpu-only-package",
+            Kind::CudaConflict { .. } => "cuda-conflict",
+            Kind::DuplicateModule { .. } => "duplicate-module",
+            Kind::SdistBuild { .. } => "sdist-build",
+        }
+    }
+}
+
+/// One package's (or the profile's) say on which CUDA it runs with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct CudaClaim {
+    /// `name==version`, or `profile <name>`.
+    pub by: String,
+    /// `12` or `12.4`.
+    pub cuda: String,
+    pub evidence: String,
+}
+
+/// What `check` judges a lock against.
+pub struct Context<'a> {
+    pub profile: &'a Profile,
+    pub target: &'a Target,
+    pub policy: &'a AcceleratorPolicy,
+    /// The indexes the profile searches, in order (for messages).
+    pub indexes: &'a [String],
+    /// The lock, as the command line named it (for the report).
+    pub lock: &'a str,
+    /// The command that re-locks for this profile (`dockgen lock --profile gpu.yaml`).
+    pub relock: &'a str,
+}
+
+/// Every finding of `facts`, errors first.
+pub fn check(facts: &Facts, context: &Context<'_>) -> Report {
+    let mut findings = Vec::new();
+    files(facts, context, &mut findings);
+    accelerated(facts, context, &mut findings);
+    cpu_only(facts, context, &mut findings);
+    cuda(facts, context, &mut findings);
+    duplicate_modules(facts, &mut findings);
+    findings.sort_by(|a, b| {
+        (a.severity, a.kind.order(), &a.packages).cmp(&(b.severity, b.kind.order(), &b.packages))
+    });
+    Report {
+        profile: context.profile.name.clone(),
+        lock: context.lock.to_string(),
+        packages: facts.packages.len(),
+        errors: count(&findings, Severity::Error),
+        warnings: count(&findings, Severity::Warning),
+        findings,
+    }
+}
+
+fn count(findings: &[Finding], severity: Severity) -> usize {
+    findings.iter().filter(|f| f.severity == severity).count()
+}
+
+/// `linux/amd64, CPython 3.11.13, glibc 2.35`: what decides which files fit.
+fn target_line(profile: &Profile) -> String {
+    format!(
+        "{}, CPython {}, {}",
+        profile.platform, profile.python, profile.libc
+    )
+}
+
+fn relock<'a>(context: &Context<'a>) -> &'a str {
+    context.relock
+}
+
+/// Whether the lock names files the indexes serve, and one of them fits the target.
+fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let target = target_line(context.profile);
+    for package in facts.packages.values() {
+        let pin = package.pin();
+        let Some(index) = &package.index else {
+            findings.push(Finding {
+                severity: Severity::Error,
+                kind: Kind::NotOnIndex,
+                packages: vec![pin],
+                message: format!(
+                    "`{}` is on no index of profile `{}` ({})",
+                    package.name,
+                    context.profile.name,
+                    quoted(context.indexes)
+                ),
+                fix: format!(
+                    "add the index that serves it to the profile's `indexes`, or re-lock \
+                     (`{}`) to see what the indexes offer now",
+                    relock(context)
+                ),
+            });
+            continue;
+        };
+        if !package.unknown_hashes.is_empty() {
+            let hashes: Vec<String> = package
+                .unknown_hashes
+                .iter()
+                .map(|h| format!("sha256:{h}"))
+                .collect();
+            findings.push(Finding {
+                severity: Severity::Error,
+                kind: Kind::UnknownHash {
+                    hashes: hashes.clone(),
+                },
+                packages: vec![pin],
+                message: format!(
+                    "{} of `{}` {} {} no file index `{index}` lists: {}",
+                    if hashes.len() == 1 {
+                        "a locked hash".to_string()
+                    } else {
+                        format!("{} locked hashes", hashes.len())
+                    },
+                    package.name,
+                    package.version,
+                    if hashes.len() == 1 {
+                        "matches"
+                    } else {
+                        "match"
+                    },
+                    hashes.join(", ")
+                ),
+                fix: format!(
+                    "the index removed or replaced the file: re-lock (`{}`) and review \
+                     what changed",
+                    relock(context)
+                ),
+            });
+            continue;
+        }
+        let unlocked_fit: Vec<&str> = package
+            .unlocked
+            .iter()
+            .filter(|(_, fits)| *fits)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let unlocked_wheel = unlocked_fit
+            .iter()
+            .find(|name| name.ends_with(".whl"))
+            .copied();
+        let installed = package.installed();
+        match installed.map(|file| (&file.filename, &file.kind)) {
+            Some((_, FileKind::Wheel { .. })) => {}
+            Some((sdist, FileKind::Sdist { build })) => {
+                let (requires, backend, declared) = match build {
+                    Some(build) => (
+                        build.requires.clone(),
+                        build.backend.clone(),
+                        build.declared,
+                    ),
+                    None => (Vec::new(), None, false),
+                };
+                let built_with = match (&backend, declared) {
+                    (_, false) => format!(
+                        "it declares no `[build-system]`, so pip builds it with {} and \
+                         setuptools' legacy backend",
+                        code_list(&requires)
+                    ),
+                    (Some(backend), true) => {
+                        format!(
+                            "build requirements {}, backend `{backend}`",
+                            code_list(&requires)
+                        )
+                    }
+                    (None, true) => format!(
+                        "build requirements {}, setuptools' legacy backend",
+                        code_list(&requires)
+                    ),
+                };
+                let why = match unlocked_wheel {
+                    Some(wheel) => format!(
+                        "index `{index}` has a wheel of it for the target that the lock does \
+                         not name (`{wheel}`)"
+                    ),
+                    None => format!("index `{index}` has no wheel of it for {target}"),
+                };
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    kind: Kind::SdistBuild {
+                        sdist: sdist.clone(),
+                        build_requires: requires,
+                        build_backend: backend,
+                        build_system_declared: declared,
+                    },
+                    packages: vec![pin],
+                    message: format!(
+                        "`{}` {} is built from its sdist `{sdist}` in the wheel-builder \
+                         stage ({built_with}): {why}",
+                        package.name, package.version,
+                    ),
+                    fix: match unlocked_wheel {
+                        Some(_) => format!("re-lock for this profile (`{}`)", relock(context)),
+                        None => format!(
+                            "make sure the builder image has what the build needs \
+                             (compilers, headers, system libraries), or require a version \
+                             of `{}` with a wheel for {target}",
+                            package.name
+                        ),
+                    },
+                });
+            }
+            None => {
+                let locked: Vec<String> =
+                    package.files.iter().map(|f| f.filename.clone()).collect();
+                let message = if locked.is_empty() {
+                    format!(
+                        "the lock names no file of `{}` {} (no `--hash`)",
+                        package.name, package.version
+                    )
+                } else {
+                    format!(
+                        "none of the locked files of `{}` {} installs on the target \
+                         ({target}): {}",
+                        package.name,
+                        package.version,
+                        abbreviated(&locked, 4)
+                    )
+                };
+                let fix = match unlocked_fit.first() {
+                    Some(fits) => format!(
+                        "the lock was made for another target: index `{index}` has `{fits}`, \
+                         which fits; re-lock for this profile (`{}`)",
+                        relock(context)
+                    ),
+                    None => format!(
+                        "index `{index}` has no file of `{}` {} for this target: require a \
+                         version that has a wheel for it (or an sdist), and re-lock",
+                        package.name, package.version
+                    ),
+                };
+                findings.push(Finding {
+                    severity: Severity::Error,
+                    kind: Kind::NoCompatibleFile {
+                        locked_files: locked,
+                    },
+                    packages: vec![pin],
+                    message,
+                    fix,
+                });
+            }
+        }
+    }
+}
+
+/// The profile's accelerated packages, judged as `lock` judges them.
+fn accelerated(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    for name in &context.policy.packages {
+        let Some(package) = facts.packages.get(name) else {
+            continue;
+        };
+        let requires_dist = package
+            .metadata
+            .as_ref()
+            .map(|m| m.requires_dist.as_slice())
+            .unwrap_or_default();
+        let build = Build {
+            name,
+            version: &package.version,
+            index: package.index.as_deref().unwrap_or_default(),
+            requires_dist,
+        };
+        if let Err(error) = accelerator::check_build(
+            &build,
+            context.policy,
+            context.target,
+            &context.profile.name,
+        ) {
+            findings.push(Finding {
+                severity: Severity::Error,
+                kind: Kind::WrongAcceleratorBuild,
+                packages: vec![package.pin()],
+                message: format!(
+                    "`{}` {} (from index `{}`) is {}, but profile `{}` needs {}",
+                    error.package,
+                    error.version,
+                    error.index,
+                    error.what,
+                    error.profile,
+                    error.needed
+                ),
+                fix: error.advice,
+            });
+        }
+    }
+}
+
+/// Distributions that are CPU-only builds of something that has GPU builds: the CPU
+/// one, and what to require on CUDA and on ROCm profiles instead.
+const CPU_ONLY: &[(&str, Option<&str>, Option<&str>)] = &[
+    (
+        "onnxruntime",
+        Some("onnxruntime-gpu"),
+        Some("onnxruntime-rocm"),
+    ),
+    (
+        "tensorflow-cpu",
+        Some("tensorflow[and-cuda]"),
+        Some("tensorflow-rocm"),
+    ),
+    ("faiss-cpu", Some("faiss-gpu-cu12"), None),
+    ("paddlepaddle", Some("paddlepaddle-gpu"), None),
+];
+
+fn cpu_only(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let gpu = match &context.profile.accelerator {
+        Accelerator::Cpu => return,
+        Accelerator::Cuda { version, .. } => format!("CUDA {version}"),
+        Accelerator::Rocm { version, .. } => format!("ROCm {version}"),
+    };
+    let rocm = matches!(context.profile.accelerator, Accelerator::Rocm { .. });
+    for (cpu, cuda_alternative, rocm_alternative) in CPU_ONLY {
+        let Some(alternative) = (if rocm {
+            rocm_alternative
+        } else {
+            cuda_alternative
+        }) else {
+            continue;
+        };
+        let Some(package) = facts.packages.get(&name(cpu)) else {
+            continue;
+        };
+        let alternative_name = name(alternative.split('[').next().unwrap_or(alternative));
+        let listed = context
+            .policy
+            .packages
+            .iter()
+            .any(|p| *p == package.name || *p == alternative_name);
+        findings.push(Finding {
+            severity: if listed {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            kind: Kind::CpuOnlyPackage {
+                alternative: alternative.to_string(),
+            },
+            packages: vec![package.pin()],
+            message: format!(
+                "`{}` {} is a CPU-only build, on {gpu} profile `{}`{}",
+                package.name,
+                package.version,
+                context.profile.name,
+                if listed {
+                    " that lists it as accelerated"
+                } else {
+                    ""
+                }
+            ),
+            fix: format!(
+                "require `{alternative}` instead of `{}` (see `# via` in the lock for who \
+                 asks for it), or keep it if it runs on the CPU on purpose",
+                package.name
+            ),
+        });
+    }
+}
+
+fn name(text: &str) -> PackageName {
+    text.parse().expect("a valid package name")
+}
+
+/// Which CUDA each package asks for, and whether they (and the profile) agree.
+fn cuda(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let mut claims: Vec<(CudaClaim, u64, Option<u64>)> = Vec::new();
+    for package in facts.packages.values() {
+        // The runtime wheels themselves follow who requires them.
+        if package.name.as_ref().starts_with("nvidia-") {
+            continue;
+        }
+        package_claims(package, facts, context.target, &mut claims);
+    }
+    if claims.is_empty() {
+        return;
+    }
+    let mut with_profile = claims.clone();
+    if let Accelerator::Cuda { version, .. } = &context.profile.accelerator
+        && let Some(major) = version.split('.').next().and_then(|m| m.parse().ok())
+    {
+        with_profile.push((
+            CudaClaim {
+                by: format!("profile {}", context.profile.name),
+                cuda: version.clone(),
+                evidence: format!("its accelerator is CUDA {version}"),
+            },
+            major,
+            None,
+        ));
+    }
+    let majors: BTreeSet<u64> = with_profile.iter().map(|(_, major, _)| *major).collect();
+    let conflict = if majors.len() > 1 {
+        Some((with_profile, "different CUDA major versions".to_string()))
+    } else {
+        let minors: BTreeSet<u64> = claims.iter().filter_map(|(_, _, minor)| *minor).collect();
+        (minors.len() > 1).then(|| {
+            let major = majors.first().copied().unwrap_or_default();
+            let known = claims.into_iter().filter(|(_, _, m)| m.is_some()).collect();
+            (known, format!("different CUDA {major}.x runtimes"))
+        })
+    };
+    let Some((mut parties, what)) = conflict else {
+        return;
+    };
+    parties.sort();
+    let groups: BTreeMap<String, Vec<String>> =
+        parties
+            .iter()
+            .fold(BTreeMap::new(), |mut groups, (claim, _, _)| {
+                groups
+                    .entry(claim.cuda.clone())
+                    .or_default()
+                    .push(format!("{} ({})", claim.by, claim.evidence));
+                groups
+            });
+    let described: Vec<String> = groups
+        .iter()
+        .map(|(cuda, by)| format!("CUDA {cuda}: {}", by.join(", ")))
+        .collect();
+    let packages: BTreeSet<String> = parties
+        .iter()
+        .filter(|(claim, _, _)| !claim.by.starts_with("profile "))
+        .map(|(claim, _, _)| claim.by.clone())
+        .collect();
+    findings.push(Finding {
+        severity: Severity::Error,
+        kind: Kind::CudaConflict {
+            claims: parties.into_iter().map(|(claim, _, _)| claim).collect(),
+        },
+        packages: packages.into_iter().collect(),
+        message: format!(
+            "the lock asks for {what}: {}; one image holds one CUDA runtime, so some of \
+             them load libraries they were not built for",
+            described.join("; ")
+        ),
+        fix: "require builds for one CUDA version: the same `+cuXYZ` index for torch and its \
+              companions, and versions of the other packages built for that CUDA (e.g. a \
+              tensorflow release whose `and-cuda` extra asks for the same `nvidia-*-cuXX` \
+              runtime)"
+            .to_string(),
+    });
+}
+
+/// `(claim, major, minor)` of one package: its local version label (`+cu124`), CUDA in
+/// its name (`cupy-cuda12x`, `jax-cuda12-plugin`), and the locked `nvidia-*-cuXX`
+/// runtime wheels it requires (for any of its extras, since the lock holds them).
+fn package_claims(
+    package: &PackageFacts,
+    facts: &Facts,
+    target: &Target,
+    claims: &mut Vec<(CudaClaim, u64, Option<u64>)>,
+) {
+    let mut found: Vec<(CudaClaim, u64, Option<u64>)> = Vec::new();
+    let mut add = |cuda: (u64, Option<u64>), evidence: String| {
+        if found
+            .iter()
+            .any(|(_, major, minor)| (*major, *minor) == cuda)
+        {
+            return;
+        }
+        let text = match cuda.1 {
+            Some(minor) => format!("{}.{minor}", cuda.0),
+            None => cuda.0.to_string(),
+        };
+        found.push((
+            CudaClaim {
+                by: package.pin(),
+                cuda: text,
+                evidence,
+            },
+            cuda.0,
+            cuda.1,
+        ));
+    };
+    let label = accelerator::local_label(&package.version);
+    if let Some(digits) = label
+        .strip_prefix("cu")
+        .filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))
+        && let (Ok(major), Ok(minor)) = (
+            digits[..digits.len() - 1].parse(),
+            digits[digits.len() - 1..].parse(),
+        )
+    {
+        add((major, Some(minor)), format!("local version `+{label}`"));
+    }
+    if let Some(major) = name_cuda_major(package.name.as_ref()) {
+        add((major, None), format!("its name `{}`", package.name));
+    }
+    if let Some(metadata) = &package.metadata {
+        for requirement in &metadata.requires_dist {
+            let required = requirement.name.as_ref();
+            if !required.starts_with("nvidia-") || !facts.packages.contains_key(&requirement.name) {
+                continue;
+            }
+            let Some(major) = name_cuda_major(required) else {
+                continue;
+            };
+            if !requirement
+                .marker
+                .evaluate(&target.markers, &metadata.provides_extras)
+            {
+                continue;
+            }
+            // The CUDA toolkit's own wheels are versioned as the toolkit.
+            let minor = required
+                .starts_with("nvidia-cuda-")
+                .then(|| pinned_minor(requirement, major))
+                .flatten();
+            add((major, minor), format!("requires `{requirement}`"));
+        }
+    }
+    // A bare major adds nothing beside the same major with a minor.
+    let known: Vec<(u64, Option<u64>)> = found.iter().map(|(_, a, b)| (*a, *b)).collect();
+    found.retain(|(_, major, minor)| {
+        minor.is_some() || !known.iter().any(|(m, n)| m == major && n.is_some())
+    });
+    claims.extend(found);
+}
+
+/// `12` for `nvidia-cublas-cu12`, `cupy-cuda12x`, `jax-cuda12-plugin`.
+fn name_cuda_major(name: &str) -> Option<u64> {
+    name.split('-').find_map(|segment| {
+        let digits = segment
+            .strip_prefix("cuda")
+            .or_else(|| segment.strip_prefix("cu"))?;
+        let digits = digits.strip_suffix('x').unwrap_or(digits);
+        (digits.len() == 2 && digits.starts_with('1'))
+            .then(|| digits.parse().ok())
+            .flatten()
+    })
+}
+
+/// The minor version an `==`/`~=`/`===` specifier pins (`==12.4.127` -> 4), when its
+/// major agrees with the name's.
+fn pinned_minor(requirement: &pep508_rs::Requirement, major: u64) -> Option<u64> {
+    let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
+        return None;
+    };
+    specifiers.iter().find_map(|specifier| {
+        matches!(
+            specifier.operator(),
+            Operator::Equal | Operator::EqualStar | Operator::ExactEqual | Operator::TildeEqual
+        )
+        .then(|| {
+            let release = specifier.version().release();
+            (release.first() == Some(&major))
+                .then(|| release.get(1).copied())
+                .flatten()
+        })
+        .flatten()
+    })
+}
+
+/// Top-level modules that more than one distribution installs. Wheels tell by their
+/// file lists; an installed sdist's modules are unknown without a build, so they come
+/// from a short list of known clashes.
+fn duplicate_modules(facts: &Facts, findings: &mut Vec<Finding>) {
+    let mut providers: BTreeMap<String, Vec<(String, TopLevelKind)>> = BTreeMap::new();
+    for package in facts.packages.values() {
+        match package.installed().map(|file| &file.kind) {
+            Some(FileKind::Wheel {
+                top_level: Some(names),
+                ..
+            }) => {
+                for name in names {
+                    providers
+                        .entry(name.name.clone())
+                        .or_default()
+                        .push((package.pin(), name.kind));
+                }
+            }
+            Some(FileKind::Sdist { .. }) => {
+                for (module, distributions) in KNOWN_MODULES {
+                    if distributions.contains(&package.name.as_ref()) {
+                        providers
+                            .entry(module.to_string())
+                            .or_default()
+                            .push((package.pin(), TopLevelKind::Package));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for (module, by) in providers {
+        if by.len() < 2 || by.iter().all(|(_, kind)| *kind == TopLevelKind::Namespace) {
+            continue;
+        }
+        let pins: Vec<String> = by.iter().map(|(pin, _)| pin.clone()).collect();
+        findings.push(Finding {
+            severity: Severity::Error,
+            kind: Kind::DuplicateModule {
+                module: module.clone(),
+            },
+            packages: pins.clone(),
+            message: format!(
+                "`{module}` is installed by {}: they write the same files, and the one \
+                 installed last wins",
+                and_list(&pins)
+            ),
+            fix: "keep one of them: require only the one you want, and replace the \
+                  requirements that pull in the others (`# via` in the lock says who asks \
+                  for each; `dockgen lock --override` replaces a requirement of a package)"
+                .to_string(),
+        });
+    }
+}
+
+/// Distributions that install the same module, for sdists whose files are unknown.
+const KNOWN_MODULES: &[(&str, &[&str])] = &[
+    (
+        "cv2",
+        &[
+            "opencv-python",
+            "opencv-contrib-python",
+            "opencv-python-headless",
+            "opencv-contrib-python-headless",
+        ],
+    ),
+    ("PIL", &["pillow", "pillow-simd", "pil"]),
+];
+
+fn quoted(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".to_string();
+    }
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `` `a`, `b` `` (requirements hold commas and semicolons of their own).
+fn code_list(items: &[String]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn abbreviated(items: &[String], keep: usize) -> String {
+    if items.len() <= keep {
+        return items.join(", ");
+    }
+    format!(
+        "{} and {} more",
+        items[..keep].join(", "),
+        items.len() - keep
+    )
+}
+
+/// The report as people read it: one block per finding, then a summary line.
+pub fn render_text(report: &Report) -> String {
+    let mut out = String::new();
+    for finding in &report.findings {
+        let severity = match finding.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "{severity}[{}]: {}",
+            finding.kind.name(),
+            finding.message
+        );
+        let _ = writeln!(out, "  fix: {}", finding.fix);
+        out.push('\n');
+    }
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{}, {} in {} (profile `{}`, lock `{}`)",
+        plural(report.errors, "error"),
+        plural(report.warnings, "warning"),
+        plural(report.packages, "package"),
+        report.profile,
+        report.lock
+    );
+    out
+}
+
+/// The report as JSON, pretty-printed, with a final newline.
+pub fn render_json(report: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("a check report serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuda_majors_from_names() {
+        for (name, major) in [
+            ("nvidia-cublas-cu12", Some(12)),
+            ("nvidia-cuda-runtime-cu11", Some(11)),
+            ("cupy-cuda12x", Some(12)),
+            ("jax-cuda12-plugin", Some(12)),
+            ("tensorrt-cu12-libs", Some(12)),
+            ("cuda-python", None),
+            ("nvidia-ml-py", None),
+            ("curio", None),
+        ] {
+            assert_eq!(name_cuda_major(name), major, "{name}");
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! `dockgen sbom`: a CycloneDX 1.6 SBOM of what a lock installs, before anything is
+//! built: one `library` component per pin (purl, the SHA-256 of every locked file,
+//! licenses as the metadata declares them, the files as distribution references) and
+//! the dependency graph of the lock's `# via` annotations.
+//!
+//! It follows the SBOM the image's artifacts stage writes (`templates/scripts/
+//! artifacts.py`) where the two can agree: the same purls, license rules, metadata
+//! component (`dockgen-image:<profile>`) and properties, keys sorted, a timestamp only
+//! from `SOURCE_DATE_EPOCH`, and a serial number derived from the lock. Same lock and
+//! same index answers, same bytes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use pep508_rs::PackageName;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::facts::{Facts, PackageFacts};
+use crate::index::CoreMetadata;
+use crate::lock::Via;
+
+/// What the SBOM says about where it comes from.
+pub struct Context<'a> {
+    pub profile: &'a str,
+    /// `linux/amd64, CPython 3.11.13, glibc 2.35, cpu`.
+    pub target: &'a str,
+    /// SHA-256 (hex) of the lock's bytes.
+    pub lock_sha256: &'a str,
+    /// From `SOURCE_DATE_EPOCH`; no timestamp without it.
+    pub timestamp: Option<jiff::Timestamp>,
+}
+
+/// The SBOM as a JSON value (keys sorted, as `serde_json` keeps them).
+pub fn sbom(facts: &Facts, context: &Context<'_>) -> Value {
+    let image_ref = format!("dockgen-image:{}", context.profile);
+    let refs: BTreeMap<&PackageName, String> = facts
+        .packages
+        .values()
+        .map(|package| (&package.name, purl(package)))
+        .collect();
+    let mut components: Vec<Value> = facts.packages.values().map(component).collect();
+    components.sort_by(|a, b| a["bom-ref"].as_str().cmp(&b["bom-ref"].as_str()));
+
+    // `# via` says who requires a pin: the reverse of the graph CycloneDX wants.
+    let mut children: BTreeMap<&PackageName, BTreeSet<&str>> = BTreeMap::new();
+    let mut roots: BTreeSet<&str> = BTreeSet::new();
+    for package in facts.packages.values() {
+        let own = refs[&package.name].as_str();
+        let parents: Vec<&PackageName> = package
+            .via
+            .iter()
+            .filter_map(|via| match via {
+                Via::Package(parent) => Some(&parent.name),
+                Via::Input(_) => None,
+            })
+            .filter_map(|parent| refs.get_key_value(parent).map(|(name, _)| *name))
+            .collect();
+        let from_input = package.via.iter().any(|via| matches!(via, Via::Input(_)));
+        if from_input || parents.is_empty() {
+            roots.insert(own);
+        }
+        for parent in parents {
+            children.entry(parent).or_default().insert(own);
+        }
+    }
+    let mut dependencies = vec![json!({"ref": image_ref, "dependsOn": roots})];
+    let mut by_ref: Vec<(&str, &PackageName)> =
+        refs.iter().map(|(n, r)| (r.as_str(), *n)).collect();
+    by_ref.sort();
+    for (reference, name) in by_ref {
+        let depends: Vec<&str> = children
+            .get(name)
+            .map(|c| c.iter().copied().collect())
+            .unwrap_or_default();
+        dependencies.push(json!({"ref": reference, "dependsOn": depends}));
+    }
+
+    let mut metadata = json!({
+        "component": {
+            "type": "container",
+            "bom-ref": image_ref,
+            "name": format!("dockgen-{}", context.profile),
+            "properties": [
+                {"name": "dockgen:lock-sha256", "value": context.lock_sha256},
+                {"name": "dockgen:profile", "value": context.profile},
+                {"name": "dockgen:target", "value": context.target},
+            ],
+        },
+        "tools": {"components": [{
+            "type": "application",
+            "name": "dockgen",
+            "version": env!("CARGO_PKG_VERSION"),
+        }]},
+    });
+    if let Some(timestamp) = context.timestamp {
+        metadata["timestamp"] = json!(timestamp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    }
+    json!({
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "serialNumber": serial_number(context.lock_sha256),
+        "version": 1,
+        "metadata": metadata,
+        "components": components,
+        "dependencies": dependencies,
+    })
+}
+
+/// The SBOM as the file holds it: two-space indented JSON with a final newline.
+pub fn render_json(sbom: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(sbom).expect("an SBOM serializes");
+    text.push('\n');
+    text
+}
+
+/// One line per component: purl, licenses, locked files.
+pub fn render_text(facts: &Facts) -> String {
+    let mut rows: Vec<[String; 3]> = facts
+        .packages
+        .values()
+        .map(|package| {
+            let licenses: Vec<String> = package
+                .metadata
+                .as_deref()
+                .map(licenses)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|license| {
+                    license["expression"]
+                        .as_str()
+                        .or(license["license"]["name"].as_str())
+                        .map(str::to_string)
+                })
+                .collect();
+            let files = package.hashes.len();
+            [
+                purl(package),
+                if licenses.is_empty() {
+                    "-".to_string()
+                } else {
+                    licenses.join(", ")
+                },
+                format!("{files} file{}", if files == 1 { "" } else { "s" }),
+            ]
+        })
+        .collect();
+    rows.sort();
+    let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
+    let (first, second) = (width(0), width(1));
+    let mut out = String::new();
+    for [purl, license, files] in rows {
+        let _ = writeln!(out, "{purl:first$}  {license:second$}  {files}");
+    }
+    out
+}
+
+fn component(package: &PackageFacts) -> Value {
+    let reference = purl(package);
+    let mut component = json!({
+        "type": "library",
+        "bom-ref": reference,
+        "name": package.name.to_string(),
+        "version": package.version.to_string(),
+        "purl": reference,
+    });
+    let hashes: BTreeSet<&str> = package.hashes.iter().map(String::as_str).collect();
+    if !hashes.is_empty() {
+        component["hashes"] = hashes
+            .iter()
+            .map(|hash| json!({"alg": "SHA-256", "content": hash}))
+            .collect();
+    }
+    if let Some(metadata) = &package.metadata {
+        let found = licenses(metadata);
+        if !found.is_empty() {
+            component["licenses"] = Value::Array(found);
+        }
+    }
+    let mut files: Vec<&super::facts::LockedFile> = package.files.iter().collect();
+    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    if !files.is_empty() {
+        component["externalReferences"] = files
+            .iter()
+            .map(|file| {
+                json!({
+                    "type": "distribution",
+                    "url": file.url,
+                    "comment": file.filename,
+                    "hashes": [{"alg": "SHA-256", "content": file.sha256}],
+                })
+            })
+            .collect();
+    }
+    if let Some(index) = &package.index {
+        component["properties"] = json!([{"name": "dockgen:index", "value": index}]);
+    }
+    component
+}
+
+/// purl's PyPI rules: the name PEP 503-normalized (lower case, runs of `-_.` as one
+/// `-`), the version percent-encoded (`+` as `%2B`).
+pub fn purl(package: &PackageFacts) -> String {
+    const VERSION: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'.')
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'~');
+    let version = package.version.to_string();
+    format!(
+        "pkg:pypi/{}@{}",
+        package.name,
+        utf8_percent_encode(&version, VERSION)
+    )
+}
+
+/// CycloneDX licenses from core metadata: the SPDX `License-Expression` when there is
+/// one, else the first line of `License` (some put a whole text there), else the
+/// names of the `License ::` classifiers.
+pub fn licenses(metadata: &CoreMetadata) -> Vec<Value> {
+    if let Some(expression) = &metadata.license_expression {
+        return vec![json!({"expression": expression.trim()})];
+    }
+    let first_line = metadata
+        .license
+        .as_deref()
+        .and_then(|text| text.lines().map(str::trim).find(|line| !line.is_empty()));
+    if let Some(line) = first_line.filter(|line| !line.eq_ignore_ascii_case("UNKNOWN")) {
+        return vec![json!({"license": {"name": line}})];
+    }
+    let mut names = BTreeSet::new();
+    for classifier in &metadata.license_classifiers {
+        let parts: Vec<&str> = classifier.split("::").map(str::trim).collect();
+        if parts.len() > 2
+            && let Some(last) = parts.last()
+        {
+            names.insert(*last);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| json!({"license": {"name": name}}))
+        .collect()
+}
+
+/// A UUID (version 8, RFC 9562) from SHA-256, as `artifacts.py` makes the image SBOM's
+/// from the lock's SHA-256; here over `dockgen sbom:` and that digest, so that the
+/// SBOM of the lock and the SBOM of its image never share a serial number.
+fn serial_number(lock_sha256: &str) -> String {
+    let digest = Sha256::digest(format!("dockgen sbom:{lock_sha256}").as_bytes());
+    let mut raw = [0u8; 16];
+    raw.copy_from_slice(&digest[..16]);
+    raw[6] = (raw[6] & 0x0F) | 0x80;
+    raw[8] = (raw[8] & 0x3F) | 0x80;
+    let hex = hex::encode(raw);
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_numbers_are_version_8_uuids() {
+        let serial = serial_number(&"ab".repeat(32));
+        assert_eq!(serial.len(), "urn:uuid:".len() + 36);
+        assert_eq!(&serial[9 + 14..9 + 15], "8");
+        assert!(matches!(&serial[9 + 19..9 + 20], "8" | "9" | "a" | "b"));
+    }
+}

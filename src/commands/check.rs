@@ -1,0 +1,162 @@
+//! `dockgen check`: a lock's problems before building, from the lock and its profile's
+//! indexes. Also the gathering every audit view of one lock shares.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use url::Url;
+
+use super::Failure;
+use super::files::display_path;
+use crate::audit::check::{self, Context};
+use crate::audit::facts::{self, Facts};
+use crate::cli::{CheckArgs, NetworkArgs};
+use crate::index::find_links::FindLinksSource;
+use crate::index::registry::{IndexConfig, RegistryClient};
+use crate::input::profile::{self, Profile};
+use crate::input::requirements::RequirementsInput;
+use crate::input::target::Target;
+
+pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir().context("cannot determine the current directory")?;
+    let audit = Audit::gather(
+        &cwd,
+        &args.profile,
+        args.lock.as_deref(),
+        &args.locks_dir,
+        &args.network,
+        quiet,
+    )?;
+    let lock = display_path(&audit.lock_path, &cwd);
+    let policy = super::lock::accelerator_policy(&audit.profile);
+    let relock = format!("dockgen lock --profile {}", args.profile);
+    let report = check::check(
+        &audit.facts,
+        &Context {
+            profile: &audit.profile,
+            target: &audit.target,
+            policy: &policy,
+            indexes: &audit.indexes,
+            lock: &lock,
+            relock: &relock,
+        },
+    );
+    let text = match args.format.as_str() {
+        "json" => check::render_json(&report),
+        _ => check::render_text(&report),
+    };
+    print!("{text}");
+    if report.errors > 0 {
+        return Err(Failure::Reported.into());
+    }
+    Ok(())
+}
+
+/// One lock, its profile, and the facts its indexes add.
+pub(crate) struct Audit {
+    pub profile: Profile,
+    pub target: Target,
+    pub lock_path: PathBuf,
+    pub lock_text: String,
+    pub facts: Facts,
+    /// Names of the indexes searched, in order.
+    pub indexes: Vec<String>,
+}
+
+impl Audit {
+    /// Loads `spec`'s profile and lock (`explicit`, else `<locks_dir>/<name>.txt`) and
+    /// gathers the facts of every pin through the cache and the profile's indexes.
+    pub(crate) fn gather(
+        cwd: &Path,
+        spec: &str,
+        explicit: Option<&Path>,
+        locks_dir: &Path,
+        network: &NetworkArgs,
+        quiet: bool,
+    ) -> anyhow::Result<Audit> {
+        let profile =
+            profile::load(spec, cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
+        let (lock_path, lock_text, lock) =
+            super::read_profile_lock(cwd, explicit, locks_dir, &profile.name, spec)?;
+        let target = Target::from_profile(&profile)?;
+        let lock_dir = lock_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let (indexes, find_links) = lock_sources(&profile, &lock_text, &lock_dir);
+        let progress = super::show_progress(quiet).then(super::progress_bar);
+        let client = RegistryClient::new(
+            indexes,
+            find_links,
+            super::client_options(network, progress.clone()),
+        )?;
+        let jobs = network.concurrency.clamp(1, 8);
+        let facts = facts::gather(&lock, &client, &target, jobs).with_context(|| {
+            format!(
+                "cannot read what `{}` installs from the indexes of profile `{}`",
+                display_path(&lock_path, cwd),
+                profile.name
+            )
+        })?;
+        if let Some(bar) = &progress {
+            bar.finish_and_clear();
+        }
+        Ok(Audit {
+            indexes: client.source_names(),
+            profile,
+            target,
+            lock_path,
+            lock_text,
+            facts,
+        })
+    }
+}
+
+/// Where the lock's files come from: the profile's indexes (as `lock` and `build` use
+/// them), then what the lock's header names besides (an input's own `--index-url`,
+/// `--find-links`, relative to the lock). The header's `exclude-newer` applies, so the
+/// indexes are seen as the lock saw them.
+fn lock_sources(
+    profile: &Profile,
+    lock_text: &str,
+    lock_dir: &Path,
+) -> (Vec<IndexConfig>, Vec<FindLinksSource>) {
+    let mut indexes = super::lock::index_configs(profile, &RequirementsInput::default(), None);
+    let mut find_links = Vec::new();
+    for line in lock_text.lines() {
+        let line = line.trim();
+        if let Some(list) = line.strip_prefix("# exclude-newer:") {
+            for (name, at) in list
+                .split(',')
+                .filter_map(|item| item.trim().split_once('='))
+            {
+                let Ok(at) = at.parse::<jiff::Timestamp>() else {
+                    continue;
+                };
+                for index in indexes.iter_mut().filter(|index| index.name == name) {
+                    index.exclude_newer = Some(at);
+                }
+            }
+        } else if let Some(value) = line
+            .strip_prefix("--index-url ")
+            .or_else(|| line.strip_prefix("--extra-index-url "))
+        {
+            let Ok(url) = Url::parse(value.trim()) else {
+                continue;
+            };
+            let redacted = crate::index::redact(&url);
+            if indexes
+                .iter()
+                .any(|known| crate::index::redact(&known.url) == redacted)
+            {
+                continue;
+            }
+            indexes.push(IndexConfig {
+                name: format!("lock-index-{}", indexes.len()),
+                url,
+                packages: None,
+                exclude_newer: None,
+            });
+        } else if let Some(value) = line.strip_prefix("--find-links ") {
+            find_links.push(FindLinksSource::parse(value.trim(), lock_dir));
+        }
+    }
+    (indexes, find_links)
+}
