@@ -109,7 +109,8 @@ impl Kind {
         }
     }
 
-    fn name(&self) -> &'static str {
+    /// The kind's name, as `check` prints it (`duplicate-module`).
+    pub fn name(&self) -> &'static str {
         match self {
             Kind::NotOnIndex => "not-on-index",
             Kind::UnknownHash { .. } => "unknown-hash",

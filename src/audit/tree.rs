@@ -317,6 +317,17 @@ impl Shown {
     }
 }
 
+/// A package in a nested view of the tree, with what it requires below it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Branch {
+    pub name: String,
+    pub version: String,
+    /// The specifier of the requirement that leads here (`Any` for none); `None` for a
+    /// root.
+    pub required: Option<String>,
+    pub children: Vec<Branch>,
+}
+
 /// One edge as a view walks it: forward to a requirement, reversed to a dependent.
 #[derive(Debug, Clone, Copy)]
 struct Link<'t> {
@@ -413,6 +424,47 @@ impl<'t> View<'t> {
             self.text_children(link.to, &format!("{prefix}{indent}"), path, lines);
             path.pop();
         }
+    }
+
+    /// The view as nested branches, cut at cycles as the text layout cuts them (the
+    /// root not on the path): what `dockgen report` shows as nested lists.
+    pub fn branches(&self) -> Vec<Branch> {
+        self.roots()
+            .into_iter()
+            .map(|root| {
+                let node = self.node(root);
+                Branch {
+                    name: node.name.clone(),
+                    version: node.version.clone(),
+                    required: None,
+                    children: self.branch_children(root, &mut Vec::new()),
+                }
+            })
+            .collect()
+    }
+
+    fn branch_children<'a>(
+        &'a self,
+        key: &PackageName,
+        path: &mut Vec<&'a PackageName>,
+    ) -> Vec<Branch> {
+        let mut children = Vec::new();
+        for link in &self.links[key] {
+            if path.contains(&link.to) {
+                continue;
+            }
+            path.push(link.to);
+            let grandchildren = self.branch_children(link.to, path);
+            path.pop();
+            let to = self.node(link.to);
+            children.push(Branch {
+                name: to.name.clone(),
+                version: to.version.clone(),
+                required: Some(link.specifier.unwrap_or("Any").to_string()),
+                children: grandchildren,
+            });
+        }
+        children
     }
 
     /// pipdeptree's `--json-tree` (with `--reverse` when the view is reversed, where
