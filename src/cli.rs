@@ -116,6 +116,20 @@ pub enum Command {
     /// `SOURCE_DATE_EPOCH` (none without it); the serial number from the lock, so the
     /// same lock gives the same SBOM. Exit codes: 0 written, 2 any error.
     Sbom(SbomArgs),
+    /// Write one self-contained HTML page about a lock, without building it.
+    ///
+    /// The page shows a summary (profile, target, the lock's SHA-256, package count,
+    /// total download size, check counts), `dockgen check`'s findings with their text,
+    /// the dependency tree (`dockgen tree`, as nested lists), every package with the
+    /// file the target installs, its size, licenses (as `dockgen sbom` reads them) and
+    /// index, and the sdists the wheel-builder stage builds with their build
+    /// requirements. Reads the lock and asks the profile's indexes through the cache
+    /// (`--offline` makes no request). Inline CSS only: no script, no external
+    /// resource; every value from the lock, an index or a package's metadata is escaped.
+    /// The same lock and cache give the same bytes: the page carries a time only from
+    /// `SOURCE_DATE_EPOCH`. Exit codes: 0 written, also when the checks found errors
+    /// (the page shows them; `dockgen check` is the gate), 2 any error.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -466,6 +480,28 @@ pub struct SbomArgs {
     /// Write here (atomically) instead of to stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Profile whose lock to report on: a built-in name or a YAML file.
+    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
+    pub profile: String,
+
+    /// The lock [default: `<locks-dir>/<profile>.txt`].
+    #[arg(long, value_name = "PATH")]
+    pub lock: Option<PathBuf>,
+
+    /// Where the locks are.
+    #[arg(long, value_name = "DIR", default_value = "locks")]
+    pub locks_dir: PathBuf,
+
+    /// Where to write the page (atomically); `-` for stdout.
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
 
     #[command(flatten)]
     pub network: NetworkArgs,

@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => commands::diff::run(&args),
         Command::Check(args) => commands::check::run(&args, cli.quiet),
         Command::Sbom(args) => commands::sbom::run(&args, cli.quiet),
+        Command::Report(args) => commands::report::run(&args, cli.quiet),
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();

@@ -58,6 +58,7 @@ pub(crate) struct Audit {
     pub target: Target,
     pub lock_path: PathBuf,
     pub lock_text: String,
+    pub lock: crate::lock::LockFile,
     pub facts: Facts,
     /// Names of the indexes searched, in order.
     pub indexes: Vec<String>,
@@ -104,6 +105,7 @@ impl Audit {
             target,
             lock_path,
             lock_text,
+            lock,
             facts,
         })
     }

@@ -9,6 +9,7 @@ pub mod lock;
 pub mod matrix;
 pub mod profiles;
 pub mod render;
+pub mod report;
 pub mod sbom;
 pub mod tree;
 

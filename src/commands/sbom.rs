@@ -53,7 +53,7 @@ pub fn run(args: &SbomArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 /// `SOURCE_DATE_EPOCH` (whole seconds since 1970) as the SBOM's timestamp; none when unset.
-fn source_date_epoch() -> anyhow::Result<Option<jiff::Timestamp>> {
+pub(super) fn source_date_epoch() -> anyhow::Result<Option<jiff::Timestamp>> {
     let Some(value) = std::env::var_os("SOURCE_DATE_EPOCH") else {
         return Ok(None);
     };
