@@ -12,6 +12,7 @@ mod fixture_index;
 mod index;
 mod lock;
 mod render;
+mod report;
 mod scripts;
 mod tree;
 mod wheelhouse;
