@@ -181,6 +181,13 @@ for c in "${cases[@]}"; do
     printf '  %-8s %-16s %s\n' "$tool" "${label[$c]}" "${detail[$tool,$c]}"
   done
 done
+for tool in dockgen baseline; do
+  n=$(python3 "$steps" ran "$work/steps-$tool-warm.json")
+  if [ "$n" != 0 ]; then
+    echo "WARNING: the warm $tool build ran $n steps: BuildKit's cache did not survive from its cold build" \
+      "(another prune or BuildKit's GC on this engine?), so its row is not a warm rebuild; run the bench again"
+  fi
+done
 echo "sent = build context + bytes a loopback index served during the build; context/served, MB:"
 for c in "${cases[@]}"; do
   printf '  %-16s dockgen %s/%s   baseline %s/%s\n' "${label[$c]}" \

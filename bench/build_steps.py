@@ -8,6 +8,7 @@ BuildKit steps of a build (which ran, how long) from either side's output.
                             error line, printing it and the last lines of the build's logs
   plain LOG OUT.json        the same steps from `dockgen build --progress plain` output
   stages OUT.json           one line: seconds per stage of the steps that ran
+  ran OUT.json              how many Dockerfile steps ran (were not cached)
 """
 
 import base64
@@ -165,8 +166,13 @@ def stages(path):
     print("  ".join(f"{k} {v:.1f}" for k, v in seconds.items() if v >= 0.05) or "-")
 
 
+def ran(path):
+    steps = json.load(open(path))["steps"]
+    print(sum(1 for s in steps if not s["cached"] and re.match(r"\[[\w.-]+ \d+/\d+\]", s["name"])))
+
+
+COMMANDS = {"serve": serve, "served": served, "trace": trace, "plain": plain, "stages": stages, "ran": ran}
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"serve": serve, "served": served, "trace": trace, "plain": plain, "stages": stages}[
-        command
-    ](*args)
+    COMMANDS[command](*args)
