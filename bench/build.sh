@@ -108,6 +108,7 @@ cp "$work/ex/requirements.in" "$work/ex/base.in" "$work/base/"
 buildargs=$(python3 -c "import json, urllib.parse; print(urllib.parse.quote(json.dumps({'FIND_LINKS': 'http://127.0.0.1:$port/'})))")
 
 declare -A secs sent_ctx sent_srv size detail
+delivery=context
 dockgen_build() { # CASE
   local t0 log=$work/dockgen-$1.log report=$work/ex/artifacts/x86-local/build-report.json
   t0=$(now)
@@ -117,8 +118,8 @@ dockgen_build() { # CASE
     tail -40 "$log" >&2; echo "bench/build.sh: dockgen build ($1) failed" >&2; exit 1
   fi
   secs[dockgen,$1]=$(since "$t0")
-  read -r "sent_ctx[dockgen,$1]" "sent_srv[dockgen,$1]" < <(python3 -c \
-    'import json,sys; r = json.load(open(sys.argv[1])); print(r["context_bytes"], r.get("served_bytes", 0))' "$report")
+  read -r "sent_ctx[dockgen,$1]" "sent_srv[dockgen,$1]" delivery < <(python3 -c \
+    'import json,sys; r = json.load(open(sys.argv[1])); print(r["context_bytes"], r.get("served_bytes", 0), r.get("delivery", "context"))' "$report")
   size[dockgen,$1]=$(image_size "$tag_dockgen")
   python3 "$steps" plain "$log" "$work/steps-dockgen-$1.json"
   detail[dockgen,$1]="lock $lock_secs  $(python3 "$steps" stages "$work/steps-dockgen-$1.json")"
@@ -146,7 +147,7 @@ echo "bench/build.sh: $example, adding $added; emptying BuildKit's build cache (
 prune
 dockgen_build empty-store
 empty_store_secs=${secs[dockgen,empty-store]}
-empty_store_bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wheelhouse"]["bytes_downloaded"])' \
+empty_store_bytes=$(python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); print(r.get("packages", r.get("wheelhouse"))["bytes_downloaded"])' \
   "$work/ex/artifacts/x86-local/build-report.json")
 prune
 dockgen_build cold
@@ -195,5 +196,5 @@ for c in "${cases[@]}"; do
     "$(mb "${sent_ctx[baseline,$c]}")" "$(mb "${sent_srv[baseline,$c]}")"
 done
 echo "dockgen cold with an empty package store (downloads $(mb "$empty_store_bytes") MB from PyPI first): ${empty_store_secs}s"
-echo "dockgen $("$dockgen" --version | cut -d' ' -f2), $example + $added, base image $base_image; one run per cell;" \
+echo "dockgen $("$dockgen" --version | cut -d' ' -f2) (delivery: $delivery), $example + $added, base image $base_image; one run per cell;" \
   "dockgen time = dockgen lock + dockgen build; cold = BuildKit cache emptied (docker builder prune -af), dockgen's package store warm"

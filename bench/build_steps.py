@@ -8,7 +8,7 @@ BuildKit steps of a build (which ran, how long) from either side's output.
                             error line, printing it and the last lines of the build's logs
   plain LOG OUT.json        the same steps from `dockgen build --progress plain` output
   stages OUT.json           one line: seconds per stage of the steps that ran
-  ran OUT.json              how many Dockerfile steps ran (were not cached)
+  ran OUT.json              how many Dockerfile steps ran (were not cached), FROM aside
 """
 
 import base64
@@ -167,8 +167,10 @@ def stages(path):
 
 
 def ran(path):
+    # A FROM step never shows as cached: the engine resolves the image on every build.
+    step = re.compile(r"\[[\w.-]+ \d+/\d+\] (?!FROM )")
     steps = json.load(open(path))["steps"]
-    print(sum(1 for s in steps if not s["cached"] and re.match(r"\[[\w.-]+ \d+/\d+\]", s["name"])))
+    print(sum(1 for s in steps if not s["cached"] and step.match(s["name"])))
 
 
 COMMANDS = {"serve": serve, "served": served, "trace": trace, "plain": plain, "stages": stages, "ran": ran}
