@@ -276,7 +276,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
             bytes_downloaded: wheelhouse.bytes_downloaded,
             bytes_cached: wheelhouse.bytes_cached,
         },
-        stages: stages(image.as_ref().unwrap_or(&export)),
+        stages: stages(&export, image.as_ref()),
         checks: checks.clone(),
         lock_matches_image: mismatches.is_empty(),
         duration_seconds: started.elapsed().as_secs_f64(),
@@ -388,16 +388,26 @@ fn compare_with_lock(lock: &LockFile, artifacts_dir: &Path) -> anyhow::Result<Ve
 }
 
 /// Steps grouped by stage (`[stage n/m] ...` names), in build order.
-fn stages(outcome: &BuildOutcome) -> Vec<StageReport> {
-    let mut order: Vec<String> = Vec::new();
-    let mut by_stage: BTreeMap<String, Vec<&StepRecord>> = BTreeMap::new();
-    for step in &outcome.steps {
-        let stage = step
-            .name
+///
+/// The export build did the work of every stage up to the artifacts; of the image
+/// build (where those are all cached), only the stages the export did not have.
+fn stages(export: &BuildOutcome, image: Option<&BuildOutcome>) -> Vec<StageReport> {
+    let stage_of = |step: &StepRecord| {
+        step.name
             .strip_prefix('[')
             .and_then(|rest| rest.split([' ', ']']).next())
             .unwrap_or("internal")
-            .to_string();
+            .to_string()
+    };
+    let exported: std::collections::BTreeSet<String> = export.steps.iter().map(stage_of).collect();
+    let image_steps = image
+        .into_iter()
+        .flat_map(|i| &i.steps)
+        .filter(|step| !exported.contains(&stage_of(step)));
+    let mut order: Vec<String> = Vec::new();
+    let mut by_stage: BTreeMap<String, Vec<&StepRecord>> = BTreeMap::new();
+    for step in export.steps.iter().chain(image_steps) {
+        let stage = stage_of(step);
         if !by_stage.contains_key(&stage) {
             order.push(stage.clone());
         }
