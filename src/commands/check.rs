@@ -27,20 +27,7 @@ pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
         &args.network,
         quiet,
     )?;
-    let lock = display_path(&audit.lock_path, &cwd);
-    let policy = super::lock::accelerator_policy(&audit.profile);
-    let relock = format!("dockgen lock --profile {}", args.profile);
-    let report = check::check(
-        &audit.facts,
-        &Context {
-            profile: &audit.profile,
-            target: &audit.target,
-            policy: &policy,
-            indexes: &audit.indexes,
-            lock: &lock,
-            relock: &relock,
-        },
-    );
+    let report = audit.check(&cwd, &args.profile);
     let text = match args.format.as_str() {
         "json" => check::render_json(&report),
         _ => check::render_text(&report),
@@ -65,6 +52,25 @@ pub(crate) struct Audit {
 }
 
 impl Audit {
+    /// `dockgen check`'s findings; `spec` is the profile as the user named it (for the
+    /// command that re-locks).
+    pub(crate) fn check(&self, cwd: &Path, spec: &str) -> check::Report {
+        let lock = display_path(&self.lock_path, cwd);
+        let policy = super::lock::accelerator_policy(&self.profile);
+        let relock = format!("dockgen lock --profile {spec}");
+        check::check(
+            &self.facts,
+            &Context {
+                profile: &self.profile,
+                target: &self.target,
+                policy: &policy,
+                indexes: &self.indexes,
+                lock: &lock,
+                relock: &relock,
+            },
+        )
+    }
+
     /// Loads `spec`'s profile and lock (`explicit`, else `<locks_dir>/<name>.txt`) and
     /// gathers the facts of every pin through the cache and the profile's indexes.
     pub(crate) fn gather(

@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 use super::check::Audit;
 use super::files::{display_path, write_atomically};
 use crate::audit::DependencyTree;
-use crate::audit::check::{self, Context as CheckContext};
 use crate::audit::report::{self, Context};
 use crate::cli::ReportArgs;
 
@@ -25,19 +24,7 @@ pub fn run(args: &ReportArgs, quiet: bool) -> anyhow::Result<()> {
         quiet,
     )?;
     let lock = display_path(&audit.lock_path, &cwd);
-    let policy = super::lock::accelerator_policy(&audit.profile);
-    let relock = format!("dockgen lock --profile {}", args.profile);
-    let findings = check::check(
-        &audit.facts,
-        &CheckContext {
-            profile: &audit.profile,
-            target: &audit.target,
-            policy: &policy,
-            indexes: &audit.indexes,
-            lock: &lock,
-            relock: &relock,
-        },
-    );
+    let findings = audit.check(&cwd, &args.profile);
     let tree = DependencyTree::from_lock(&audit.lock);
     let lock_sha256 = hex::encode(Sha256::digest(audit.lock_text.as_bytes()));
     let target = audit.profile.target_summary();
