@@ -777,64 +777,15 @@ impl Inner {
                 file.filename
             );
         }
-        match self
-            .http
-            .range(&file.index, &file.url, RangeSpec::Tail(TAIL_PROBE))
-            .await
-        {
-            Ok(RangeReply::Full(bytes)) => {
-                tracing::debug!(
-                    "`{}` ignores range requests; using the whole file",
-                    redact(&file.url)
-                );
-                self.verify(file, &bytes)?;
-                return self.extract_metadata(file, &bytes).await;
-            }
-            Ok(RangeReply::Partial {
-                start,
-                total: Some(total),
-                body,
-            }) => {
-                let reader = HttpRangeReader {
-                    http: &self.http,
-                    file,
-                    total,
-                    tail_start: start,
-                    tail: body,
-                };
+        match self.probe_ranges(file).await? {
+            Probe::Whole(bytes) => return self.extract_metadata(file, &bytes).await,
+            Probe::Tail(reader) => {
                 match zip::wheel_metadata_bytes_by_ranges(&reader, &file.filename).await {
                     Ok((bytes, _)) => return Ok(bytes),
-                    Err(MetadataError::Fetch { source, .. }) => {
-                        match source.downcast_ref::<IndexError>() {
-                            Some(
-                                err @ (IndexError::Timeout { .. } | IndexError::Network { .. }),
-                            ) => {
-                                return Err(err.clone());
-                            }
-                            _ => tracing::debug!(
-                                "range requests into `{}` failed: {source}",
-                                file.filename
-                            ),
-                        }
-                    }
-                    Err(err) => {
-                        tracing::debug!("range requests into `{}` failed: {err}", file.filename)
-                    }
+                    Err(err) => ranges_failed(file, err)?,
                 }
             }
-            Ok(RangeReply::Partial { total: None, .. }) => {
-                tracing::debug!(
-                    "`{}` gives no file size in `Content-Range`",
-                    redact(&file.url)
-                );
-            }
-            Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {
-                tracing::debug!(
-                    "range request into `{}` answered {status}",
-                    redact(&file.url)
-                );
-            }
-            Err(err) => return Err(err),
+            Probe::NoRanges => {}
         }
         let bytes = self.download(file).await?;
         self.extract_metadata(file, &bytes).await
@@ -880,51 +831,69 @@ impl Inner {
     /// A wheel's entry names the cheapest way the index allows: the central directory
     /// by ranges, else the whole file.
     async fn fetch_wheel_entry_names(&self, file: &DistFile) -> Result<Vec<String>, IndexError> {
+        match self.probe_ranges(file).await? {
+            Probe::Whole(bytes) => {
+                self.remember_metadata(file, &bytes);
+                return Ok(metadata::wheel_entry_names(&bytes, &file.filename)?);
+            }
+            Probe::Tail(reader) => {
+                match zip::entry_names_by_ranges(&reader, &file.filename).await {
+                    Ok(names) => return Ok(names),
+                    Err(err) => ranges_failed(file, err)?,
+                }
+            }
+            Probe::NoRanges => {}
+        }
+        let bytes = self.download(file).await?;
+        self.remember_metadata(file, &bytes);
+        Ok(metadata::wheel_entry_names(&bytes, &file.filename)?)
+    }
+
+    /// The first range request into a remote wheel (its tail): a reader for more
+    /// ranges, or the whole file (verified) when the index ignores ranges, or
+    /// [`Probe::NoRanges`] when ranges cannot work there and the caller should download
+    /// the file. Authentication failures and network errors are errors.
+    async fn probe_ranges<'a>(&'a self, file: &'a DistFile) -> Result<Probe<'a>, IndexError> {
         match self
             .http
             .range(&file.index, &file.url, RangeSpec::Tail(TAIL_PROBE))
             .await
         {
             Ok(RangeReply::Full(bytes)) => {
+                tracing::debug!(
+                    "`{}` ignores range requests; using the whole file",
+                    redact(&file.url)
+                );
                 self.verify(file, &bytes)?;
-                self.remember_metadata(file, &bytes);
-                return Ok(metadata::wheel_entry_names(&bytes, &file.filename)?);
+                Ok(Probe::Whole(bytes))
             }
             Ok(RangeReply::Partial {
                 start,
                 total: Some(total),
                 body,
-            }) => {
-                let reader = HttpRangeReader {
-                    http: &self.http,
-                    file,
-                    total,
-                    tail_start: start,
-                    tail: body,
-                };
-                match zip::entry_names_by_ranges(&reader, &file.filename).await {
-                    Ok(names) => return Ok(names),
-                    Err(MetadataError::Fetch { source, .. }) => {
-                        if let Some(
-                            err @ (IndexError::Timeout { .. } | IndexError::Network { .. }),
-                        ) = source.downcast_ref::<IndexError>()
-                        {
-                            return Err(err.clone());
-                        }
-                        tracing::debug!("range requests into `{}` failed: {source}", file.filename);
-                    }
-                    Err(err) => {
-                        tracing::debug!("range requests into `{}` failed: {err}", file.filename)
-                    }
-                }
+            }) => Ok(Probe::Tail(HttpRangeReader {
+                http: &self.http,
+                file,
+                total,
+                tail_start: start,
+                tail: body,
+            })),
+            Ok(RangeReply::Partial { total: None, .. }) => {
+                tracing::debug!(
+                    "`{}` gives no file size in `Content-Range`",
+                    redact(&file.url)
+                );
+                Ok(Probe::NoRanges)
             }
-            Ok(RangeReply::Partial { total: None, .. }) => {}
-            Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {}
-            Err(err) => return Err(err),
+            Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {
+                tracing::debug!(
+                    "range request into `{}` answered {status}",
+                    redact(&file.url)
+                );
+                Ok(Probe::NoRanges)
+            }
+            Err(err) => Err(err),
         }
-        let bytes = self.download(file).await?;
-        self.remember_metadata(file, &bytes);
-        Ok(metadata::wheel_entry_names(&bytes, &file.filename)?)
     }
 
     /// The metadata of a whole file read for something else, kept (on disk and for
@@ -1143,6 +1112,29 @@ fn response_parts(status: StatusCode, headers: &HeaderMap) -> http::response::Pa
     parts.status = status;
     parts.headers = headers.clone();
     parts
+}
+
+/// What the first range request into a wheel gave ([`Inner::probe_ranges`]).
+enum Probe<'a> {
+    /// More ranges can be read from here.
+    Tail(HttpRangeReader<'a>),
+    /// The index sent the whole file, verified.
+    Whole(bytes::Bytes),
+    /// Ranges do not work for this file: download it.
+    NoRanges,
+}
+
+/// A read by ranges that failed: a network error or timeout is the caller's error;
+/// anything else (a zip the reader cannot follow) falls back to the whole file.
+fn ranges_failed(file: &DistFile, err: MetadataError) -> Result<(), IndexError> {
+    if let MetadataError::Fetch { source, .. } = &err
+        && let Some(err @ (IndexError::Timeout { .. } | IndexError::Network { .. })) =
+            source.downcast_ref::<IndexError>()
+    {
+        return Err(err.clone());
+    }
+    tracing::debug!("range requests into `{}` failed: {err}", file.filename);
+    Ok(())
 }
 
 /// Range reads of a remote wheel, starting from the tail already fetched.
