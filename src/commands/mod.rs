@@ -40,8 +40,14 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi_on_stderr(std::env::var_os("NO_COLOR")))
         .try_init();
+}
+
+/// Whether stderr gets colours: only a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string (<https://no-color.org>).
+fn ansi_on_stderr(no_color: Option<std::ffi::OsString>) -> bool {
+    no_color.is_none_or(|value| value.is_empty()) && std::io::stderr().is_terminal()
 }
 
 /// Whether to draw progress bars: on a terminal, unless asked to be quiet.
@@ -100,4 +106,19 @@ pub fn read_profile_lock(
     })?;
     let lock = crate::lock::parse(&text, &lock_path)?;
     Ok((lock_path, text, lock))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ansi_on_stderr;
+
+    #[test]
+    fn no_color_with_a_value_turns_log_colours_off() {
+        assert!(!ansi_on_stderr(Some("1".into())));
+        assert!(!ansi_on_stderr(Some("false".into())));
+        // Unset or empty: colours exactly when stderr is a terminal.
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        assert_eq!(ansi_on_stderr(None), terminal);
+        assert_eq!(ansi_on_stderr(Some("".into())), terminal);
+    }
 }
