@@ -2,6 +2,7 @@
 
 mod support;
 
+mod accelerator;
 mod audit;
 mod build;
 mod build_failures;

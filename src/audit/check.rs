@@ -23,15 +23,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use pep440_rs::Operator;
-use pep508_rs::{PackageName, VersionOrUrl};
+use pep508_rs::PackageName;
 use serde::Serialize;
 
-use super::facts::{Facts, FileKind, PackageFacts, TopLevelKind};
+use super::facts::{Facts, FileKind, TopLevelKind};
 use crate::input::profile::{Accelerator, Profile};
 use crate::input::target::Target;
 use crate::resolve::AcceleratorPolicy;
-use crate::resolve::accelerator::{self, Build};
+use crate::resolve::accelerator::{self, Build, Builds, Runtime};
 
 /// What `check` found in one lock.
 #[derive(Debug, Clone, Serialize)]
@@ -358,29 +357,42 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
     }
 }
 
+/// Every locked package as the accelerator judgement sees it: its requirements for any
+/// of its extras (the lock holds what they need) that the lock holds.
+fn builds<'a>(facts: &'a Facts, target: &Target) -> Builds<'a> {
+    facts
+        .packages
+        .values()
+        .map(|package| {
+            let (requires_dist, extras) = package
+                .metadata
+                .as_ref()
+                .map(|m| (m.requires_dist.as_slice(), m.provides_extras.as_slice()))
+                .unwrap_or_default();
+            let build = Build::new(
+                &package.name,
+                &package.version,
+                package.index.as_deref().unwrap_or_default(),
+                requires_dist,
+                extras,
+                target,
+                |name| facts.packages.get(name).map(|p| &p.version),
+            );
+            (&package.name, build)
+        })
+        .collect()
+}
+
 /// The profile's accelerated packages, judged as `lock` judges them.
 fn accelerated(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let builds = builds(facts, context.target);
     for name in &context.policy.packages {
         let Some(package) = facts.packages.get(name) else {
             continue;
         };
-        let requires_dist = package
-            .metadata
-            .as_ref()
-            .map(|m| m.requires_dist.as_slice())
-            .unwrap_or_default();
-        let build = Build {
-            name,
-            version: &package.version,
-            index: package.index.as_deref().unwrap_or_default(),
-            requires_dist,
-        };
-        if let Err(error) = accelerator::check_build(
-            &build,
-            context.policy,
-            context.target,
-            &context.profile.name,
-        ) {
+        if let Err(error) =
+            accelerator::check_build(name, &builds, context.policy, &context.profile.name)
+        {
             findings.push(Finding {
                 severity: Severity::Error,
                 kind: Kind::WrongAcceleratorBuild,
@@ -475,23 +487,50 @@ fn name(text: &str) -> PackageName {
     text.parse().expect("a valid package name")
 }
 
-/// Which CUDA each package asks for, and whether they (and the profile) agree.
+/// Which CUDA each package asks for (by the evidence `lock` reads, see
+/// [`accelerator::claims`]), and whether they agree with each other and with the
+/// profile (by [`accelerator::runs_on`]: the same major version).
 fn cuda(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let builds = builds(facts, context.target);
     let mut claims: Vec<(CudaClaim, u64, Option<u64>)> = Vec::new();
-    for package in facts.packages.values() {
+    for build in builds.values() {
         // The runtime wheels themselves follow who requires them.
-        if package.name.as_ref().starts_with("nvidia-") {
+        if accelerator::is_runtime_wheel(build.name) {
             continue;
         }
-        package_claims(package, facts, context.target, &mut claims);
+        let pin = format!("{}=={}", build.name, build.version);
+        for claim in accelerator::claims(build) {
+            if let Runtime::Cuda { major, minor } = claim.runtime {
+                claims.push((
+                    CudaClaim {
+                        by: pin.clone(),
+                        cuda: claim.runtime.version(),
+                        evidence: claim.evidence,
+                    },
+                    major,
+                    minor,
+                ));
+            }
+        }
     }
     if claims.is_empty() {
         return;
     }
     let mut with_profile = claims.clone();
+    let mut off_profile = false;
     if let Accelerator::Cuda { version, .. } = &context.profile.accelerator
-        && let Some(major) = version.split('.').next().and_then(|m| m.parse().ok())
+        && let Some(profile @ Runtime::Cuda { major, .. }) =
+            accelerator::profile_runtime(&context.profile.accelerator)
     {
+        off_profile = claims.iter().any(|(_, major, minor)| {
+            !accelerator::runs_on(
+                Runtime::Cuda {
+                    major: *major,
+                    minor: *minor,
+                },
+                profile,
+            )
+        });
         with_profile.push((
             CudaClaim {
                 by: format!("profile {}", context.profile.name),
@@ -502,8 +541,8 @@ fn cuda(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
             None,
         ));
     }
-    let majors: BTreeSet<u64> = with_profile.iter().map(|(_, major, _)| *major).collect();
-    let conflict = if majors.len() > 1 {
+    let majors: BTreeSet<u64> = claims.iter().map(|(_, major, _)| *major).collect();
+    let conflict = if majors.len() > 1 || off_profile {
         Some((with_profile, "different CUDA major versions".to_string()))
     } else {
         let minors: BTreeSet<u64> = claims.iter().filter_map(|(_, _, minor)| *minor).collect();
@@ -553,116 +592,6 @@ fn cuda(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
               runtime)"
             .to_string(),
     });
-}
-
-/// `(claim, major, minor)` of one package: its local version label (`+cu124`), CUDA in
-/// its name (`cupy-cuda12x`, `jax-cuda12-plugin`), and the locked `nvidia-*-cuXX`
-/// runtime wheels it requires (for any of its extras, since the lock holds them).
-fn package_claims(
-    package: &PackageFacts,
-    facts: &Facts,
-    target: &Target,
-    claims: &mut Vec<(CudaClaim, u64, Option<u64>)>,
-) {
-    let mut found: Vec<(CudaClaim, u64, Option<u64>)> = Vec::new();
-    let mut add = |cuda: (u64, Option<u64>), evidence: String| {
-        if found
-            .iter()
-            .any(|(_, major, minor)| (*major, *minor) == cuda)
-        {
-            return;
-        }
-        let text = match cuda.1 {
-            Some(minor) => format!("{}.{minor}", cuda.0),
-            None => cuda.0.to_string(),
-        };
-        found.push((
-            CudaClaim {
-                by: package.pin(),
-                cuda: text,
-                evidence,
-            },
-            cuda.0,
-            cuda.1,
-        ));
-    };
-    let label = accelerator::local_label(&package.version);
-    if let Some(digits) = label
-        .strip_prefix("cu")
-        .filter(|d| d.len() >= 3 && d.chars().all(|c| c.is_ascii_digit()))
-        && let (Ok(major), Ok(minor)) = (
-            digits[..digits.len() - 1].parse(),
-            digits[digits.len() - 1..].parse(),
-        )
-    {
-        add((major, Some(minor)), format!("local version `+{label}`"));
-    }
-    if let Some(major) = name_cuda_major(package.name.as_ref()) {
-        add((major, None), format!("its name `{}`", package.name));
-    }
-    if let Some(metadata) = &package.metadata {
-        for requirement in &metadata.requires_dist {
-            let required = requirement.name.as_ref();
-            if !required.starts_with("nvidia-") || !facts.packages.contains_key(&requirement.name) {
-                continue;
-            }
-            let Some(major) = name_cuda_major(required) else {
-                continue;
-            };
-            if !requirement
-                .marker
-                .evaluate(&target.markers, &metadata.provides_extras)
-            {
-                continue;
-            }
-            // The CUDA toolkit's own wheels are versioned as the toolkit.
-            let minor = required
-                .starts_with("nvidia-cuda-")
-                .then(|| pinned_minor(requirement, major))
-                .flatten();
-            add((major, minor), format!("requires `{requirement}`"));
-        }
-    }
-    // A bare major adds nothing beside the same major with a minor.
-    let known: Vec<(u64, Option<u64>)> = found.iter().map(|(_, a, b)| (*a, *b)).collect();
-    found.retain(|(_, major, minor)| {
-        minor.is_some() || !known.iter().any(|(m, n)| m == major && n.is_some())
-    });
-    claims.extend(found);
-}
-
-/// `12` for `nvidia-cublas-cu12`, `cupy-cuda12x`, `jax-cuda12-plugin`.
-fn name_cuda_major(name: &str) -> Option<u64> {
-    name.split('-').find_map(|segment| {
-        let digits = segment
-            .strip_prefix("cuda")
-            .or_else(|| segment.strip_prefix("cu"))?;
-        let digits = digits.strip_suffix('x').unwrap_or(digits);
-        (digits.len() == 2 && digits.starts_with('1'))
-            .then(|| digits.parse().ok())
-            .flatten()
-    })
-}
-
-/// The minor version an `==`/`~=`/`===` specifier pins (`==12.4.127` -> 4), when its
-/// major agrees with the name's.
-fn pinned_minor(requirement: &pep508_rs::Requirement, major: u64) -> Option<u64> {
-    let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
-        return None;
-    };
-    specifiers.iter().find_map(|specifier| {
-        matches!(
-            specifier.operator(),
-            Operator::Equal | Operator::EqualStar | Operator::ExactEqual | Operator::TildeEqual
-        )
-        .then(|| {
-            let release = specifier.version().release();
-            (release.first() == Some(&major))
-                .then(|| release.get(1).copied())
-                .flatten()
-        })
-        .flatten()
-    })
 }
 
 /// Top-level modules that more than one distribution installs. Wheels tell by their
@@ -835,7 +764,7 @@ mod tests {
             ("nvidia-ml-py", None),
             ("curio", None),
         ] {
-            assert_eq!(name_cuda_major(name), major, "{name}");
+            assert_eq!(accelerator::name_cuda_major(name), major, "{name}");
         }
     }
 }
