@@ -448,7 +448,7 @@ pub fn claims(build: &Build<'_>) -> Vec<Claim> {
         );
     }
     for (requirement, locked) in &build.requires {
-        if let Some(runtime) = requirement_runtime(&requirement.name, locked) {
+        if let Some(runtime) = requirement_runtime(requirement, locked) {
             let shown = requirement.to_string();
             let evidence = if shown.contains(&locked.to_string()) {
                 format!("requires `{shown}`")
@@ -510,38 +510,61 @@ pub fn label_runtime(version: &Version) -> Option<Runtime> {
     None
 }
 
-/// What requiring `name` (locked at `locked`) says of the requirer's runtime.
-fn requirement_runtime(name: &PackageName, locked: &Version) -> Option<Runtime> {
-    let name = name.as_ref();
-    let release = locked.release();
-    let (major, minor) = (release.first().copied()?, release.get(1).copied());
+/// What requiring `requirement` (locked at `locked`) says of the requirer's runtime.
+/// The major version comes from the name (`-cu12`) or else the locked version; the
+/// minor only from an exact pin (`==12.4.127`, `==13.0.96.*`, `~=13.0.2`), since a
+/// range says nothing of which minor the build was made with.
+fn requirement_runtime(requirement: &Requirement, locked: &Version) -> Option<Runtime> {
+    let name = requirement.name.as_ref();
+    let locked_major = locked.release().first().copied()?;
+    let cuda = |major: u64, versioned: bool| Runtime::Cuda {
+        major,
+        minor: versioned
+            .then(|| pinned_minor(requirement, major))
+            .flatten(),
+    };
     if name.starts_with("nvidia-") {
         if let Some(suffix) = name_cuda_major(name) {
             // `nvidia-cuda-runtime-cu12==12.4.127`: the toolkit's own wheels carry its
             // version; the others (`nvidia-cudnn-cu12==9.1`) only the major.
-            let minor = (name.starts_with("nvidia-cuda-") && major == suffix)
-                .then_some(minor)
-                .flatten();
-            return Some(Runtime::Cuda {
-                major: suffix,
-                minor,
-            });
+            return Some(cuda(suffix, name.starts_with("nvidia-cuda-")));
         }
         // CUDA 13's unsuffixed toolkit wheels (`nvidia-cuda-runtime==13.0.96`).
         // Other unsuffixed libraries are versioned on their own (`nvidia-cufft` 12.0
         // ships with CUDA 13.0).
-        if name.starts_with("nvidia-cuda-") && (11..100).contains(&major) {
-            return Some(Runtime::Cuda { major, minor });
+        if name.starts_with("nvidia-cuda-") && (11..100).contains(&locked_major) {
+            return Some(cuda(locked_major, true));
         }
         return None;
     }
-    if name == "cuda-toolkit" && (11..100).contains(&major) {
-        return Some(Runtime::Cuda { major, minor });
+    if name == "cuda-toolkit" && (11..100).contains(&locked_major) {
+        return Some(cuda(locked_major, true));
     }
     if name == "rocm" || name.starts_with("rocm-sdk-") {
-        return Some(Runtime::Rocm { major, minor });
+        return Some(Runtime::Rocm {
+            major: locked_major,
+            minor: pinned_minor(requirement, locked_major),
+        });
     }
     None
+}
+
+/// The minor version an `==`/`===`/`==X.*`/`~=` specifier pins (`==12.4.127` -> 4),
+/// when its major is `major`.
+fn pinned_minor(requirement: &Requirement, major: u64) -> Option<u64> {
+    let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url else {
+        return None;
+    };
+    specifiers.iter().find_map(|specifier| {
+        let exact = matches!(
+            specifier.operator(),
+            Operator::Equal | Operator::EqualStar | Operator::ExactEqual | Operator::TildeEqual
+        );
+        let release = specifier.version().release();
+        (exact && release.first() == Some(&major))
+            .then(|| release.get(1).copied())
+            .flatten()
+    })
 }
 
 /// `12` for `nvidia-cublas-cu12`, `cupy-cuda12x`, `jax-cuda12-plugin`.

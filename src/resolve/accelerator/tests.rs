@@ -220,13 +220,20 @@ fn cuda_versions_come_from_labels_names_and_runtime_wheels() {
             .claims("app")
             .is_empty()
     );
-    // A range: the locked version tells.
+    // A range: the locked version tells the major, nothing tells the minor.
     assert_eq!(
         Lock::new()
             .add("app", "1.0", "pypi", &["nvidia-cuda-runtime>=13"])
             .add("nvidia-cuda-runtime", "13.1.80", "pypi", &[])
             .claims("app"),
-        vec!["CUDA 13.1: requires `nvidia-cuda-runtime>=13`, locked as 13.1.80"]
+        vec!["CUDA 13: requires `nvidia-cuda-runtime>=13`, locked as 13.1.80"]
+    );
+    assert_eq!(
+        Lock::new()
+            .add("app", "1.0", "pypi", &["nvidia-cuda-runtime==13.0.96.*"])
+            .add("nvidia-cuda-runtime", "13.0.96", "pypi", &[])
+            .claims("app"),
+        vec!["CUDA 13.0: requires `nvidia-cuda-runtime==13.0.96.*`"]
     );
     assert_eq!(
         Lock::new()
