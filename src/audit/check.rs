@@ -8,7 +8,9 @@
 //!   last overwrites the other's files.
 //! - `cuda-conflict` (error): packages ask for different CUDA runtimes (`+cu121` beside
 //!   `+cu124`, `nvidia-*-cu11` beside `nvidia-*-cu12`), or another CUDA major version
-//!   than the profile's.
+//!   than the profile's (`nvidia-cuda-runtime==13.0.96` on a CUDA 12 profile). What
+//!   counts as evidence, and that the major version decides, is
+//!   [`crate::resolve::accelerator`]'s, shared with `lock`.
 //! - `wrong-accelerator-build` (error): an accelerated package of a GPU profile is a
 //!   CPU-only (or otherwise wrong) build: the judgement `lock` makes.
 //! - `cpu-only-package` (error for the profile's accelerated packages, else warning):
