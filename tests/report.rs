@@ -378,7 +378,7 @@ fn chromium(scratch: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run chromium ({e}); install it with `apt-get install chromium`")
+            panic!("cannot run chromium ({e}); `bash scripts/test.sh` installs it (as root with apt-get) or says how")
         });
     assert!(
         output.status.success(),
