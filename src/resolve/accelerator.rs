@@ -283,30 +283,28 @@ pub fn check_build(
             )
         }
     };
+    let (kind, major, label, runtime_wheels) = match wanted {
+        Runtime::Rocm { major, .. } => ("ROCm", major, "rocm", "`rocm`"),
+        _ => (
+            "CUDA",
+            wanted.major().unwrap_or_default(),
+            "cu",
+            "CUDA runtime",
+        ),
+    };
     let claims = match evidence(name, builds, policy, 0) {
         Evidence::PinnedIndex => return Ok(()),
+        Evidence::Claims(claims) => claims,
         Evidence::None => {
-            let kind = match wanted {
-                Runtime::Rocm { .. } => "ROCm",
-                _ => "CUDA",
-            };
-            let runtime = match wanted {
-                Runtime::Rocm { .. } => "`rocm`",
-                _ => "CUDA runtime",
-            };
             return fail(
                 format!(
-                    "not recognisably a {kind} build (no `+{}` label, no {runtime} \
+                    "not recognisably a {kind} build (no `+{label}` label, no {runtime_wheels} \
                      requirements, no exact pin on an accelerated build, not from a pinned \
-                     accelerator index)",
-                    &hint[..hint
-                        .find(|c: char| c.is_ascii_digit())
-                        .unwrap_or(hint.len())]
+                     accelerator index)"
                 ),
                 wrong_index(),
             );
         }
-        Evidence::Claims(claims) => claims,
     };
     // Any claim the profile cannot run decides; a CPU build before all.
     let Some(wrong) = claims
@@ -316,23 +314,16 @@ pub fn check_build(
     else {
         return Ok(());
     };
-    let what = match wrong.runtime {
-        Runtime::Cpu => format!("a CPU-only build ({})", wrong.evidence),
-        runtime => format!("a {runtime} build ({})", wrong.evidence),
-    };
     if wrong.runtime == Runtime::Cpu {
-        // Keep the short form for the common case of `+cpu`.
+        // `+cpu` says it all; other evidence is named.
         let what = if wrong.evidence.starts_with("local version") {
             "a CPU-only build".to_string()
         } else {
-            what
+            format!("a CPU-only build ({})", wrong.evidence)
         };
         return fail(what, wrong_index());
     }
-    let (kind, major) = match wanted {
-        Runtime::Rocm { major, .. } => ("ROCm", major),
-        _ => ("CUDA", wanted.major().unwrap_or_default()),
-    };
+    let what = format!("a {} build ({})", wrong.runtime, wrong.evidence);
     let other = match (wrong.runtime, wanted) {
         (Runtime::Cuda { major, .. }, Runtime::Cuda { .. }) => format!("CUDA {major}"),
         (Runtime::Rocm { major, .. }, Runtime::Rocm { .. }) => format!("ROCm {major}"),
