@@ -509,7 +509,7 @@ impl Inner {
                 ),
             })?;
         let what = || format!("the project page of `{name}` on index `{}`", index.name);
-        let cell = shared(&self.pages, &redact(&url));
+        let cell = shared(&self.pages, &strip_userinfo(&url).to_string());
         let page = cell
             .get_or_init(|| self.cached_page(&index.name, &url, what))
             .await
@@ -1100,7 +1100,10 @@ impl Inner {
 fn page_request(url: &Url) -> http::request::Parts {
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static(simple::ACCEPT));
-    let uri = redact(url).parse::<http::Uri>().unwrap_or_default();
+    let uri = strip_userinfo(url)
+        .as_str()
+        .parse::<http::Uri>()
+        .unwrap_or_default();
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.uri = uri;
     parts.headers = headers;

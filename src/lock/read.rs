@@ -300,8 +300,11 @@ pub fn provenance(text: &str) -> Provenance {
             None => continue,
         };
         match option {
-            "--index-url" | "-i" | "--extra-index-url" => found.indexes.push(value.to_string()),
-            "--find-links" | "-f" => found.find_links.push(value.to_string()),
+            // A lock dockgen did not write may carry credentials: never shown.
+            "--index-url" | "-i" | "--extra-index-url" => {
+                found.indexes.push(crate::secrets::url_text(value));
+            }
+            "--find-links" | "-f" => found.find_links.push(crate::secrets::url_text(value)),
             _ => {}
         }
     }
