@@ -264,9 +264,10 @@ pub struct Provenance {
     pub inputs: Vec<String>,
     /// From `# exclude-newer: index=timestamp, ...`: the `index=timestamp` entries.
     pub exclude_newer: Vec<String>,
-    /// The URLs of `--index-url` and `--extra-index-url` (or `-i`), in file order.
+    /// The URLs of `--index-url` and `--extra-index-url` (or `-i`), in file order,
+    /// fit for output ([`crate::secrets::url_text`]: a foreign lock may hold credentials).
     pub indexes: Vec<String>,
-    /// The locations of `--find-links` (or `-f`), in file order.
+    /// The locations of `--find-links` (or `-f`), in file order, fit for output.
     pub find_links: Vec<String>,
 }
 

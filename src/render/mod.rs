@@ -211,11 +211,9 @@ pub fn plan(
 ) -> Result<Vec<RenderedFile>, RenderError> {
     check_lock(profile, lock_text, lock)?;
     if let Delivery::Index { index_urls } = delivery
-        && let Some(url) = index_urls
-            .iter()
-            .find(|u| !u.username().is_empty() || u.password().is_some())
+        && let Some(url) = index_urls.iter().find(|u| carries_secret(u))
     {
-        return Err(RenderError::Credentials(crate::index::redact(url)));
+        return Err(RenderError::Credentials(crate::secrets::url(url)));
     }
     // Without `--index-url`, the build reads the lock's own index options: a lock that
     // dockgen did not write may carry credentials in them.
@@ -426,8 +424,13 @@ fn credentialed_option(line: &str) -> Option<String> {
     }
     let value = value.split(" #").next().unwrap_or_default().trim();
     let url = url::Url::parse(value).ok()?;
-    let shown = crate::secrets::url(&url);
-    (shown != url.as_str()).then_some(shown)
+    carries_secret(&url).then(|| crate::secrets::url(&url))
+}
+
+/// Whether `url` is shown other than it is: it holds userinfo, a token in its query or
+/// a known secret.
+fn carries_secret(url: &url::Url) -> bool {
+    crate::secrets::url(url) != url.as_str()
 }
 
 /// The lock as the build reads it: the same pins and hashes, with the index options
