@@ -526,3 +526,46 @@ fn no_secret_reaches_any_output_of_any_command() {
     assert!(shown.contains("http://ci-bot:****@"), "{shown}");
     assert!(shown.contains("/${TOK}/"), "{shown}");
 }
+
+/// A parse error quotes the line as written: a literal password masked, a `${VAR}`
+/// shown by name, the caret under the same token as in the file.
+#[test]
+fn parse_errors_quote_the_line_with_its_secrets_masked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |input: &str| {
+        std::fs::write(dir.path().join("requirements.in"), input).expect("write");
+        let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
+            .current_dir(dir.path())
+            .args(["lock", "--offline"])
+            .env("TOK", TOKEN)
+            .env("DOCKGEN_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .expect("run dockgen");
+        assert_eq!(output.status.code(), Some(2));
+        String::from_utf8_lossy(&output.stderr).replace(&dir.path().display().to_string(), "[tmp]")
+    };
+    insta::assert_snapshot!(
+        run(&format!("--index-url https://ci-bot:{LITERAL}@host.invalid/simple junk\n")),
+        @r"
+    error: [tmp]/requirements.in:1:64: `ju` is not supported: supported options are -r/--requirement, -c/--constraint, -i/--index-url, --extra-index-url, -f/--find-links, --no-index, --pre, --only-binary, --no-binary
+        --index-url https://ci-bot:****@host.invalid/simple junk
+                                                            ^^
+    "
+    );
+    insta::assert_snapshot!(
+        run("-i https://${TOK}@host.invalid:99999/simple\n"),
+        @r"
+    error: [tmp]/requirements.in:1:4: invalid URL: invalid port number; expected an absolute URL like `https://pypi.org/simple`
+        -i https://${TOK}@host.invalid:99999/simple
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+    "
+    );
+    insta::assert_snapshot!(
+        run(&format!("six ; python_version > \"3\" and https://u:{LITERAL}@h/x\n")),
+        @r#"
+    error: [tmp]/requirements.in:1:32: Expected a quoted string or a valid marker name, found `https://u:****@h/x`
+        six ; python_version > "3" and https://u:****@h/x
+                                       ^^^^^^^^^^^^^^^^^^
+    "#
+    );
+}
