@@ -17,7 +17,8 @@
 //! - **known values**: every `${VAR}` value an input expands and every password read
 //!   from the environment, a URL or netrc is registered where it is read
 //!   ([`register_expansion`], [`register_credential`]); wherever [`url`] or [`text`]
-//!   later meets it, it is shown as `${VAR}` or `****`. The register is process-wide
+//!   later meets it, it is shown as `${VAR}` or `****`. A value that is an address (a
+//!   URL, a host name) is not a secret: the lock keeps naming its index by it. The register is process-wide
 //!   because the environment it mirrors is: what reads a secret registers it, and every
 //!   sink masks it (stderr, logs, the URLs of written files) without a value threaded
 //!   through every stage. Registered values shorter than [`MIN_KNOWN_LEN`] are not
@@ -72,8 +73,39 @@ pub const QUERY_KEYS: &[&str] = &[
 static REGISTER: RwLock<Vec<(String, String)>> = RwLock::new(Vec::new());
 
 /// Remembers that `value` came from expanding `${name}`: it is shown as `${name}`.
+/// An address (a URL, a host name) is not remembered: it names where a secret goes,
+/// the URL rules mask what it holds (userinfo, query tokens), and a lock must keep
+/// naming its index by that address, not by a variable pip may not have.
 pub fn register_expansion(value: &str, name: &str) {
-    register(value, format!("${{{name}}}"));
+    if !is_address(value) {
+        register(value, format!("${{{name}}}"));
+    }
+}
+
+/// A URL with a host (`https://...`), a host name whose last label is a word
+/// (`pypi.example.com`, `mirror.local:8080`) or an IP address. A token with dots (a JWT)
+/// ends in random characters, not in a word.
+fn is_address(value: &str) -> bool {
+    if Url::parse(value).is_ok_and(|url| url.has_host()) {
+        return true;
+    }
+    let host = match value.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => value,
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
 /// Remembers a password or token: it is shown as [`MASK`], as written and percent-encoded
@@ -367,6 +399,26 @@ mod tests {
         );
         let u = Url::parse("https://h/expanded-value-7c1e/simple/").unwrap();
         assert_eq!(url(&u), "https://h/${TOK}/simple/");
+    }
+
+    #[test]
+    fn addresses_are_not_registered() {
+        register_expansion("https://mirror-7c1e.example/simple", "INDEX");
+        register_expansion("pypi-7c1e.example.com", "HOST");
+        register_expansion("https://u:p@h-7c1e.example/simple", "WITH_CREDENTIALS");
+        assert_eq!(
+            redact("https://mirror-7c1e.example/simple pypi-7c1e.example.com"),
+            "https://mirror-7c1e.example/simple pypi-7c1e.example.com"
+        );
+        // ... while what it holds is still masked by the URL rules.
+        assert_eq!(
+            redact("https://u:p@h-7c1e.example/simple"),
+            "https://u:****@h-7c1e.example/simple"
+        );
+        register_expansion("eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM3", "JWT");
+        assert_eq!(redact("x eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM3"), "x ${JWT}");
+        register_expansion("10.20.30.40:8080", "IP");
+        assert_eq!(redact("10.20.30.40:8080"), "10.20.30.40:8080");
     }
 
     #[test]
