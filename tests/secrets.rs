@@ -171,6 +171,11 @@ fn no_secret_reaches_any_output_of_any_command() {
     let tokened = FixtureIndex::builder()
         .project("other", vec![pure("other", "2.0")])
         .start();
+    // `pathy` on an index whose path holds the token, as some hosts' do.
+    let pathed = FixtureIndex::builder()
+        .prefix(&format!("/{TOKEN}"))
+        .project("pathy", vec![pure("pathy", "4.0")])
+        .start();
     let vault = FixtureIndex::builder()
         .auth(Auth::Basic {
             username: "__token__".into(),
@@ -205,9 +210,11 @@ fn no_secret_reaches_any_output_of_any_command() {
     let good = format!(
         "--index-url http://ci-bot:{LITERAL}@{}/simple/\n\
          --extra-index-url http://ci-bot:${{TOK}}@{}/simple/\n\
-         lib\nother\ngated\n",
+         --extra-index-url http://{}/${{TOK}}/simple/\n\
+         lib\nother\ngated\npathy\n",
         host(&private),
-        host(&tokened)
+        host(&tokened),
+        host(&pathed)
     );
     scratch.write("requirements.in", &good);
 
@@ -219,7 +226,15 @@ fn no_secret_reaches_any_output_of_any_command() {
     let lock = std::fs::read_to_string(scratch.path().join("locks/vault.txt")).expect("lock");
     assert!(lock.contains("gated==3.0"), "{lock}");
     assert!(
-        lock.contains("lib==1.0") && lock.contains("other==2.0"),
+        lock.contains("lib==1.0") && lock.contains("other==2.0") && lock.contains("pathy==4.0"),
+        "{lock}"
+    );
+    // The lock names the token in the index path by its variable, as pip reads it.
+    assert!(
+        lock.contains(&format!(
+            "--extra-index-url http://{}/${{TOK}}/simple/\n",
+            host(&pathed)
+        )),
         "{lock}"
     );
 
