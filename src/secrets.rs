@@ -16,15 +16,16 @@
 //!   in [`url`] and [`text`] alike. Other parameters are kept.
 //! - **known values**: every `${VAR}` value an input expands and every password read
 //!   from the environment, a URL or netrc is registered where it is read
-//!   ([`register_expansion`], [`register_credential`]); wherever [`url`] or [`text`]
-//!   later meets it, it is shown as `${VAR}` or `****`. A value that is an address (a
-//!   URL, a host name) is not a secret: the lock keeps naming its index by it. The register is process-wide
-//!   because the environment it mirrors is: what reads a secret registers it, and every
-//!   sink masks it (stderr, logs, the URLs of written files) without a value threaded
-//!   through every stage. Registered values shorter than [`MIN_KNOWN_LEN`] are not
-//!   searched for (`${PY}` = `3` must not turn every `3` into `${PY}`); such values are
-//!   still kept out by the structural rules above, and an input's own error messages
-//!   mask every value that line expanded, whatever its length.
+//!   ([`register_expansion`], [`register_credential`]), as written and percent-encoded;
+//!   wherever [`url`] or [`text`] later meets it, it is shown as `${VAR}` or `****`. A
+//!   value that is an address (a URL, a host name) is not a secret: the lock keeps
+//!   naming its index by it. The register is process-wide because the environment it
+//!   mirrors is: what reads a secret registers it, and every sink masks it (stderr,
+//!   logs, the URLs of written files) without a value threaded through every stage.
+//!   Registered values shorter than [`MIN_KNOWN_LEN`] are not searched for (`${PY}` =
+//!   `3` must not turn every `3` into `${PY}`); such values are still kept out by the
+//!   structural rules above, and an input's own error messages mask every value that
+//!   line expanded, whatever its length.
 //!
 //! Whole files and stdout are not searched for known values: a lock is read by pip, and
 //! a coincidental match inside a hash or a name would corrupt it. What they hold of a
@@ -108,21 +109,51 @@ fn is_address(value: &str) -> bool {
             .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
-/// Remembers a password or token: it is shown as [`MASK`], as written and percent-encoded
-/// (the form it takes inside a URL).
+/// Remembers a password or token: it is shown as [`MASK`].
 pub fn register_credential(value: &str) {
     register(value, MASK.to_owned());
-    let encoded = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    if encoded != value {
-        register(&encoded, MASK.to_owned());
-    }
 }
 
+/// What the `url` crate percent-encodes in a path (and a query, nearly).
+const PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// ... and in userinfo.
+const USERINFO: &percent_encoding::AsciiSet = &PATH
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'=')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'|');
+
+/// Registers `value` as written and in the forms it takes inside a URL.
 fn register(value: &str, shown: String) {
     if value.len() < MIN_KNOWN_LEN {
         return;
     }
+    for set in [PATH, USERINFO] {
+        let encoded = percent_encoding::utf8_percent_encode(value, set).to_string();
+        if encoded != value {
+            register_one(&encoded, shown.clone());
+        }
+    }
+    register_one(value, shown);
+}
+
+fn register_one(value: &str, shown: String) {
     let mut register = REGISTER.write().unwrap_or_else(|e| e.into_inner());
     if register.iter().any(|(v, _)| v == value) {
         return;
@@ -399,6 +430,9 @@ mod tests {
         );
         let u = Url::parse("https://h/expanded-value-7c1e/simple/").unwrap();
         assert_eq!(url(&u), "https://h/${TOK}/simple/");
+        register_expansion("a b{c}-7c1e", "ODD");
+        let u = Url::parse("https://h/a b{c}-7c1e/?token=x").unwrap();
+        assert_eq!(url(&u), "https://h/${ODD}/?token=****");
     }
 
     #[test]
