@@ -1,10 +1,10 @@
 //! Secrets never reach an output: every command is run with credentials in play (a
 //! literal password in an input's `--index-url`, a `${TOK}` expanded into an index
-//! URL and into a direct URL, `DOCKGEN_INDEX_<NAME>_PASSWORD`, a netrc entry, a foreign
-//! lock whose header carries a credentialed URL), succeeding and failing, quiet and at
-//! `-v`/`-vv`; then every stdout, every stderr and every file dockgen wrote under the
-//! temp dir is searched for each secret, its percent-encoded form and the Basic
-//! authorization made of it.
+//! URL's userinfo, into an index URL's path and into a direct URL,
+//! `DOCKGEN_INDEX_<NAME>_PASSWORD`, a netrc entry, a foreign lock whose header carries
+//! a credentialed URL and a `?token=`), succeeding and failing, quiet and at `-v`/`-vv`;
+//! then every stdout, every stderr and every file dockgen wrote under the temp dir (the
+//! cache included) is searched for each secret and the Basic authorizations made of it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use crate::support::wheels::WheelSpec;
 
 /// In `requirements.in` as written: `http://ci-bot:LITERAL@.../simple/`.
 const LITERAL: &str = "lit-pw-9f2e71c4";
-/// The value of `${TOK}`, in an index URL's userinfo and in a direct URL's path.
+/// The value of `${TOK}`: in an index URL's userinfo and path, and a direct URL's path.
 const TOKEN: &str = "tok-val-82bc4f1d";
 /// `DOCKGEN_INDEX_VAULT_PASSWORD`.
 const ENV_PASSWORD: &str = "env-pw-5a7e20b3";
@@ -191,7 +191,8 @@ fn no_secret_reaches_any_output_of_any_command() {
         runs: Vec::new(),
     };
     // netrc serves the audit views, which read the lock's (credential-free) index
-    // URLs; it names hosts, not ports, so both loopback indexes get its password.
+    // URLs; it names hosts, not ports, so every loopback index without credentials of
+    // its own gets its password.
     let netrc = format!("machine 127.0.0.1\nlogin ci-bot\npassword {LITERAL}\n");
     scratch.write("netrc", &netrc);
     let netrc_path = scratch.path().join("netrc").display().to_string();
