@@ -11,6 +11,9 @@
 //! `audit` is the part of the artifacts stage that needs no image: views (the
 //! dependency tree) computed from the lock alone.
 //!
+//! `secrets` sits below them all: the one way a URL or a message is made fit for
+//! output, used by `input` and `index` alike.
+//!
 //! `commands` is the only layer that ties stages together and touches the file
 //! system and the network; `main.rs` parses arguments and maps errors to exit codes.
 
@@ -23,3 +26,4 @@ pub mod input;
 pub mod lock;
 pub mod render;
 pub mod resolve;
+pub mod secrets;

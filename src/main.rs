@@ -8,7 +8,19 @@ use dockgen::cli::{Cli, Command, ProfilesCommand};
 use dockgen::commands::{self, Failure};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap quotes the offending value, which may be a URL with credentials.
+        Err(error) => {
+            let text = dockgen::secrets::text(&error.render().to_string());
+            if error.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
     commands::init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
         Command::Lock(args) => commands::lock::run(&args, cli.quiet),
@@ -41,11 +53,11 @@ fn main() -> ExitCode {
                 // The command already said what it found (a diff, an explanation).
                 Some(Failure::Reported) => ExitCode::from(1),
                 Some(failure @ Failure::Resolution(_)) => {
-                    eprintln!("error: {failure}");
+                    eprintln!("error: {}", dockgen::secrets::text(&failure.to_string()));
                     ExitCode::from(1)
                 }
                 None => {
-                    eprintln!("error: {error:#}");
+                    eprintln!("error: {}", dockgen::secrets::text(&format!("{error:#}")));
                     ExitCode::from(2)
                 }
             }

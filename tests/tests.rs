@@ -15,6 +15,7 @@ mod lock;
 mod render;
 mod report;
 mod scripts;
+mod secrets;
 mod tree;
 mod wheelhouse;
 mod wheels;

@@ -117,6 +117,35 @@ impl Audit {
     }
 }
 
+/// `${NAME}` replaced by the environment's value where one is set, as pip does.
+fn expand_env(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .unwrap_or(after.len());
+        let value = (name_len > 0 && after[name_len..].starts_with('}'))
+            .then(|| std::env::var(&after[..name_len]).ok())
+            .flatten();
+        match value {
+            Some(value) => {
+                crate::secrets::register_expansion(&value, &after[..name_len]);
+                out.push_str(&value);
+                rest = &after[name_len + 1..];
+            }
+            None => {
+                out.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Where the lock's files come from: the profile's indexes (as `lock` and `build` use
 /// them), then what the lock's header names besides (an input's own `--index-url`,
 /// `--find-links`, relative to the lock). The header's `exclude-newer` applies, so the
@@ -146,7 +175,9 @@ fn lock_sources(
             .strip_prefix("--index-url ")
             .or_else(|| line.strip_prefix("--extra-index-url "))
         {
-            let Ok(url) = Url::parse(value.trim()) else {
+            // pip expands `${VAR}` in a requirements file, and so in a lock, whose
+            // URLs name a secret (`https://host/${TOKEN}/simple`) by its variable.
+            let Ok(url) = Url::parse(&expand_env(value.trim())) else {
                 continue;
             };
             let redacted = crate::index::redact(&url);

@@ -467,7 +467,8 @@ fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)], cwd: &Path) -> 
             None => eprintln!("`{path}` is up to date"),
             Some(diff) => {
                 stale = true;
-                print!("{diff}");
+                // The file on disk may be anyone's: it may carry credentials.
+                print!("{}", crate::secrets::text(&diff));
                 eprintln!("`{path}` is stale: run `{}`", job.header.command);
             }
         }

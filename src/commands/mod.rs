@@ -37,7 +37,7 @@ pub fn init_logging(verbose: u8, quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| MaskedStderr)
         .with_target(false)
         .without_time()
         .with_ansi(ansi_on_stderr(std::env::var_os("NO_COLOR")))
@@ -48,6 +48,22 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 /// anything but the empty string (<https://no-color.org>).
 fn ansi_on_stderr(no_color: Option<std::ffi::OsString>) -> bool {
     no_color.is_none_or(|value| value.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// stderr through [`crate::secrets::text`]. The log formatter writes each event in one
+/// `write_all`, so a secret is never split across two writes.
+struct MaskedStderr;
+
+impl std::io::Write for MaskedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = crate::secrets::text(&String::from_utf8_lossy(buf));
+        std::io::stderr().write_all(text.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Whether to draw progress bars: on a terminal, unless asked to be quiet.

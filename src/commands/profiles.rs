@@ -75,7 +75,8 @@ pub fn show(spec: &str, cwd: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let yaml = profile::to_yaml(&profile)
         .with_context(|| format!("cannot print profile `{}` as YAML", profile.name))?;
     writeln!(out, "# Profile `{}`, fully resolved.", profile.name)?;
-    out.write_all(yaml.as_bytes())?;
+    // A profile never holds userinfo; a token in a query is masked.
+    out.write_all(crate::secrets::text(&yaml).as_bytes())?;
     Ok(())
 }
 

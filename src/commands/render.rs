@@ -85,7 +85,8 @@ pub fn check(
             let path = dir.join(&file.path);
             let label = display_path(&path, cwd);
             if let Some(diff) = stale_diff(&path, &file.contents, &label) {
-                print!("{diff}");
+                // The file on disk may be anyone's: it may carry credentials.
+                print!("{}", crate::secrets::text(&diff));
                 stale += 1;
             }
         }

@@ -11,6 +11,9 @@
 //!    password;
 //! 3. netrc (`$NETRC`, else `~/.netrc`), looked up by the host of each request.
 //!
+//! Every password bound here is registered with [`crate::secrets`], so no output shows
+//! it even where it is not part of a URL.
+//!
 //! Credentials of sources 1 and 2 are bound to the index's origin (scheme, host, port):
 //! the index pages and files on that same origin get them, a file hosted elsewhere
 //! (a CDN) does not.
@@ -86,14 +89,9 @@ pub fn env_prefix(index_name: &str) -> String {
     format!("DOCKGEN_INDEX_{name}")
 }
 
-/// The URL without userinfo: what may be stored, logged or put in a `DistFile`.
-pub fn strip_userinfo(url: &Url) -> Url {
-    let mut url = url.clone();
-    // Only fails for URLs that cannot have userinfo (`file:`, `data:`), which have none.
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url
-}
+/// The URL without userinfo: what may be requested, stored or put in a `DistFile`;
+/// output takes [`crate::secrets::url`].
+pub use crate::secrets::without_userinfo as strip_userinfo;
 
 /// Scheme, host and port: the unit credentials are bound to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,6 +118,9 @@ impl AuthStore {
     /// Binds `credentials` to the origin of `url`. The first binding of an origin wins,
     /// so indexes listed first take precedence.
     pub fn insert(&mut self, url: &Url, credentials: Credentials) {
+        if let Some(password) = &credentials.password {
+            crate::secrets::register_credential(password);
+        }
         self.by_origin.entry(Origin::of(url)).or_insert(credentials);
     }
 
@@ -130,6 +131,9 @@ impl AuthStore {
             Ok(parsed) => {
                 for (host, entry) in parsed.hosts {
                     let password = (!entry.password.is_empty()).then_some(entry.password);
+                    if let Some(password) = &password {
+                        crate::secrets::register_credential(password);
+                    }
                     self.netrc.insert(
                         host,
                         Credentials {

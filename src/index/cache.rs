@@ -5,8 +5,8 @@
 //! Entries are written atomically (a temp file in the same directory, then renamed), so a
 //! crash leaves either the old entry or the new one. An entry that cannot be read or
 //! parsed is deleted and treated as a miss: the cache is never a reason to fail.
-//! Keys are sha256 of the index name and the redacted URL, so credentials never reach
-//! a file name.
+//! Keys are sha256 of the index name and the URL without userinfo, so credentials never
+//! reach a file name.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::client::redact;
+use super::auth::strip_userinfo;
 
 /// Bumped when the layout of an entry changes; old entries are then simply not found.
 const VERSION: &str = "v1";
@@ -80,7 +80,8 @@ impl Cache {
     /// The key of `url` on `index`, extended by `extra` (e.g. a sha256).
     pub fn key(index: &str, url: &Url, extra: &str) -> String {
         let mut hasher = Sha256::new();
-        for part in [index, &redact(url), extra] {
+        // The URL without userinfo, unmasked: masks would make two URLs one key.
+        for part in [index, strip_userinfo(url).as_str(), extra] {
             hasher.update(part.as_bytes());
             hasher.update([0]);
         }

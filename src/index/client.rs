@@ -15,10 +15,8 @@ use url::Url;
 use super::IndexError;
 use super::auth::AuthStore;
 
-/// A URL fit for output: userinfo removed.
-pub fn redact(url: &Url) -> String {
-    super::auth::strip_userinfo(url).to_string()
-}
+/// A URL fit for output: see [`crate::secrets::url`].
+pub use crate::secrets::url as redact;
 
 /// How the client talks to indexes.
 #[derive(Debug, Clone)]
@@ -451,7 +449,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redact_removes_userinfo_only() {
+    fn redact_removes_userinfo() {
         let url = Url::parse("https://user:tok@example.com:8080/simple/x/?a=1").unwrap();
         assert_eq!(redact(&url), "https://example.com:8080/simple/x/?a=1");
     }

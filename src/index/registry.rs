@@ -168,6 +168,34 @@ struct CachedPage {
     page: SimplePage,
 }
 
+impl SimplePage {
+    /// The page as cached: file URLs on the page's origin relative to the page, so
+    /// that what the page URL holds (a token in its path) is not written to disk.
+    fn relative_to(&self, page_url: &Url) -> SimplePage {
+        let mut page = self.clone();
+        for file in &mut page.files {
+            if let Ok(url) = Url::parse(&file.url)
+                && url.origin() == page_url.origin()
+                && let Some(relative) = page_url.make_relative(&url)
+            {
+                file.url = relative;
+            }
+        }
+        page
+    }
+
+    /// A cached page with its file URLs absolute again.
+    fn resolved(self, page_url: &Url) -> SimplePage {
+        let mut page = self;
+        for file in &mut page.files {
+            if let Ok(url) = page_url.join(&file.url) {
+                file.url = url.to_string();
+            }
+        }
+        page
+    }
+}
+
 impl RegistryClient {
     pub fn new(
         indexes: Vec<IndexConfig>,
@@ -509,7 +537,7 @@ impl Inner {
                 ),
             })?;
         let what = || format!("the project page of `{name}` on index `{}`", index.name);
-        let cell = shared(&self.pages, &redact(&url));
+        let cell = shared(&self.pages, &strip_userinfo(&url).to_string());
         let page = cell
             .get_or_init(|| self.cached_page(&index.name, &url, what))
             .await
@@ -557,7 +585,11 @@ impl Inner {
         let cached: Option<CachedPage> = self
             .cache
             .as_ref()
-            .and_then(|c| c.read_json(Bucket::Simple, &key));
+            .and_then(|c| c.read_json::<CachedPage>(Bucket::Simple, &key))
+            .map(|entry| CachedPage {
+                page: entry.page.resolved(&strip_userinfo(url)),
+                ..entry
+            });
         let request = page_request(url);
         let now = SystemTime::now();
         if self.http.settings().offline {
@@ -588,7 +620,7 @@ impl Inner {
                     &key,
                     &CachedPage {
                         policy,
-                        page: page.clone(),
+                        page: page.relative_to(&strip_userinfo(url)),
                     },
                 );
             }
@@ -1100,7 +1132,12 @@ impl Inner {
 fn page_request(url: &Url) -> http::request::Parts {
     let mut headers = HeaderMap::new();
     headers.insert(header::ACCEPT, HeaderValue::from_static(simple::ACCEPT));
-    let uri = redact(url).parse::<http::Uri>().unwrap_or_default();
+    // The policy is cached with this URI: the URL as output, so that no secret in the
+    // URL reaches the cache (the entry's key is the real URL's).
+    let uri = Url::parse(&redact(url))
+        .ok()
+        .and_then(|shown| shown.as_str().parse::<http::Uri>().ok())
+        .unwrap_or_default();
     let (mut parts, ()) = http::Request::new(()).into_parts();
     parts.uri = uri;
     parts.headers = headers;

@@ -804,7 +804,10 @@ impl Validator<'_> {
                 return Err(self.err(
                     path,
                     field("url"),
-                    format!("`{url}`: only http, https and file URLs are supported"),
+                    format!(
+                        "`{}`: only http, https and file URLs are supported",
+                        crate::secrets::url(&url)
+                    ),
                 ));
             }
             let packages = match index.packages {

@@ -433,6 +433,7 @@ impl Parser<'_> {
             out.text.push_str(&value);
             out.pos.extend(std::iter::repeat_n(pos[start], value.len()));
             if !value.is_empty() {
+                crate::secrets::register_expansion(&value, name);
                 out.secrets.push((value, format!("${{{name}}}")));
             }
             rest = start + 3 + name_len;
@@ -486,6 +487,12 @@ impl Parser<'_> {
             file: file.to_path_buf(),
             line: logical.pos_at(req_start).line + 1,
         };
+        let mut requirement: Requirement = requirement;
+        // A URL keeps its written form (`${VAR}`, not the value), for messages.
+        if let Some(pep508_rs::VersionOrUrl::Url(url)) = &mut requirement.version_or_url {
+            let given = redact(url.given().unwrap_or(url.as_str()), &logical.secrets);
+            *url = url.clone().with_given(given);
+        }
         let requirement = InputRequirement {
             requirement,
             origin,
@@ -857,26 +864,33 @@ fn column(physical: &[&str], at: Pos) -> usize {
     line.get(..col).map_or(col, |s| s.chars().count()) + 1
 }
 
-/// The physical line as written, and a caret line under `len` bytes from `at`.
+/// The physical line as written (its secrets masked), and a caret line under `len`
+/// bytes from `at`.
 fn context(physical: &[&str], at: Pos, len: usize) -> String {
     let line = physical.get(at.line).copied().unwrap_or("");
     let start = column(physical, at) - 1;
-    let rest: String = line.chars().skip(start).collect();
+    let start_byte = line
+        .char_indices()
+        .nth(start)
+        .map_or(line.len(), |(i, _)| i);
     // The span is in bytes of the logical line; it may run past this physical line.
-    let width = rest
+    let end_byte = line[start_byte..]
         .char_indices()
         .take_while(|(i, _)| *i < len)
-        .count()
-        .max(1);
-    format!("    {line}\n    {}{}", " ".repeat(start), "^".repeat(width))
+        .last()
+        .map_or(start_byte, |(i, c)| start_byte + i + c.len_utf8());
+    let shown = crate::secrets::Redacted::new(line, &[]);
+    let span = shown.span(start_byte..end_byte);
+    let text = shown.as_str();
+    let start = text[..span.start].chars().count();
+    let width = text[span].chars().count().max(1);
+    format!("    {text}\n    {}{}", " ".repeat(start), "^".repeat(width))
 }
 
+/// `message` with the values this line expanded shown as their `${VAR}`, and every
+/// other secret masked.
 fn redact(message: &str, secrets: &[(String, String)]) -> String {
-    let mut message = message.to_string();
-    for (value, written) in secrets {
-        message = message.replace(value.as_str(), written);
-    }
-    message
+    crate::secrets::Redacted::new(message, secrets).into_string()
 }
 
 #[cfg(test)]

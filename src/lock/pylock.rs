@@ -39,7 +39,7 @@ struct Dependency<'a> {
 #[derive(Serialize)]
 struct File<'a> {
     name: &'a str,
-    url: &'a str,
+    url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     hashes: Hashes<'a>,
@@ -53,7 +53,8 @@ struct Hashes<'a> {
 fn file(f: &crate::resolve::LockedFile) -> File<'_> {
     File {
         name: &f.filename,
-        url: f.url.as_str(),
+        // Userinfo is never there; a pre-signed URL's signature is masked.
+        url: crate::secrets::url(&f.url),
         size: f.size,
         hashes: Hashes { sha256: &f.sha256 },
     }

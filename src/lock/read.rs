@@ -264,9 +264,10 @@ pub struct Provenance {
     pub inputs: Vec<String>,
     /// From `# exclude-newer: index=timestamp, ...`: the `index=timestamp` entries.
     pub exclude_newer: Vec<String>,
-    /// The URLs of `--index-url` and `--extra-index-url` (or `-i`), in file order.
+    /// The URLs of `--index-url` and `--extra-index-url` (or `-i`), in file order,
+    /// fit for output ([`crate::secrets::url_text`]: a foreign lock may hold credentials).
     pub indexes: Vec<String>,
-    /// The locations of `--find-links` (or `-f`), in file order.
+    /// The locations of `--find-links` (or `-f`), in file order, fit for output.
     pub find_links: Vec<String>,
 }
 
@@ -300,8 +301,11 @@ pub fn provenance(text: &str) -> Provenance {
             None => continue,
         };
         match option {
-            "--index-url" | "-i" | "--extra-index-url" => found.indexes.push(value.to_string()),
-            "--find-links" | "-f" => found.find_links.push(value.to_string()),
+            // A lock dockgen did not write may carry credentials: never shown.
+            "--index-url" | "-i" | "--extra-index-url" => {
+                found.indexes.push(crate::secrets::url_text(value));
+            }
+            "--find-links" | "-f" => found.find_links.push(crate::secrets::url_text(value)),
             _ => {}
         }
     }

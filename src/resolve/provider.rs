@@ -136,7 +136,10 @@ impl Inputs {
                             "`{}` ({}) is a direct URL requirement ({}); dockgen does not lock \
                              direct URLs yet: publish the file on an index or a --find-links \
                              directory and require it by version",
-                            r.requirement.name, r.source, url
+                            r.requirement.name,
+                            r.source,
+                            // As written (`${VAR}`, not its value), secrets masked.
+                            crate::secrets::text(url.given().unwrap_or(url.as_str()))
                         )));
                     }
                     Ok(r.requirement.clone())

@@ -218,6 +218,9 @@ pub struct Builder {
     auth: Option<Auth>,
     cache_control: String,
     projects: BTreeMap<String, Vec<FixtureFile>>,
+    /// Served under this path as well (e.g. `/TOKEN`, as hosts that put a token in
+    /// the index path do).
+    prefix: Option<String>,
 }
 
 impl Default for Builder {
@@ -229,11 +232,18 @@ impl Default for Builder {
             auth: None,
             cache_control: "max-age=600, public".to_owned(),
             projects: BTreeMap::new(),
+            prefix: None,
         }
     }
 }
 
 impl Builder {
+    /// Also serve everything under `prefix` (`/TOKEN`): `/TOKEN/simple/...`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Some(prefix.to_owned());
+        self
+    }
+
     pub fn api(mut self, api: Api) -> Self {
         self.api = api;
         self
@@ -396,9 +406,13 @@ impl Drop for FixtureIndex {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    let path = percent_encoding::percent_decode_str(request.uri().path())
+    let mut path = percent_encoding::percent_decode_str(request.uri().path())
         .decode_utf8_lossy()
         .into_owned();
+    let prefix = shared.config.lock().unwrap().prefix.clone();
+    if let Some(rest) = prefix.and_then(|p| path.strip_prefix(&p).map(str::to_owned)) {
+        path = rest;
+    }
     let headers = request.headers().clone();
     let header_str = |name: header::HeaderName| {
         headers
