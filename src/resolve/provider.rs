@@ -326,6 +326,11 @@ impl Provider<'_> {
             .expect("candidates lock")
             .get(name)
             .cloned()?;
+        if let Some(index) = &candidates.empty_on {
+            return Some(format!(
+                "`{name}`: index `{index}` has a page for the project but lists no files on it"
+            ));
+        }
         let e = candidates.excluded;
         let mut reasons = Vec::new();
         if e.incompatible_wheels > 0 {
