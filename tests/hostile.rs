@@ -692,3 +692,62 @@ fn a_cache_path_that_is_a_file_is_warned_about() {
         run.stderr
     );
 }
+
+#[test]
+fn a_cached_page_with_a_malformed_hash_is_dropped_not_used() {
+    let wheel = Wheel::new("lib", "1.0", "a");
+    let (_index, project) = locked(&wheel);
+    let pages = project.path().join("cache/simple-v1");
+    let mut tampered = Vec::new();
+    for dir in std::fs::read_dir(&pages).unwrap() {
+        for entry in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            if text.contains(&wheel.sha256()) {
+                let injected = format!(
+                    "{} \\\\\\n--extra-index-url http://evil.invalid",
+                    wheel.sha256()
+                );
+                std::fs::write(&path, text.replace(&wheel.sha256(), &injected)).unwrap();
+                tampered.push(path);
+            }
+        }
+    }
+    assert_eq!(tampered.len(), 1);
+    // Offline, the page can only come from the cache: the entry is dropped as
+    // corrupt, so the page is simply not there.
+    let stderr = project.refused(&["--offline"]);
+    assert!(
+        stderr.contains("the project page of `lib` on index `pypi` is not in the cache"),
+        "{stderr}"
+    );
+    assert!(!tampered[0].exists());
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_is_warned_about_once() {
+    let index = Hostile::start();
+    let (a, b) = (
+        Wheel::new("lib", "1.0", "a"),
+        Wheel::new("other", "1.0", "a"),
+    );
+    for wheel in [&a, &b] {
+        index.wheel(wheel);
+        index.page(
+            wheel.filename.split('-').next().unwrap(),
+            page(vec![wheel.entry(&wheel.sha256())]),
+        );
+    }
+    let project = Project::new(&index, "lib\nother\n");
+    std::fs::create_dir_all(project.path().join("cache")).unwrap();
+    std::fs::write(project.path().join("cache/simple-v1"), "a file").unwrap();
+    let run = project.lock(&[]);
+    assert_eq!(
+        run.stderr
+            .matches("cannot write to the cache `[tmp]/cache`")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+}

@@ -579,10 +579,15 @@ impl Inner {
         what: impl Fn() -> String,
     ) -> Result<Option<SimplePage>, IndexError> {
         let key = Cache::key(index, url, "");
-        let cached: Option<CachedPage> = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.read_json(Bucket::Simple, &key));
+        let cached: Option<CachedPage> = self.cache.as_ref().and_then(|c| {
+            let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
+            if entry.page.hashes_well_formed() {
+                Some(entry)
+            } else {
+                c.remove(Bucket::Simple, &key, "a hash in it is not a sha256");
+                None
+            }
+        });
         let request = page_request(url);
         let now = SystemTime::now();
         if self.http.settings().offline {
@@ -609,7 +614,11 @@ impl Inner {
         };
         let response = response_parts(fetched.status, &fetched.headers);
         let store = |policy: CachePolicy, page: &SimplePage| {
-            if let Some(cache) = &self.cache {
+            // A page with a malformed hash is an error for the projects it lists (see
+            // `simple::to_dist_files`); it is fetched again rather than kept.
+            if let Some(cache) = &self.cache
+                && page.hashes_well_formed()
+            {
                 cache.write_json(
                     Bucket::Simple,
                     &key,

@@ -41,6 +41,19 @@ pub struct SimplePage {
     pub files: Vec<PageFile>,
 }
 
+impl SimplePage {
+    /// Every hash on the page is a well-formed sha256. A cached page that is not was
+    /// changed on disk (dockgen does not store such pages): a corrupt entry.
+    pub fn hashes_well_formed(&self) -> bool {
+        self.files.iter().all(|file| {
+            [&file.sha256, &file.metadata_sha256]
+                .into_iter()
+                .flatten()
+                .all(|hash| validate::sha256(hash).is_ok())
+        })
+    }
+}
+
 /// Parses a page by its `Content-Type` (JSON when the server says so, HTML otherwise).
 pub fn parse_page(
     content_type: Option<&str>,
