@@ -751,3 +751,57 @@ fn a_cache_that_cannot_be_written_is_warned_about_once() {
         run.stderr
     );
 }
+
+#[test]
+fn a_hash_of_a_file_still_served_for_another_target_is_no_replacement() {
+    let any = Wheel::new("lib", "1.0", "a");
+    let mut spec = WheelSpec::new("lib", "1.0");
+    spec.tags = "cp311-cp311-win_amd64".into();
+    let (filename, bytes) = spec.build();
+    let windows = Wheel {
+        filename,
+        bytes,
+        metadata: spec.metadata().into_bytes(),
+    };
+    let index = Hostile::start();
+    index.wheel(&any);
+    index.wheel(&windows);
+    index.page(
+        "lib",
+        page(vec![
+            any.entry(&any.sha256()),
+            windows.entry(&windows.sha256()),
+        ]),
+    );
+    let project = Project::new(&index, "lib\n");
+    // A lock made for a target where only the Windows wheel installs.
+    std::fs::create_dir_all(project.path().join("locks")).unwrap();
+    std::fs::write(
+        project.lock_path(),
+        format!("lib==1.0 \\\n    --hash=sha256:{}\n", windows.sha256()),
+    )
+    .unwrap();
+    let run = project.lock(&[]);
+    assert!(!run.stderr.contains("replaced"), "{}", run.stderr);
+    let lock = String::from_utf8(project.lock_bytes()).unwrap();
+    assert!(lock.contains(&any.sha256()), "{lock}");
+}
+
+#[test]
+fn a_find_links_file_name_with_a_newline_is_an_error() {
+    let wheel = Wheel::new("lib", "1.0", "a");
+    let (_index, project) = locked(&wheel);
+    let wheels = project.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    std::fs::write(wheels.join("lib-1.0-py3-none-any\nevil.whl"), &wheel.bytes).unwrap();
+    std::fs::write(
+        project.path().join("requirements.in"),
+        "--find-links wheels\nlib\n",
+    )
+    .unwrap();
+    let stderr = project.refused(&[]);
+    assert!(
+        stderr.contains("index `[tmp]/wheels` serves an invalid value for `lib-1.0-py3-none-any\\nevil.whl` of project `lib`: the file name `lib-1.0-py3-none-any\\nevil.whl` contains a newline"),
+        "{stderr}"
+    );
+}
