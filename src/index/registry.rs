@@ -479,7 +479,7 @@ impl Inner {
         // is there, only empty, and "not in any index" would mislead.
         let mut empty: Option<Arc<str>> = None;
         for index in candidates {
-            let Some(files) = self.index_files(index, name).await? else {
+            let Some((files, too_new)) = self.index_files(index, name).await? else {
                 continue;
             };
             if !files.is_empty() {
@@ -487,7 +487,9 @@ impl Inner {
                 break;
             }
             tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
-            empty.get_or_insert_with(|| index.name.clone());
+            if too_new == 0 {
+                empty.get_or_insert_with(|| index.name.clone());
+            }
         }
         let mut extra = Vec::new();
         for source in self.find_links.iter() {
@@ -498,6 +500,7 @@ impl Inner {
                 .clone()?;
             let local = matches!(source.source, FindLinksSource::Dir(_));
             extra.extend(simple::to_dist_files(&files, name, &source.name, local)?);
+            self.remember_sidecar_hashes(&files);
         }
         let (index, mut files) = match found {
             Some(found) => found,
@@ -515,13 +518,13 @@ impl Inner {
         })))
     }
 
-    /// The files of `name` on one index after `exclude_newer`; `None` when the index
-    /// does not have the project.
+    /// The files of `name` on one index after `exclude_newer`, and how many that
+    /// dropped; `None` when the index does not have the project.
     async fn index_files(
         &self,
         index: &Index,
         name: &PackageName,
-    ) -> Result<Option<Vec<DistFile>>, IndexError> {
+    ) -> Result<Option<(Vec<DistFile>, usize)>, IndexError> {
         let url = index
             .url
             .join(&format!("{name}/"))
@@ -541,6 +544,7 @@ impl Inner {
             return Ok(None);
         };
         let mut files = page.files;
+        let listed = files.len();
         if let Some(cutoff) = index.config.exclude_newer {
             if files.iter().any(|f| f.upload_time.is_none())
                 && !index.warned_no_upload_time.swap(true, Ordering::Relaxed)
@@ -555,18 +559,22 @@ impl Inner {
         }
         let local = index.url.scheme() == "file";
         let dist_files = simple::to_dist_files(&files, name, &index.name, local)?;
-        {
-            let mut sidecars = self
-                .sidecar_hashes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for file in &files {
-                if let Some(hash) = &file.metadata_sha256 {
-                    sidecars.insert(file.url.clone(), hash.clone());
-                }
+        self.remember_sidecar_hashes(&files);
+        Ok(Some((dist_files, listed - files.len())))
+    }
+
+    /// The published sha256 of `.metadata` sidecars, for [`Inner::fetch_metadata_bytes`]
+    /// to check them against.
+    fn remember_sidecar_hashes(&self, files: &[PageFile]) {
+        let mut sidecars = self
+            .sidecar_hashes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for file in files {
+            if let Some(hash) = &file.metadata_sha256 {
+                sidecars.insert(file.url.clone(), hash.clone());
             }
         }
-        Ok(Some(dist_files))
     }
 
     /// A simple-API page, through the cache: fresh entries are used as they are, stale

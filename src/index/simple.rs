@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pep440_rs::{Version, VersionSpecifiers};
+use pep440_rs::Version;
 use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -257,8 +257,8 @@ fn filename_of(url: &str) -> Option<String> {
 ///
 /// Skipped, as pip and uv skip them (with a debug log): links that are not a
 /// distribution of `project` (another project's files, `README.txt`, a bad name),
-/// and files whose `requires-python` does not parse (PyPI serves some from before
-/// PEP 440; uv skips them too). An error ([`IndexError::Invalid`]): a distribution of
+/// and files whose `requires-python` does not parse even after the repair metadata
+/// gets (`>=3.6.*` is `>=3.6`; uv repairs and skips the same way). An error ([`IndexError::Invalid`]): a distribution of
 /// `project` whose name is not a plain file name, whose sha256 (or its metadata
 /// sidecar's) is not 64 hex digits, whose URL is not http(s) (or `file:` when `local_source`:
 /// a directory or an index on the local disk), whose requires-python holds control characters, or a file listed twice
@@ -284,7 +284,7 @@ pub fn to_dist_files(
             file: validate::shown(&file.filename),
             message: message.into(),
         };
-        validate::plain_filename(&file.filename).map_err(invalid)?;
+        validate::distribution_filename(&file.filename).map_err(invalid)?;
         let url = Url::parse(&file.url).map_err(|err| {
             invalid(format!(
                 "the URL {} does not parse: {err}",
@@ -315,7 +315,7 @@ pub fn to_dist_files(
             None => None,
             Some(spec) => {
                 validate::no_control("requires-python", spec).map_err(invalid)?;
-                match VersionSpecifiers::from_str(spec) {
+                match super::metadata::parse_requires_python(spec) {
                     Ok(spec) => Some(spec),
                     Err(err) => {
                         tracing::debug!(
@@ -673,8 +673,12 @@ mod tests {
             page_file("README file.txt"),
             page_file("other-1.0-py3-none-any.whl"),
             PageFile {
-                requires_python: Some(">=2.7.*,!=3.0".into()),
+                requires_python: Some(">=2.7,<<3".into()),
                 ..page_file("demo-0.9.tar.gz")
+            },
+            PageFile {
+                requires_python: Some(">=3.6.*".into()),
+                ..page_file("demo-0.8.tar.gz")
             },
             good.clone(),
             good.clone(),
@@ -685,8 +689,19 @@ mod tests {
         ])
         .unwrap();
         let names: Vec<_> = files.iter().map(|f| f.filename.as_str()).collect();
-        assert_eq!(names, ["demo-1.0-py3-none-any.whl", "demo-1.1.tar.gz"]);
-        assert_eq!(files[1].yanked.as_deref(), Some("broken\\n\\u{1b}[2J"));
+        assert_eq!(
+            names,
+            [
+                "demo-0.8.tar.gz",
+                "demo-1.0-py3-none-any.whl",
+                "demo-1.1.tar.gz"
+            ]
+        );
+        assert_eq!(
+            files[0].requires_python.as_ref().map(ToString::to_string),
+            Some(">=3.6".to_owned())
+        );
+        assert_eq!(files[2].yanked.as_deref(), Some("broken\\n\\u{1b}[2J"));
 
         let twice = dist_files(&[
             good.clone(),

@@ -33,6 +33,24 @@ pub fn plain_filename(value: &str) -> Result<(), String> {
     }
 }
 
+/// A wheel or sdist file name: besides being plain, only the characters names,
+/// versions and tags are made of (letters, digits, `.`, `_`, `-`, `+`, `!`), so the
+/// name is inert in any output (HTML, TOML, a shell).
+pub fn distribution_filename(value: &str) -> Result<(), String> {
+    plain_filename(value)?;
+    match value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '!')))
+    {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "the file name {} contains `{}`, which no wheel or sdist name has",
+            quoted(value),
+            c.escape_debug()
+        )),
+    }
+}
+
 /// Text with no control characters (newlines, escapes, NUL).
 pub fn no_control(what: &str, value: &str) -> Result<(), String> {
     match value.chars().find(|c| c.is_control()) {
@@ -142,6 +160,17 @@ mod tests {
                 "{message}"
             );
         }
+    }
+
+    #[test]
+    fn distribution_filenames_use_a_small_alphabet() {
+        assert!(distribution_filename("torch-2.5.1+cu124-cp311-cp311-linux_x86_64.whl").is_ok());
+        assert!(distribution_filename("demo-1!2.0.tar.gz").is_ok());
+        assert_eq!(
+            distribution_filename("demo-1.0-py3-none-any<script>.whl").unwrap_err(),
+            "the file name `demo-1.0-py3-none-any<script>.whl` contains `<`, which no wheel or sdist name has"
+        );
+        assert!(distribution_filename("demo-1.0-py3-none-any\nx.whl").is_err());
     }
 
     #[test]

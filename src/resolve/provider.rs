@@ -328,7 +328,7 @@ impl Provider<'_> {
             .cloned()?;
         if let Some(index) = &candidates.empty_on {
             return Some(format!(
-                "`{name}`: index `{index}` has a page for the project but lists no files on it"
+                "`{name}`: index `{index}` has a page for the project, but no files of it on that page"
             ));
         }
         let e = candidates.excluded;
