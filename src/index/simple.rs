@@ -270,6 +270,8 @@ pub fn to_dist_files(
     local_source: bool,
 ) -> Result<Vec<DistFile>, IndexError> {
     let mut out: Vec<DistFile> = Vec::with_capacity(files.len());
+    // Position in `out` by file name: pages of nightly builds list tens of thousands.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for file in files {
         let Some((kind, version)) = parse_filename(&file.filename, project) else {
             tracing::debug!(
@@ -327,7 +329,7 @@ pub fn to_dist_files(
                 }
             }
         };
-        if let Some(seen) = out.iter().find(|f| f.filename == file.filename) {
+        if let Some(seen) = seen.get(file.filename.as_str()).map(|&at| &out[at]) {
             if seen.sha256 != sha256 {
                 return Err(invalid(format!(
                     "the page lists it twice, with the sha256 {} and {}",
@@ -337,6 +339,7 @@ pub fn to_dist_files(
             }
             continue;
         }
+        seen.insert(&file.filename, out.len());
         out.push(DistFile {
             filename: file.filename.clone(),
             kind,
@@ -712,6 +715,52 @@ mod tests {
         ])
         .unwrap_err();
         assert!(twice.contains("lists it twice"), "{twice}");
+    }
+
+    /// Seeded mutations of a JSON and an HTML page: parsing never panics, and every
+    /// file that comes out has a plain name and a well-formed hash.
+    #[test]
+    fn mutated_pages_never_yield_unchecked_values() {
+        let json = br#"{"meta":{"api-version":"1.1"},"files":[{"filename":"demo-1.0-py3-none-any.whl","url":"../../f/demo-1.0-py3-none-any.whl","hashes":{"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},"requires-python":">=3.8","core-metadata":{"sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}}]}"#;
+        let html = br#"<a href="demo-1.0.tar.gz#sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a>"#;
+        let demo = PackageName::from_str("demo").unwrap();
+        let index: Arc<str> = Arc::from("idx");
+        let url = Url::parse("https://idx.example/simple/demo/").unwrap();
+        let alphabet = b"\n\r\t \\/\"'<>&#%=:,;{}[]0aA-_.+!\x00\x1b\xff";
+        let mut rng = fastrand::Rng::with_seed(9);
+        for round in 0..20_000 {
+            let (content_type, seed) = match round % 2 {
+                0 => (Some(JSON_CONTENT_TYPE), &json[..]),
+                _ => (None, &html[..]),
+            };
+            let mut body = seed.to_vec();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(..body.len());
+                match rng.u8(..3) {
+                    0 => body[at] = alphabet[rng.usize(..alphabet.len())],
+                    1 => body.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                    _ => {
+                        body.remove(at);
+                    }
+                }
+            }
+            let Ok(page) = parse_page(content_type, &body, &url) else {
+                continue;
+            };
+            let Ok(files) = to_dist_files(&page.files, &demo, &index, false) else {
+                continue;
+            };
+            for file in files {
+                assert!(
+                    validate::distribution_filename(&file.filename).is_ok(),
+                    "{file:?}"
+                );
+                if let Some(hash) = &file.sha256 {
+                    assert_eq!(validate::sha256(hash).as_ref(), Ok(hash), "{file:?}");
+                }
+                assert!(matches!(file.url.scheme(), "http" | "https"), "{file:?}");
+            }
+        }
     }
 
     #[test]
