@@ -381,7 +381,8 @@ pub struct NetworkArgs {
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
-    /// Seconds to wait for an index to connect or to send more data.
+    /// Seconds to wait for an index to connect or to send more data. A whole request
+    /// (headers and body) may take 4 times this, plus 1 s per MiB of a file download.
     #[arg(
         long,
         value_name = "SECS",
@@ -390,7 +391,8 @@ pub struct NetworkArgs {
     )]
     pub timeout: u64,
 
-    /// Retries of a request that failed with a 5xx, 429, a reset or a timeout.
+    /// Retries of a request that failed with a 5xx, 429, a reset or a timeout (after
+    /// the `Retry-After` the index asks for, up to 60 s). A redirect loop is not retried.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
 

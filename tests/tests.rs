@@ -10,6 +10,7 @@ mod diff;
 mod engine;
 mod examples;
 mod fixture_index;
+mod hostile;
 mod index;
 mod lock;
 mod render;

@@ -36,6 +36,8 @@ struct Job {
     indexes: Vec<IndexConfig>,
     lock_path: PathBuf,
     header: LockHeader,
+    /// The existing lock, to compare kept pins' files with.
+    previous: Option<lock::LockFile>,
 }
 
 pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
@@ -82,15 +84,23 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             Some(output) => cwd.join(output),
             None => locks_dir.join(format!("{}.txt", profile.name)),
         };
-        let preferences = if args.upgrade || !lock_path.exists() {
-            BTreeMap::new()
-        } else {
-            lock::read(&lock_path)?
+        // Read even under `--upgrade`: a kept version's files are compared with it
+        // (`pinned`). Unreadable, it only stops a run that would keep its pins.
+        let previous = match lock_path.exists() {
+            false => None,
+            true if args.upgrade => lock::read(&lock_path)
+                .inspect_err(|err| tracing::debug!("not comparing with the old lock: {err}"))
+                .ok(),
+            true => Some(lock::read(&lock_path)?),
+        };
+        let preferences = match (&previous, args.upgrade) {
+            (Some(previous), false) => previous
                 .pins
-                .into_iter()
-                .filter(|(name, _)| !upgrade.contains(name))
-                .map(|(name, pin)| (name, pin.version))
-                .collect()
+                .iter()
+                .filter(|(name, _)| !upgrade.contains(*name))
+                .map(|(name, pin)| (name.clone(), pin.version.clone()))
+                .collect(),
+            _ => BTreeMap::new(),
         };
         let target = Target::from_profile(&profile)?;
         if let Some(requires) = &input.requires_python
@@ -131,6 +141,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             indexes,
             lock_path,
             header,
+            previous,
         });
     }
 
@@ -165,6 +176,12 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     for (i, result) in results {
         match result {
             Ok(resolution) => {
+                lock::check(&resolution, &jobs[i].header).map_err(|message| {
+                    anyhow::anyhow!(
+                        "refusing to write the lock of profile `{}`: {message}",
+                        jobs[i].profile.name
+                    )
+                })?;
                 let text = lock::render(&resolution, &jobs[i].header);
                 rendered.push((i, text, resolution));
             }
@@ -175,6 +192,8 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     if !failures.is_empty() {
         return Err(Failure::Resolution(failures.join("\n\n")).into());
     }
+
+    compare_pinned_files(&jobs, &rendered, &client, args, &upgrade)?;
 
     if args.check {
         return check(&jobs, &rendered, &cwd);
@@ -206,6 +225,42 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     }
     if !quiet {
         eprintln!("done in {:.1}s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}
+
+/// Files replaced under kept pins stop the run before any lock is written
+/// ([`super::pinned`]); the other changes are warnings.
+fn compare_pinned_files(
+    jobs: &[Job],
+    rendered: &[(usize, String, Resolution)],
+    client: &RegistryClient,
+    args: &LockArgs,
+    upgrade: &BTreeSet<PackageName>,
+) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
+    for (i, _, resolution) in rendered {
+        let job = &jobs[*i];
+        let Some(previous) = &job.previous else {
+            continue;
+        };
+        let names = super::pinned::pylock_names(&pylock_path(&job.lock_path, &job.profile.name));
+        let source = client.for_indexes(&job.indexes);
+        let drift = super::pinned::compare(previous, &names, resolution, &source, |name| {
+            args.upgrade || upgrade.contains(name)
+        })?;
+        for warning in drift.warnings {
+            tracing::warn!("profile `{}`: {warning}", job.profile.name);
+        }
+        errors.extend(
+            drift
+                .errors
+                .into_iter()
+                .map(|e| format!("profile `{}`: {e}", job.profile.name)),
+        );
+    }
+    if !errors.is_empty() {
+        bail!("{}\nno lock was written", errors.join("\n"));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod files;
 pub mod lock;
 pub mod matrix;
+mod pinned;
 pub mod profiles;
 pub mod render;
 pub mod report;

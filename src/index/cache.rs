@@ -10,6 +10,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -54,11 +56,16 @@ impl Bucket {
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    /// A failed write has been warned about (once per run is enough).
+    warned: Arc<AtomicBool>,
 }
 
 impl Cache {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            warned: Arc::default(),
+        }
     }
 
     /// `$DOCKGEN_CACHE_DIR`, else `$XDG_CACHE_HOME/dockgen`, else `~/.cache/dockgen`.
@@ -133,7 +140,16 @@ impl Cache {
     pub fn write_bytes(&self, bucket: Bucket, key: &str, bytes: &[u8]) {
         let path = self.path(bucket, key);
         if let Err(err) = write_atomic(&path, bytes) {
-            tracing::debug!("cannot write cache entry `{}`: {err}", path.display());
+            if self.warned.swap(true, Ordering::Relaxed) {
+                tracing::debug!("cannot write cache entry `{}`: {err}", path.display());
+            } else {
+                tracing::warn!(
+                    "cannot write to the cache `{}` ({err} at `{}`); going on without \
+                     caching, which makes later runs slower",
+                    self.root.display(),
+                    path.display()
+                );
+            }
         }
     }
 

@@ -271,7 +271,7 @@ fn headers(text: &str) -> Vec<Header> {
 /// Old releases carry specifiers PEP 440 forbids but pip accepted, above all `>=3.6.*`
 /// (a wildcard after an ordered comparison). Drop such wildcards rather than lose the
 /// release: `>=3.6.*` means what `>=3.6` means.
-fn parse_requires_python(value: &str) -> Result<VersionSpecifiers, String> {
+pub(crate) fn parse_requires_python(value: &str) -> Result<VersionSpecifiers, String> {
     let strict = match VersionSpecifiers::from_str(value) {
         Ok(specifiers) => return Ok(specifiers),
         Err(err) => err.to_string(),

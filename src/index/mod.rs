@@ -16,6 +16,7 @@ pub mod client;
 pub mod find_links;
 pub mod registry;
 pub mod simple;
+pub mod validate;
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};
@@ -167,6 +168,39 @@ pub enum IndexError {
         index: String,
         url: String,
         message: String,
+    },
+    #[error(
+        "index `{index}` serves an invalid value for `{file}` of project `{project}`: \
+         {message}; dockgen does not write it into a lock (report it to the index's \
+         maintainers, or pin another version)"
+    )]
+    Invalid {
+        index: String,
+        project: String,
+        file: String,
+        /// Boxed to keep the error small.
+        message: Box<str>,
+    },
+    #[error(
+        "`{file}` from index `{index}` is {actual} bytes, but the index publishes a \
+         size of {expected} bytes; the file was changed or corrupted on the index, \
+         do not install it"
+    )]
+    SizeMismatch {
+        file: String,
+        index: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error(
+        "index `{index}` sent more than {limit} bytes for `{url}` ({what}); dockgen \
+         stops reading there: check the index URL"
+    )]
+    TooLarge {
+        index: String,
+        url: String,
+        what: String,
+        limit: u64,
     },
     #[error("cannot read the metadata of `{file}`: {message}")]
     Metadata { file: String, message: String },

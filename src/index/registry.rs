@@ -250,6 +250,7 @@ impl RegistryClient {
             .cache_dir
             .clone()
             .or_else(Cache::default_dir)
+            .filter(|dir| usable_cache_dir(dir))
             .map(Cache::new);
         let (handle, runtime) = match options.runtime {
             Some(handle) => (handle, None),
@@ -425,6 +426,22 @@ fn shared<K: Eq + Hash + Clone, T>(map: &SharedMap<K, T>, key: &K) -> Shared<T> 
         .clone()
 }
 
+/// Whether `dir` can be the cache: a directory, or nothing yet. Anything else (a
+/// file, say) is warned about, once per client, and the run goes on without a cache.
+fn usable_cache_dir(dir: &std::path::Path) -> bool {
+    match std::fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => {
+            tracing::warn!(
+                "the cache directory `{}` is not a directory; running without a cache \
+                 (remove it, or point `--cache-dir` / `DOCKGEN_CACHE_DIR` elsewhere)",
+                dir.display()
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -486,8 +503,11 @@ impl Inner {
             pinned
         };
         let mut found: Option<(Arc<str>, Vec<DistFile>)> = None;
+        // The first index with a page for the project but no files on it: the project
+        // is there, only empty, and "not in any index" would mislead.
+        let mut empty: Option<Arc<str>> = None;
         for index in candidates {
-            let Some(files) = self.index_files(index, name).await? else {
+            let Some((files, too_new)) = self.index_files(index, name).await? else {
                 continue;
             };
             if !files.is_empty() {
@@ -495,6 +515,9 @@ impl Inner {
                 break;
             }
             tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
+            if too_new == 0 {
+                empty.get_or_insert_with(|| index.name.clone());
+            }
         }
         let mut extra = Vec::new();
         for source in self.find_links.iter() {
@@ -503,13 +526,16 @@ impl Inner {
                 .get_or_init(|| self.load_find_links(source))
                 .await
                 .clone()?;
-            extra.extend(simple::to_dist_files(&files, name, &source.name));
+            let local = matches!(source.source, FindLinksSource::Dir(_));
+            extra.extend(simple::to_dist_files(&files, name, &source.name, local)?);
+            self.remember_sidecar_hashes(&files);
         }
         let (index, mut files) = match found {
             Some(found) => found,
-            None => match extra.first() {
-                Some(first) => (first.index.clone(), Vec::new()),
-                None => return Ok(None),
+            None => match (extra.first(), empty) {
+                (Some(first), _) => (first.index.clone(), Vec::new()),
+                (None, Some(index)) => (index, Vec::new()),
+                (None, None) => return Ok(None),
             },
         };
         files.extend(extra);
@@ -520,13 +546,13 @@ impl Inner {
         })))
     }
 
-    /// The files of `name` on one index after `exclude_newer`; `None` when the index
-    /// does not have the project.
+    /// The files of `name` on one index after `exclude_newer`, and how many that
+    /// dropped; `None` when the index does not have the project.
     async fn index_files(
         &self,
         index: &Index,
         name: &PackageName,
-    ) -> Result<Option<Vec<DistFile>>, IndexError> {
+    ) -> Result<Option<(Vec<DistFile>, usize)>, IndexError> {
         let url = index
             .url
             .join(&format!("{name}/"))
@@ -546,6 +572,7 @@ impl Inner {
             return Ok(None);
         };
         let mut files = page.files;
+        let listed = files.len();
         if let Some(cutoff) = index.config.exclude_newer {
             if files.iter().any(|f| f.upload_time.is_none())
                 && !index.warned_no_upload_time.swap(true, Ordering::Relaxed)
@@ -558,18 +585,24 @@ impl Inner {
             }
             files.retain(|f| f.upload_time.is_none_or(|t| t <= cutoff));
         }
-        {
-            let mut sidecars = self
-                .sidecar_hashes
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for file in &files {
-                if let Some(hash) = &file.metadata_sha256 {
-                    sidecars.insert(file.url.clone(), hash.clone());
-                }
+        let local = index.url.scheme() == "file";
+        let dist_files = simple::to_dist_files(&files, name, &index.name, local)?;
+        self.remember_sidecar_hashes(&files);
+        Ok(Some((dist_files, listed - files.len())))
+    }
+
+    /// The published sha256 of `.metadata` sidecars, for [`Inner::fetch_metadata_bytes`]
+    /// to check them against.
+    fn remember_sidecar_hashes(&self, files: &[PageFile]) {
+        let mut sidecars = self
+            .sidecar_hashes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for file in files {
+            if let Some(hash) = &file.metadata_sha256 {
+                sidecars.insert(file.url.clone(), hash.clone());
             }
         }
-        Ok(Some(simple::to_dist_files(&files, name, &index.name)))
     }
 
     /// A simple-API page, through the cache: fresh entries are used as they are, stale
@@ -582,14 +615,18 @@ impl Inner {
         what: impl Fn() -> String,
     ) -> Result<Option<SimplePage>, IndexError> {
         let key = Cache::key(index, url, "");
-        let cached: Option<CachedPage> = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.read_json::<CachedPage>(Bucket::Simple, &key))
-            .map(|entry| CachedPage {
-                page: entry.page.resolved(&strip_userinfo(url)),
-                ..entry
-            });
+        let cached: Option<CachedPage> = self.cache.as_ref().and_then(|c| {
+            let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
+            if entry.page.hashes_well_formed() {
+                Some(CachedPage {
+                    page: entry.page.resolved(&strip_userinfo(url)),
+                    ..entry
+                })
+            } else {
+                c.remove(Bucket::Simple, &key, "a hash in it is not a sha256");
+                None
+            }
+        });
         let request = page_request(url);
         let now = SystemTime::now();
         if self.http.settings().offline {
@@ -610,11 +647,17 @@ impl Inner {
         }
         let fetched = {
             let _tick = self.tick(what());
-            self.http.get(index, url, headers).await?
+            self.http
+                .get(index, url, headers, self.http.page_limit())
+                .await?
         };
         let response = response_parts(fetched.status, &fetched.headers);
         let store = |policy: CachePolicy, page: &SimplePage| {
-            if let Some(cache) = &self.cache {
+            // A page with a malformed hash is an error for the projects it lists (see
+            // `simple::to_dist_files`); it is fetched again rather than kept.
+            if let Some(cache) = &self.cache
+                && page.hashes_well_formed()
+            {
                 cache.write_json(
                     Bucket::Simple,
                     &key,
@@ -774,7 +817,12 @@ impl Inner {
             sidecar.set_path(&format!("{}.metadata", file.url.path()));
             let fetched = self
                 .http
-                .get(&file.index, &sidecar, HeaderMap::new())
+                .get(
+                    &file.index,
+                    &sidecar,
+                    HeaderMap::new(),
+                    self.http.metadata_limit(),
+                )
                 .await?;
             if fetched.status.is_success() {
                 let published = self
@@ -888,7 +936,12 @@ impl Inner {
     async fn probe_ranges<'a>(&'a self, file: &'a DistFile) -> Result<Probe<'a>, IndexError> {
         match self
             .http
-            .range(&file.index, &file.url, RangeSpec::Tail(TAIL_PROBE))
+            .range(
+                &file.index,
+                &file.url,
+                RangeSpec::Tail(TAIL_PROBE),
+                self.http.file_limit(file.size),
+            )
             .await
         {
             Ok(RangeReply::Full(bytes)) => {
@@ -898,6 +951,18 @@ impl Inner {
                 );
                 self.verify(file, &bytes)?;
                 Ok(Probe::Whole(bytes))
+            }
+            Ok(RangeReply::Partial {
+                total: Some(total), ..
+            }) if file.size.is_some_and(|size| size != total) => {
+                // Metadata read by ranges cannot be hash-checked without the whole
+                // file; its size can.
+                Err(IndexError::SizeMismatch {
+                    file: file.filename.clone(),
+                    index: file.index.to_string(),
+                    expected: file.size.unwrap_or_default(),
+                    actual: total,
+                })
             }
             Ok(RangeReply::Partial {
                 start,
@@ -1007,7 +1072,10 @@ impl Inner {
     /// The whole file, checked against its published hash (the computed one is cached
     /// when none is published).
     async fn download(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
-        let bytes = self.http.get_ok(&file.index, &file.url).await?;
+        let bytes = self
+            .http
+            .get_ok(&file.index, &file.url, self.http.file_limit(file.size))
+            .await?;
         self.verify(file, &bytes)?;
         Ok(bytes.to_vec())
     }
@@ -1057,7 +1125,7 @@ impl Inner {
         } else {
             let _tick = self.tick(format!("downloading `{}`", file.filename));
             self.http
-                .download_to_path(&file.index, &file.url, path)
+                .download_to_path(&file.index, &file.url, path, file.size)
                 .await?
         };
         match &file.sha256 {
@@ -1101,12 +1169,14 @@ impl Inner {
 
     async fn compute_sha256(&self, file: &DistFile) -> Result<String, IndexError> {
         let key = Cache::key(&file.index, &file.url, "");
-        if let Some(hash) = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.read_json::<String>(Bucket::Hashes, &key))
+        if let Some(cache) = &self.cache
+            && let Some(hash) = cache.read_json::<String>(Bucket::Hashes, &key)
         {
-            return Ok(hash);
+            // Goes into the lock as it is: only a well-formed one is used.
+            match super::validate::sha256(&hash) {
+                Ok(hash) => return Ok(hash),
+                Err(why) => cache.remove(Bucket::Hashes, &key, &why),
+            }
         }
         let hash = if file.url.scheme() == "file" {
             sha256_hex(&self.local_file(file).await?)
@@ -1119,7 +1189,9 @@ impl Inner {
             });
         } else {
             let _tick = self.tick(format!("hashing `{}`", file.filename));
-            self.http.download_sha256(&file.index, &file.url).await?
+            self.http
+                .download_sha256(&file.index, &file.url, file.size)
+                .await?
         };
         if let Some(cache) = &self.cache {
             cache.write_json(Bucket::Hashes, &key, &hash);
@@ -1210,7 +1282,12 @@ impl HttpRangeReader<'_> {
         };
         let reply = self
             .http
-            .range(&self.file.index, &self.file.url, span)
+            .range(
+                &self.file.index,
+                &self.file.url,
+                span,
+                self.http.file_limit(self.file.size),
+            )
             .await
             .map_err(|err| RangeError::Other(Arc::new(err)))?;
         match reply {

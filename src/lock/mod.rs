@@ -12,4 +12,4 @@ mod write;
 pub use read::{
     LockFile, LockedPin, Provenance, ReadError, Via, ViaPackage, parse, provenance, read,
 };
-pub use write::{LockHeader, render};
+pub use write::{LockHeader, check, render};

@@ -48,7 +48,68 @@ pub struct LockHeader {
     pub find_links: Vec<String>,
 }
 
+/// Refuses what would not stay on its line of the lock: every value written must be
+/// one line of printable text, every hash 64 lower-case hex digits. Index values are
+/// checked where they are parsed ([`crate::index::validate`]); this is the last line
+/// of defence for every other route (input paths, header fields), so a failure here
+/// is a bug or an input no lock can carry. The message names the value.
+pub fn check(resolution: &Resolution, header: &LockHeader) -> Result<(), String> {
+    let line = |what: &str, value: &str| -> Result<(), String> {
+        match value.chars().find(|c| c.is_control()) {
+            None => Ok(()),
+            Some(_) => Err(format!(
+                "{what} {} contains a control character (a newline would start a new \
+                 line of the lock)",
+                crate::index::validate::quoted(value)
+            )),
+        }
+    };
+    line("the profile name", &header.profile)?;
+    line("the target", &header.target)?;
+    line("the command", &header.command)?;
+    for value in &header.inputs {
+        line("the input", value)?;
+    }
+    for (index, time) in &header.exclude_newer {
+        line("the index name", index)?;
+        line("the exclude-newer time", time)?;
+    }
+    for (index, url) in &header.indexes {
+        line("the index name", index)?;
+        line("the index URL", url)?;
+    }
+    for link in &header.find_links {
+        line("the find-links source", link)?;
+    }
+    for package in resolution.packages.values() {
+        line("the package name", package.name.as_ref())?;
+        line("the version", &package.version.to_string())?;
+        for file in &package.files {
+            let hash = &file.sha256;
+            if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(format!(
+                    "the sha256 {} of `{}` {} is not 64 lower-case hex digits",
+                    crate::index::validate::quoted(hash),
+                    package.name,
+                    package.version
+                ));
+            }
+        }
+        for by in &package.required_by {
+            if let RequiredBy::Input(label) = by {
+                line("the input label", label)?;
+            }
+        }
+        for dependency in &package.dependencies {
+            line("the requirement", &dependency.specifier)?;
+        }
+    }
+    Ok(())
+}
+
+/// Renders the lock. The caller has run [`check`] (debug builds assert it).
 pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
+    debug_assert_eq!(check(resolution, header), Ok(()));
     let mut out = String::new();
     let _ = writeln!(out, "#");
     let _ = writeln!(
@@ -89,8 +150,12 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
     for package in resolution.packages.values() {
         let _ = writeln!(out);
         let _ = write!(out, "{}=={}", package.name, package.version);
+        // Two files with the same bytes (or one listed twice) are one hash for pip.
+        let mut written = std::collections::BTreeSet::new();
         for file in &package.files {
-            let _ = write!(out, " \\\n    --hash=sha256:{}", file.sha256);
+            if written.insert(file.sha256.as_str()) {
+                let _ = write!(out, " \\\n    --hash=sha256:{}", file.sha256);
+            }
         }
         let _ = writeln!(out);
         let via: Vec<String> = package
@@ -156,4 +221,86 @@ fn via_package(resolution: &Resolution, parent: &PackageName, child: &PackageNam
         through_extras.push(parent.to_string());
     }
     through_extras
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use pep440_rs::Version;
+
+    use super::*;
+    use crate::resolve::{LockedFile, ResolvedPackage};
+
+    fn resolution(hashes: &[&str]) -> Resolution {
+        let name = PackageName::from_str("demo").unwrap();
+        let version = Version::from_str("1.0").unwrap();
+        let files = hashes
+            .iter()
+            .enumerate()
+            .map(|(n, hash)| LockedFile {
+                filename: format!("demo-1.0-py3-none-any{n}.whl"),
+                url: url::Url::parse("https://files.example/demo.whl").unwrap(),
+                sha256: hash.to_string(),
+                is_wheel: true,
+                size: None,
+            })
+            .collect();
+        let metadata = crate::index::CoreMetadata {
+            name: name.clone(),
+            version: version.clone(),
+            requires_dist: Vec::new(),
+            requires_python: None,
+            provides_extras: Vec::new(),
+            summary: None,
+            license: None,
+            license_expression: None,
+            license_classifiers: Vec::new(),
+        };
+        let package = ResolvedPackage {
+            name: name.clone(),
+            version,
+            index: Arc::from("idx"),
+            extras: BTreeSet::new(),
+            files,
+            dependencies: Vec::new(),
+            required_by: BTreeSet::from([RequiredBy::Input("-r requirements.in".into())]),
+            metadata: Arc::new(metadata),
+        };
+        Resolution {
+            packages: BTreeMap::from([(name, package)]),
+        }
+    }
+
+    #[test]
+    fn each_hash_once_per_pin() {
+        let a = "a".repeat(64);
+        let b = "b".repeat(64);
+        let text = render(&resolution(&[&a, &b, &a]), &LockHeader::default());
+        assert_eq!(text.matches(&a).count(), 1, "{text}");
+        assert_eq!(text.matches(&b).count(), 1, "{text}");
+    }
+
+    #[test]
+    fn refuses_values_that_leave_their_line() {
+        let header = LockHeader::default();
+        let injected = format!("{}\n--extra-index-url http://evil.invalid", "a".repeat(64));
+        let message = check(&resolution(&[&injected]), &header).unwrap_err();
+        assert!(
+            message.contains("of `demo` 1.0 is not 64 lower-case hex"),
+            "{message}"
+        );
+        assert!(check(&resolution(&[&"A".repeat(64)]), &header).is_err());
+        let header = LockHeader {
+            find_links: vec!["wheels\n--index-url http://evil.invalid".into()],
+            ..LockHeader::default()
+        };
+        let message = check(&resolution(&[&"a".repeat(64)]), &header).unwrap_err();
+        assert!(
+            message.starts_with("the find-links source `wheels\\n--index-url"),
+            "{message}"
+        );
+    }
 }

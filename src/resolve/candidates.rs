@@ -38,6 +38,8 @@ pub struct Candidates {
     pub versions: BTreeMap<Version, Candidate>,
     /// Versions dropped and why, for explanations when nothing is left.
     pub excluded: ExclusionCounts,
+    /// The index that has a page for the project but lists no files on it.
+    pub empty_on: Option<std::sync::Arc<str>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -105,7 +107,11 @@ impl Candidates {
                 (version, Candidate { files, yanked })
             })
             .collect();
-        Self { versions, excluded }
+        Self {
+            versions,
+            excluded,
+            empty_on: project.files.is_empty().then(|| project.index.clone()),
+        }
     }
 }
 

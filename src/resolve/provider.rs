@@ -329,6 +329,11 @@ impl Provider<'_> {
             .expect("candidates lock")
             .get(name)
             .cloned()?;
+        if let Some(index) = &candidates.empty_on {
+            return Some(format!(
+                "`{name}`: index `{index}` has a page for the project, but no files of it on that page"
+            ));
+        }
         let e = candidates.excluded;
         let mut reasons = Vec::new();
         if e.incompatible_wheels > 0 {
