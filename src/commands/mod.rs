@@ -92,7 +92,7 @@ pub fn read_profile_lock(
         Some(path) => cwd.join(path),
         None => cwd.join(locks_dir).join(format!("{profile_name}.txt")),
     };
-    let text = std::fs::read_to_string(&lock_path).with_context(|| {
+    let text = crate::input::text::read_text(&lock_path).with_context(|| {
         format!(
             "cannot read the lock `{}`: run `dockgen lock --profile {spec}` first",
             files::display_path(&lock_path, cwd)

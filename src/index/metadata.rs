@@ -12,10 +12,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{ExtraName, PackageName, Requirement};
+use pep508_rs::{ExtraName, PackageName};
 
 use super::filename::{FilenameError, SdistFilename, SdistFormat, WheelFilename};
 use super::{BuildSystem, CoreMetadata};
+use crate::input::pep508::parse_requirement;
 
 /// METADATA files are a few KiB; past this an archive is broken or hostile.
 pub(crate) const MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
@@ -164,7 +165,7 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataErro
                 );
             }
             "requires-dist" => requires_dist.push(
-                Requirement::from_str(&header.unfolded())
+                parse_requirement(&header.unfolded(), None)
                     .map_err(|err| invalid("Requires-Dist", err.to_string()))?,
             ),
             "requires-python" if requires_python.is_none() => {

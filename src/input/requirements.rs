@@ -19,6 +19,8 @@ use pep440_rs::VersionSpecifiers;
 use pep508_rs::{PackageName, Requirement};
 use url::Url;
 
+use super::pep508::parse_requirement;
+
 /// Where a line came from: shown in errors and in `# via` annotations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
@@ -370,7 +372,7 @@ impl Parser<'_> {
                 chain,
             });
         }
-        let content = std::fs::read_to_string(path).map_err(read_error)?;
+        let content = super::text::read_text(path).map_err(read_error)?;
         if !self.input.files.iter().any(|f| f == path) {
             self.input.files.push(path.to_path_buf());
         }
@@ -470,7 +472,7 @@ impl Parser<'_> {
         let req_text = text[..req_end].trim_end();
         let req_start = first.offset;
         let base = file.parent().unwrap_or(Path::new("."));
-        let requirement = Requirement::parse(&req_text[req_start..], base).map_err(|err| {
+        let requirement = parse_requirement(&req_text[req_start..], Some(base)).map_err(|err| {
             let at = logical.pos_at(req_start + err.start);
             self.syntax(
                 file,

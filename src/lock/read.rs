@@ -309,7 +309,7 @@ pub fn provenance(text: &str) -> Provenance {
 }
 
 pub fn read(path: &Path) -> Result<LockFile, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+    let text = crate::input::text::read_text(path).map_err(|source| ReadError::Io {
         path: path.to_path_buf(),
         source,
     })?;
