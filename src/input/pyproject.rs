@@ -16,6 +16,7 @@ use toml::Spanned;
 
 use super::pep508::parse_requirement;
 use super::requirements::{InputRequirement, Origin, RequirementsInput};
+use super::text::printable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PyprojectError {
@@ -273,7 +274,11 @@ impl Reader<'_> {
                 file: self.file.to_path_buf(),
                 line,
                 column,
-                message: format!("{}\n    {}", err.message, dependency.get_ref()),
+                message: format!(
+                    "{}\n    {}",
+                    printable(&err.message.to_string()),
+                    printable(dependency.get_ref())
+                ),
             }
         })
     }

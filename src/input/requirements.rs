@@ -20,6 +20,7 @@ use pep508_rs::{PackageName, Requirement};
 use url::Url;
 
 use super::pep508::parse_requirement;
+use super::text::{printable, printable_width};
 
 /// Where a line came from: shown in errors and in `# via` annotations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -514,12 +515,18 @@ impl Parser<'_> {
                 // Hashes belong to the lock; an input that carries them is still valid.
                 "--hash" => i += if inline.is_some() { 1 } else { 2 },
                 _ => {
+                    // Quoted as written: `-junk` or `junk`, not `-j` or `ju`.
+                    let shown = if name.starts_with("--") {
+                        name
+                    } else {
+                        token.text
+                    };
                     return Err(self.unsupported(
                         file,
                         physical,
                         logical,
                         token,
-                        name,
+                        shown,
                         "after a requirement only `--hash` is accepted (and ignored: \
                          dockgen computes hashes for the lock)"
                             .to_string(),
@@ -540,6 +547,23 @@ impl Parser<'_> {
     ) -> Result<(), RequirementsError> {
         let mut i = 0;
         while let Some(token) = tokens.get(i) {
+            if !token.text.starts_with('-') {
+                // pip drops such words silently; a requirement there would be lost.
+                let at = logical.pos_at(token.offset);
+                return Err(self.syntax(
+                    file,
+                    physical,
+                    logical,
+                    at,
+                    token.text.len(),
+                    format!(
+                        "`{}` is not an option, nor the value of one: a line that starts \
+                         with an option holds only options; put a requirement on a line \
+                         of its own",
+                        token.text
+                    ),
+                ));
+            }
             let (name, inline) = split_option(token.text);
             let option = Opt::from_name(name);
             let Some(option) = option else {
@@ -550,7 +574,13 @@ impl Parser<'_> {
                 } else {
                     format!("supported options are {SUPPORTED_OPTIONS}")
                 };
-                return Err(self.unsupported(file, physical, logical, token, name, reason));
+                // An unknown short option is quoted as written (`-junk`, not `-j`).
+                let shown = if name.starts_with("--") || name == "-e" {
+                    name
+                } else {
+                    token.text
+                };
+                return Err(self.unsupported(file, physical, logical, token, shown, reason));
             };
             i += 1;
             let value = if option.takes_value() {
@@ -736,7 +766,7 @@ impl Parser<'_> {
         len: usize,
         message: String,
     ) -> RequirementsError {
-        let message = redact(&message, &logical.secrets);
+        let message = printable(&redact(&message, &logical.secrets)).into_owned();
         RequirementsError::Syntax {
             file: file.to_path_buf(),
             line: at.line + 1,
@@ -759,7 +789,7 @@ impl Parser<'_> {
             file: file.to_path_buf(),
             line: at.line + 1,
             column: column(physical, at),
-            option: format!("`{}`", redact(name, &logical.secrets)),
+            option: format!("`{}`", printable(&redact(name, &logical.secrets))),
             reason,
             context: context(physical, at, name.len()),
         }
@@ -863,14 +893,20 @@ fn column(physical: &[&str], at: Pos) -> usize {
 fn context(physical: &[&str], at: Pos, len: usize) -> String {
     let line = physical.get(at.line).copied().unwrap_or("");
     let start = column(physical, at) - 1;
+    let lead: usize = line.chars().take(start).map(printable_width).sum();
     let rest: String = line.chars().skip(start).collect();
     // The span is in bytes of the logical line; it may run past this physical line.
-    let width = rest
+    let width: usize = rest
         .char_indices()
         .take_while(|(i, _)| *i < len)
-        .count()
-        .max(1);
-    format!("    {line}\n    {}{}", " ".repeat(start), "^".repeat(width))
+        .map(|(_, c)| printable_width(c))
+        .sum();
+    format!(
+        "    {}\n    {}{}",
+        printable(line),
+        " ".repeat(lead),
+        "^".repeat(width.max(1))
+    )
 }
 
 fn redact(message: &str, secrets: &[(String, String)]) -> String {
@@ -1154,6 +1190,38 @@ Foo.Bar_baz
     fn unknown_option_is_rejected() {
         let dir = tree(&[("requirements.in", "--trusted-host example.com\n")]);
         insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        let dir = tree(&[(
+            "requirements.in",
+            "\tnumpy\nnu\u{1b}[2Jm\0py==1 ; os_name == 'x'\n",
+        )]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+        let dir = tree(&[("requirements.in", "--pre \0junk\n")]);
+        insta::assert_snapshot!(
+            "control_characters_in_an_option",
+            error(&dir, "requirements.in")
+        );
+    }
+
+    #[test]
+    fn unknown_words_are_quoted_as_written() {
+        let out: String = [
+            "--pre junk\n",
+            "--pre -junk\n",
+            "-junk\n",
+            "numpy -junk\n",
+            "numpy --hash=sha256:00 junk\n",
+        ]
+        .iter()
+        .map(|text| {
+            let dir = tree(&[("requirements.in", text)]);
+            format!("{}\n", error(&dir, "requirements.in"))
+        })
+        .collect();
+        insta::assert_snapshot!(out);
     }
 
     #[test]

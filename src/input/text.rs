@@ -5,6 +5,7 @@
 //! The cap is read through [`Read::take`], so `-r /dev/zero`, a FIFO or a file growing
 //! while it is read stops at the cap instead of filling memory.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::path::Path;
 
@@ -51,6 +52,64 @@ fn read_text_capped(reader: impl Read, cap: u64) -> io::Result<String> {
             ),
         )
     })
+}
+
+/// `text` for an error message: control characters (NUL, escape sequences, carriage
+/// returns, tabs) and the bidirectional controls that reorder what a terminal shows
+/// are written as escapes (`\0`, `\u{1b}`, `\u{202e}`), so bytes from a file cannot
+/// reach the terminal or a CI log as they are. Not for multi-line messages: `\n` is
+/// escaped too.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_printable(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// [`printable`] for a message of several lines: each line escaped, the line breaks kept.
+pub fn printable_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && needs_escape(c)) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.split('\n')
+            .map(printable)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
+/// How many characters [`printable`] shows for `c` (for carets under a line).
+pub fn printable_width(c: char) -> usize {
+    let mut shown = String::new();
+    push_printable(&mut shown, c);
+    shown.chars().count()
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+fn push_printable(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    match c {
+        '\0' => out.push_str("\\0"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\n' => out.push_str("\\n"),
+        c if needs_escape(c) => {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+        c => out.push(c),
+    }
 }
 
 fn human_size(bytes: u64) -> String {
@@ -103,6 +162,19 @@ mod tests {
             read(b"\xfe", 100),
             "InvalidData: line 1, column 1: not valid UTF-8 (byte 0xfe); save the file as UTF-8"
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_messages() {
+        assert_eq!(printable("numpy==1"), "numpy==1");
+        assert!(matches!(printable("numpy"), Cow::Borrowed(_)));
+        assert_eq!(
+            printable("a\0b\tc\r\x1b[31md\u{202e}e\u{7f}é"),
+            "a\\0b\\tc\\r\\u{1b}[31md\\u{202e}e\\u{7f}é"
+        );
+        assert_eq!(printable_width('\0'), 2);
+        assert_eq!(printable_width('\u{1b}'), 6);
+        assert_eq!(printable_width('é'), 1);
     }
 
     #[test]

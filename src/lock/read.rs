@@ -120,7 +120,7 @@ pub enum ReadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("{}:{line}: {}", path.display(), crate::input::text::printable(message))]
     Syntax {
         path: PathBuf,
         line: usize,
