@@ -23,3 +23,6 @@ pub mod input;
 pub mod lock;
 pub mod render;
 pub mod resolve;
+
+#[cfg(test)]
+mod fuzz;

@@ -7,13 +7,28 @@
 //! Why a door: `pep508_rs` 0.9 panics on some invalid input instead of returning an
 //! error. Its name parser accepts a name ending in `-`, `.` or `_` when something
 //! follows it (`alpha-==1`) and then `expect`s `PackageName::new` to agree, which it does
-//! not; its extras parser does the same with an extra ending so (`pkg[gpu-]`). From an
-//! index, that panic took down a resolver thread. [`parse_requirement`] first checks
-//! the name and the extras exactly as the parser will read them, and turns what would
-//! panic into the error the parser gives for the same name at the end of the input.
+//! not; its extras parser does the same with an extra ending so (`pkg[gpu-]`). And its
+//! marker parser measures the word after a marker expression in characters but cuts
+//! it in bytes, so a non-ASCII character there (`os_name == 'x' é`) slices inside a
+//! character. From an index, such a panic took down a resolver thread.
+//!
+//! [`parse_requirement`] first checks the name and the extras exactly as the parser
+//! will read them, and that nothing outside quoted strings and the URL is non-ASCII
+//! (the grammar allows non-ASCII nowhere else); what would panic becomes an error.
+//! The marker check cannot be exact without parsing markers (`os_name == 'x' 'éé'`
+//! still reaches the bad slice), so the call itself runs under `catch_unwind`, here
+//! and nowhere else, with the panic message kept off stderr: what the parser cannot
+//! read is an invalid requirement, whichever way it fails.
+//!
+//! Last, some of its errors carry a span counted in characters where bytes are meant,
+//! and their `Display` then slices inside a character (or asserts); every error
+//! leaves here with a span on character boundaries within its input.
 
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Once;
 
 use pep508_rs::{Pep508Error, Pep508ErrorSource, Requirement};
 
@@ -23,11 +38,75 @@ pub fn parse_requirement(
     text: &str,
     working_dir: Option<&Path>,
 ) -> Result<Requirement, Pep508Error> {
+    parse_unchecked(text, working_dir).map_err(with_valid_span)
+}
+
+fn parse_unchecked(text: &str, working_dir: Option<&Path>) -> Result<Requirement, Pep508Error> {
     check_names(text)?;
-    match working_dir {
+    check_ascii(text)?;
+    let parsed = without_panic_output(|| match working_dir {
         Some(dir) => Requirement::parse(text, dir),
         None => Requirement::from_str(text),
+    });
+    parsed.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(Pep508Error {
+            message: Pep508ErrorSource::String(format!(
+                "Not a valid dependency specifier (the PEP 508 parser failed on it: {why})"
+            )),
+            start: 0,
+            len: text.len().max(1),
+            input: text.to_string(),
+        })
+    })
+}
+
+/// The error with its span moved onto character boundaries inside its input, so that
+/// its `Display` (and a caret under a line of a file) cannot slice inside a character.
+fn with_valid_span(mut error: Pep508Error) -> Pep508Error {
+    let input = &error.input;
+    let mut start = error.start.min(input.len());
+    while !input.is_char_boundary(start) {
+        start -= 1;
     }
+    if start == input.len() {
+        error.len = error.len.min(1);
+    } else {
+        let mut end = start.saturating_add(error.len).min(input.len());
+        while !input.is_char_boundary(end) {
+            end += 1;
+        }
+        error.len = end - start;
+    }
+    error.start = start;
+    error
+}
+
+thread_local! {
+    /// Set while this thread runs the parser under [`without_panic_output`].
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic; the panic hook stays silent for this thread meanwhile
+/// (installed once, it hands every other panic to the hook that was there before).
+fn without_panic_output<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET.with(|quiet| quiet.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|quiet| quiet.set(false));
+    result
 }
 
 fn is_name_char(c: char) -> bool {
@@ -97,6 +176,61 @@ fn check_names(text: &str) -> Result<(), Pep508Error> {
     }
 }
 
+/// Outside quoted strings (marker values) and the URL of `name @ URL`, PEP 508 is
+/// ASCII: reject anything else before the marker parser slices inside a character.
+fn check_ascii(text: &str) -> Result<(), Pep508Error> {
+    let mut chars = text.char_indices().peekable();
+    let mut quote = None;
+    let mut in_markers = false;
+    while let Some((at, c)) = chars.next() {
+        if let Some(open) = quote {
+            if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            ';' => in_markers = true,
+            '@' if !in_markers => skip_url(&mut chars),
+            c if !c.is_ascii() => {
+                return Err(Pep508Error {
+                    message: Pep508ErrorSource::String(format!(
+                        "Unexpected character `{c}`: outside quoted strings and URLs, a \
+                         dependency specifier is ASCII"
+                    )),
+                    start: at,
+                    len: c.len_utf8(),
+                    input: text.to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Past the URL after `@`, where `pep508_rs` ends it: at a line break, at whitespace
+/// followed by `;`, `#` or the end, or after a `;` or `#` followed by whitespace.
+fn skip_url(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) {
+    while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+    while let Some((_, c)) = chars.next() {
+        if matches!(c, '\r' | '\n') {
+            return;
+        }
+        if c.is_whitespace() {
+            let mut rest = chars.clone();
+            while rest.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+            if matches!(rest.peek(), None | Some((_, ';' | '#'))) {
+                return;
+            }
+        }
+        if matches!(c, ';' | '#') && chars.peek().is_some_and(|(_, c)| c.is_whitespace()) {
+            return;
+        }
+    }
+}
+
 fn error(text: &str, start: usize, message: String) -> Pep508Error {
     Pep508Error {
         message: Pep508ErrorSource::String(message),
@@ -113,12 +247,13 @@ mod tests {
     fn message(text: &str) -> String {
         match parse_requirement(text, None) {
             Ok(req) => format!("ok: {req}"),
-            Err(err) => format!("error at {}: {}", err.start, err.message),
+            // The whole Display, caret included: it must not panic either.
+            Err(err) => format!("error at {}: {err}", err.start).replace('\n', "\n     | "),
         }
     }
 
     #[test]
-    fn names_ending_in_a_separator_are_errors_not_panics() {
+    fn what_made_pep508_rs_panic_is_an_error() {
         let cases = [
             "alpha-==1",
             "alpha.>=1",
@@ -133,6 +268,17 @@ mod tests {
             "gamma [ a , b_ ]==1",
             "gamma[a,b.]",
             "gamma[a,b.,c]",
+            "a ; os_name == 'x' é",
+            "a ; os_name == 'x' andé python_version > '3'",
+            "a ; (os_name == 'x' or é)",
+            "a é",
+            "a==1.0é",
+            // Past the ASCII check (inside quotes as it counts them), still a bad slice
+            // in the parser: caught.
+            "a ; os_name == 'x' 'éé'",
+            // pep508_rs's own error for this one had a span inside `é`: its Display
+            // panicked.
+            "triton==3.1.0; platform_system == \"Linux\" and6platform_machine == \"x86_6\u{fffd}4\"",
         ];
         let out: String = cases
             .iter()
@@ -156,6 +302,10 @@ mod tests {
             "",
             "   ",
             "é-==1",
+            "a ; os_name == 'é' and platform_release != \"ü\"",
+            "a @ https://example.com/café/a-1.0-py3-none-any.whl ; os_name == 'ñ'",
+            "a @ file:///tmp/dir with spaces/é.whl",
+            "a @ https://example.com/it's-é.whl",
         ];
         let out: String = cases
             .iter()

@@ -1207,6 +1207,28 @@ Foo.Bar_baz
     }
 
     #[test]
+    fn fifty_thousand_lines_parse() {
+        // Parsing is linear in the lines: every logical line is read once. (Timing is
+        // for benches; this asserts the whole file is read, continuations included.)
+        let mut text = String::new();
+        for i in 0..50_000 {
+            if i % 10 == 0 {
+                let _ = writeln!(
+                    text,
+                    "pkg{i} >=1.0 \\\n    ; python_version >= '3.8'  # note"
+                );
+            } else {
+                let _ = writeln!(text, "pkg{i}[extra]>=1.{i}");
+            }
+        }
+        let dir = tree(&[("requirements.in", &text)]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        assert_eq!(input.requirements.len(), 50_000);
+        let last = input.requirements.last().expect("a requirement");
+        assert_eq!(last.origin.line, 55_000);
+    }
+
+    #[test]
     fn unknown_words_are_quoted_as_written() {
         let out: String = [
             "--pre junk\n",
