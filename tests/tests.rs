@@ -11,6 +11,7 @@ mod examples;
 mod fixture_index;
 mod index;
 mod lock;
+mod malformed;
 mod render;
 mod report;
 mod scripts;

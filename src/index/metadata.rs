@@ -179,7 +179,7 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataErro
             }
             "requires-dist" => requires_dist.push(
                 parse_requirement(&header.unfolded(), None)
-                    .map_err(|err| invalid("Requires-Dist", err.to_string()))?,
+                    .map_err(|err| invalid("Requires-Dist", err.message.to_string()))?,
             ),
             "requires-python" if requires_python.is_none() => {
                 requires_python = Some(
