@@ -197,7 +197,7 @@ fn audit_views_of_a_pin_with_broken_metadata_are_errors_not_panics() {
     ] {
         let command = args[0];
         let run = dockgen_within(&scratch, args, DEADLINE);
-        assert_ne!(run.code, 101, "{command}: {}", run.stderr);
+        assert_eq!(run.code, 2, "{command}: {}", run.stderr);
         assert!(
             run.stderr.contains("beta-==1"),
             "{command} names the broken requirement: {}",
