@@ -193,7 +193,8 @@ fn check_ascii(text: &str) -> Result<(), Pep508Error> {
             '\'' | '"' => quote = Some(c),
             ';' => in_markers = true,
             '@' if !in_markers => skip_url(&mut chars),
-            c if !c.is_ascii() => {
+            // Unicode whitespace separates words, as the parser (and packaging) read it.
+            c if !c.is_ascii() && !c.is_whitespace() => {
                 return Err(Pep508Error {
                     message: Pep508ErrorSource::String(format!(
                         "Unexpected character `{c}`: outside quoted strings and URLs, a \
@@ -306,6 +307,7 @@ mod tests {
             "a @ https://example.com/café/a-1.0-py3-none-any.whl ; os_name == 'ñ'",
             "a @ file:///tmp/dir with spaces/é.whl",
             "a @ https://example.com/it's-é.whl",
+            "a\u{a0}>=1\u{a0};\u{a0}os_name\u{a0}==\u{a0}'x'",
         ];
         let out: String = cases
             .iter()
