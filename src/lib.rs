@@ -27,3 +27,6 @@ pub mod lock;
 pub mod render;
 pub mod resolve;
 pub mod secrets;
+
+#[cfg(test)]
+mod fuzz;

@@ -13,6 +13,7 @@ mod fixture_index;
 mod hostile;
 mod index;
 mod lock;
+mod malformed;
 mod render;
 mod report;
 mod scripts;

@@ -140,7 +140,7 @@ fn operands(args: &DiffArgs, cwd: &Path) -> anyhow::Result<(Operand, Operand)> {
 fn read_side(operand: &Operand, cwd: &Path) -> anyhow::Result<Side> {
     let source = operand.source();
     let text = match operand {
-        Operand::File(path) => std::fs::read_to_string(cwd.join(path))
+        Operand::File(path) => crate::input::text::read_text(&cwd.join(path))
             .with_context(|| format!("cannot read the lock `{path}`"))?,
         Operand::Git { revision, path } => git_show(revision, &cwd.join(path), &source.label)?,
     };

@@ -312,12 +312,55 @@ fn parse_timestamp(value: &str) -> anyhow::Result<jiff::Timestamp> {
     if let Ok(ts) = value.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
-    let date: jiff::civil::Date = value.parse().with_context(|| {
-        format!(
-            "`--exclude-newer {value}`: expected an RFC 3339 timestamp or a date like 2025-09-01"
-        )
-    })?;
+    let date = match value.parse::<jiff::civil::Date>() {
+        Ok(date) => date,
+        Err(err) => {
+            // Say what is wrong with a `Y-M-D` date in words: the parser's own message
+            // for `9999999-01-01` is about the month.
+            let why = date_problem(value).unwrap_or_else(|| {
+                format!(
+                    "expected an RFC 3339 timestamp (2025-09-01T00:00:00Z) or a date like \
+                     2025-09-01 ({err})"
+                )
+            });
+            bail!("`--exclude-newer {value}`: {why}");
+        }
+    };
     Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
+}
+
+/// What is wrong with `value` when it has the shape of a date (`digits-digits-digits`).
+fn date_problem(value: &str) -> Option<String> {
+    let parts: Vec<&str> = value.split('-').collect();
+    let [year, month, day] = parts[..] else {
+        return None;
+    };
+    if [year, month, day]
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    if year.len() != 4 {
+        return Some(format!(
+            "the year `{year}` is out of range: write the year with four digits (0001 to 9999)"
+        ));
+    }
+    let month_number = month.parse::<i8>().ok().filter(|m| (1..=12).contains(m));
+    let Some(month_number) = month_number.filter(|_| month.len() <= 2) else {
+        return Some(format!(
+            "`{month}` is not a month: months run from 01 to 12"
+        ));
+    };
+    if month.len() != 2 || day.len() != 2 {
+        return Some("write the date as YYYY-MM-DD, like 2025-09-01".to_string());
+    }
+    let year_number: i16 = year.parse().ok()?;
+    let days = jiff::civil::Date::new(year_number, month_number, 1)
+        .ok()?
+        .days_in_month();
+    let valid = day.parse::<i8>().is_ok_and(|d| (1..=days).contains(&d));
+    (!valid).then(|| format!("{year}-{month} has no day `{day}`: its days run from 01 to {days}"))
 }
 
 /// The profile's indexes, with the input's `--index-url` replacing the profile's
@@ -579,5 +622,25 @@ mod tests {
             "2025-09-01T12:30:00Z"
         );
         assert!(parse_timestamp("yesterday").is_err());
+    }
+
+    #[test]
+    fn exclude_newer_says_what_is_wrong_with_a_date() {
+        let out: String = [
+            "9999999-01-01",
+            "10000-01-01",
+            "2025-13-01",
+            "2025-001-01",
+            "2025-02-30",
+            "2024-02-30",
+            "2025-04-31",
+            "2025-9-1",
+            "2025-09-01T25:00:00Z",
+            "yesterday",
+        ]
+        .iter()
+        .map(|value| format!("{}\n", parse_timestamp(value).unwrap_err()))
+        .collect();
+        insta::assert_snapshot!(out);
     }
 }

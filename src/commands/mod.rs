@@ -110,16 +110,18 @@ pub fn read_profile_lock(
     profile_name: &str,
     spec: &str,
 ) -> anyhow::Result<(std::path::PathBuf, String, crate::lock::LockFile)> {
-    use anyhow::Context;
     let lock_path = match explicit {
         Some(path) => cwd.join(path),
         None => cwd.join(locks_dir).join(format!("{profile_name}.txt")),
     };
-    let text = std::fs::read_to_string(&lock_path).with_context(|| {
-        format!(
-            "cannot read the lock `{}`: run `dockgen lock --profile {spec}` first",
-            files::display_path(&lock_path, cwd)
-        )
+    let text = crate::input::text::read_text(&lock_path).map_err(|error| {
+        let shown = files::display_path(&lock_path, cwd);
+        let context = if error.kind() == std::io::ErrorKind::NotFound {
+            format!("cannot read the lock `{shown}`: run `dockgen lock --profile {spec}` first")
+        } else {
+            format!("cannot read the lock `{shown}`")
+        };
+        anyhow::Error::new(error).context(context)
     })?;
     let lock = crate::lock::parse(&text, &lock_path)?;
     Ok((lock_path, text, lock))

@@ -6,14 +6,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{PackageName, Requirement};
+use pep508_rs::PackageName;
 
 use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles};
+use crate::input::pep508::parse_requirement;
 
 #[derive(Default)]
 pub struct MemorySource {
     projects: HashMap<PackageName, ProjectFiles>,
-    metadata: HashMap<String, Arc<CoreMetadata>>,
+    /// By filename; an error where a requirement of the release is not PEP 508, as an
+    /// index's broken METADATA would be.
+    metadata: HashMap<String, Result<Arc<CoreMetadata>, IndexError>>,
 }
 
 /// One release: `name`, `version`, requirements, and optional wheel tag / flags.
@@ -83,14 +86,26 @@ impl MemorySource {
             has_metadata_sidecar: true,
             index: Arc::from(release.index),
         };
+        let requires_dist = release
+            .requires
+            .iter()
+            .map(|r| parse_requirement(r, None))
+            .collect::<Result<Vec<_>, _>>();
+        let requires_dist = match requires_dist {
+            Ok(requires_dist) => requires_dist,
+            Err(err) => {
+                let error = IndexError::Metadata {
+                    file: filename.clone(),
+                    message: format!("invalid `Requires-Dist`: {}", err.message),
+                };
+                self.metadata.insert(filename.clone(), Err(error));
+                Vec::new()
+            }
+        };
         let metadata = CoreMetadata {
             name: name.clone(),
             version,
-            requires_dist: release
-                .requires
-                .iter()
-                .map(|r| Requirement::from_str(r).expect("test requirement"))
-                .collect(),
+            requires_dist,
             requires_python,
             provides_extras: Vec::new(),
             summary: None,
@@ -98,7 +113,9 @@ impl MemorySource {
             license_expression: None,
             license_classifiers: Vec::new(),
         };
-        self.metadata.insert(filename, Arc::new(metadata));
+        self.metadata
+            .entry(filename)
+            .or_insert(Ok(Arc::new(metadata)));
         self.projects
             .entry(name.clone())
             .or_insert_with(|| ProjectFiles {
@@ -121,9 +138,11 @@ impl PackageSource for MemorySource {
         self.metadata
             .get(&file.filename)
             .cloned()
-            .ok_or_else(|| IndexError::Metadata {
-                file: file.filename.clone(),
-                message: "no metadata in the test source".into(),
+            .unwrap_or_else(|| {
+                Err(IndexError::Metadata {
+                    file: file.filename.clone(),
+                    message: "no metadata in the test source".into(),
+                })
             })
     }
 

@@ -12,10 +12,12 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{ExtraName, PackageName, Requirement};
+use pep508_rs::{ExtraName, PackageName};
 
 use super::filename::{FilenameError, SdistFilename, SdistFormat, WheelFilename};
 use super::{BuildSystem, CoreMetadata};
+use crate::input::pep508::parse_requirement;
+use crate::input::text::{printable, printable_lines};
 
 /// METADATA files are a few KiB; past this an archive is broken or hostile.
 pub(crate) const MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
@@ -68,7 +70,11 @@ fn canonical_field(field: &str) -> &str {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum MetadataError {
-    #[error("`{file}` line {line}: invalid `{field}` value `{value}`: {message}")]
+    #[error(
+        "`{file}` line {line}: invalid `{field}` value `{}`: {}",
+        printable(value),
+        printable_lines(message)
+    )]
     InvalidField {
         file: String,
         line: usize,
@@ -124,6 +130,14 @@ pub fn parse_core_metadata(bytes: &[u8], file: &str) -> Result<CoreMetadata, Met
 
 /// [`parse_core_metadata`], keeping `Metadata-Version` and `Dynamic`.
 pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataError> {
+    // Archive entries are capped as they are read; a sidecar or a cache entry is
+    // capped here, before it is decoded.
+    if bytes.len() as u64 > MAX_METADATA_BYTES {
+        return Err(MetadataError::Archive {
+            filename: file.to_string(),
+            message: format!("its metadata is larger than {MAX_METADATA_BYTES} bytes"),
+        });
+    }
     let text = String::from_utf8_lossy(bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
 
@@ -164,8 +178,8 @@ pub fn parse_metadata(bytes: &[u8], file: &str) -> Result<Metadata, MetadataErro
                 );
             }
             "requires-dist" => requires_dist.push(
-                Requirement::from_str(&header.unfolded())
-                    .map_err(|err| invalid("Requires-Dist", err.to_string()))?,
+                parse_requirement(&header.unfolded(), None)
+                    .map_err(|err| invalid("Requires-Dist", err.message.to_string()))?,
             ),
             "requires-python" if requires_python.is_none() => {
                 requires_python = Some(
@@ -720,6 +734,32 @@ Requires-Dist: not-a-header-this-is-the-body
         let err = parse_core_metadata(text, "a-1.dist-info/METADATA in a-1-py3-none-any.whl")
             .unwrap_err();
         insta::assert_snapshot!(err.to_string());
+    }
+
+    #[test]
+    fn requires_dist_that_made_pep508_rs_panic_is_an_error() {
+        let out: String = ["beta-==1", "beta.[x]", "gamma[cpu-]>=1", "de\0lta==1"]
+            .iter()
+            .map(|requirement| {
+                let text = format!(
+                    "Metadata-Version: 2.1\nName: a\nVersion: 1\nRequires-Dist: {requirement}\n"
+                );
+                let err = parse_core_metadata(text.as_bytes(), "METADATA").unwrap_err();
+                format!("{err}\n")
+            })
+            .collect();
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn metadata_past_the_cap_is_an_error() {
+        let mut text = b"Metadata-Version: 2.1\nName: a\nVersion: 1\n\n".to_vec();
+        text.resize(MAX_METADATA_BYTES as usize + 1, b'x');
+        let err = parse_core_metadata(&text, "a-1.whl.metadata").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`a-1.whl.metadata` cannot be read: its metadata is larger than 33554432 bytes"
+        );
     }
 
     #[test]

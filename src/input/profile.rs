@@ -366,7 +366,7 @@ impl Layer {
                 .map(|(_, text)| (*text).to_string())
                 .unwrap_or_default(),
             Source::File { path, .. } => {
-                std::fs::read_to_string(path).map_err(|e| ProfileError::Read {
+                super::text::read_text(path).map_err(|e| ProfileError::Read {
                     path: path.clone(),
                     source: e,
                 })?

@@ -14,7 +14,9 @@ use pep508_rs::{ExtraName, PackageName, Requirement};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::pep508::parse_requirement;
 use super::requirements::{InputRequirement, Origin, RequirementsInput};
+use super::text::printable;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PyprojectError {
@@ -145,7 +147,7 @@ pub fn read_pyproject(
     path: &Path,
     extras: &[ExtraName],
 ) -> Result<RequirementsInput, PyprojectError> {
-    let source = std::fs::read_to_string(path).map_err(|source| PyprojectError::Read {
+    let source = super::text::read_text(path).map_err(|source| PyprojectError::Read {
         file: path.to_path_buf(),
         source,
     })?;
@@ -263,7 +265,7 @@ impl Reader<'_> {
 
     fn parse(&self, dependency: &Spanned<String>) -> Result<Requirement, PyprojectError> {
         let base = self.file.parent().unwrap_or(Path::new("."));
-        Requirement::parse(dependency.get_ref(), base).map_err(|err| {
+        parse_requirement(dependency.get_ref(), Some(base)).map_err(|err| {
             let offset =
                 self.lines
                     .in_string(dependency.span().start, dependency.get_ref(), err.start);
@@ -272,7 +274,11 @@ impl Reader<'_> {
                 file: self.file.to_path_buf(),
                 line,
                 column,
-                message: format!("{}\n    {}", err.message, dependency.get_ref()),
+                message: format!(
+                    "{}\n    {}",
+                    printable(&err.message.to_string()),
+                    printable(dependency.get_ref())
+                ),
             }
         })
     }

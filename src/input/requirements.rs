@@ -19,6 +19,9 @@ use pep440_rs::VersionSpecifiers;
 use pep508_rs::{PackageName, Requirement};
 use url::Url;
 
+use super::pep508::parse_requirement;
+use super::text::{printable, printable_width};
+
 /// Where a line came from: shown in errors and in `# via` annotations.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
@@ -370,7 +373,7 @@ impl Parser<'_> {
                 chain,
             });
         }
-        let content = std::fs::read_to_string(path).map_err(read_error)?;
+        let content = super::text::read_text(path).map_err(read_error)?;
         if !self.input.files.iter().any(|f| f == path) {
             self.input.files.push(path.to_path_buf());
         }
@@ -471,7 +474,7 @@ impl Parser<'_> {
         let req_text = text[..req_end].trim_end();
         let req_start = first.offset;
         let base = file.parent().unwrap_or(Path::new("."));
-        let requirement = Requirement::parse(&req_text[req_start..], base).map_err(|err| {
+        let requirement = parse_requirement(&req_text[req_start..], Some(base)).map_err(|err| {
             let at = logical.pos_at(req_start + err.start);
             self.syntax(
                 file,
@@ -519,12 +522,18 @@ impl Parser<'_> {
                 // Hashes belong to the lock; an input that carries them is still valid.
                 "--hash" => i += if inline.is_some() { 1 } else { 2 },
                 _ => {
+                    // Quoted as written: `-junk` or `junk`, not `-j` or `ju`.
+                    let shown = if name.starts_with("--") {
+                        name
+                    } else {
+                        token.text
+                    };
                     return Err(self.unsupported(
                         file,
                         physical,
                         logical,
                         token,
-                        name,
+                        shown,
                         "after a requirement only `--hash` is accepted (and ignored: \
                          dockgen computes hashes for the lock)"
                             .to_string(),
@@ -545,6 +554,23 @@ impl Parser<'_> {
     ) -> Result<(), RequirementsError> {
         let mut i = 0;
         while let Some(token) = tokens.get(i) {
+            if !token.text.starts_with('-') {
+                // pip drops such words silently; a requirement there would be lost.
+                let at = logical.pos_at(token.offset);
+                return Err(self.syntax(
+                    file,
+                    physical,
+                    logical,
+                    at,
+                    token.text.len(),
+                    format!(
+                        "`{}` is not an option, nor the value of one: a line that starts \
+                         with an option holds only options; put a requirement on a line \
+                         of its own",
+                        token.text
+                    ),
+                ));
+            }
             let (name, inline) = split_option(token.text);
             let option = Opt::from_name(name);
             let Some(option) = option else {
@@ -555,7 +581,13 @@ impl Parser<'_> {
                 } else {
                     format!("supported options are {SUPPORTED_OPTIONS}")
                 };
-                return Err(self.unsupported(file, physical, logical, token, name, reason));
+                // An unknown short option is quoted as written (`-junk`, not `-j`).
+                let shown = if name.starts_with("--") || name == "-e" {
+                    name
+                } else {
+                    token.text
+                };
+                return Err(self.unsupported(file, physical, logical, token, shown, reason));
             };
             i += 1;
             let value = if option.takes_value() {
@@ -741,7 +773,7 @@ impl Parser<'_> {
         len: usize,
         message: String,
     ) -> RequirementsError {
-        let message = redact(&message, &logical.secrets);
+        let message = printable(&redact(&message, &logical.secrets)).into_owned();
         RequirementsError::Syntax {
             file: file.to_path_buf(),
             line: at.line + 1,
@@ -764,7 +796,7 @@ impl Parser<'_> {
             file: file.to_path_buf(),
             line: at.line + 1,
             column: column(physical, at),
-            option: format!("`{}`", redact(name, &logical.secrets)),
+            option: format!("`{}`", printable(&redact(name, &logical.secrets))),
             reason,
             context: context(physical, at, name.len()),
         }
@@ -882,9 +914,14 @@ fn context(physical: &[&str], at: Pos, len: usize) -> String {
     let shown = crate::secrets::Redacted::new(line, &[]);
     let span = shown.span(start_byte..end_byte);
     let text = shown.as_str();
-    let start = text[..span.start].chars().count();
-    let width = text[span].chars().count().max(1);
-    format!("    {text}\n    {}{}", " ".repeat(start), "^".repeat(width))
+    let lead: usize = text[..span.start].chars().map(printable_width).sum();
+    let width: usize = text[span].chars().map(printable_width).sum();
+    format!(
+        "    {}\n    {}{}",
+        printable(text),
+        " ".repeat(lead),
+        "^".repeat(width.max(1))
+    )
 }
 
 /// `message` with the values this line expanded shown as their `${VAR}`, and every
@@ -1166,6 +1203,60 @@ Foo.Bar_baz
     fn unknown_option_is_rejected() {
         let dir = tree(&[("requirements.in", "--trusted-host example.com\n")]);
         insta::assert_snapshot!(error(&dir, "requirements.in"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_errors() {
+        let dir = tree(&[(
+            "requirements.in",
+            "\tnumpy\nnu\u{1b}[2Jm\0py==1 ; os_name == 'x'\n",
+        )]);
+        insta::assert_snapshot!(error(&dir, "requirements.in"));
+        let dir = tree(&[("requirements.in", "--pre \0junk\n")]);
+        insta::assert_snapshot!(
+            "control_characters_in_an_option",
+            error(&dir, "requirements.in")
+        );
+    }
+
+    #[test]
+    fn fifty_thousand_lines_parse() {
+        // Parsing is linear in the lines: every logical line is read once. (Timing is
+        // for benches; this asserts the whole file is read, continuations included.)
+        let mut text = String::new();
+        for i in 0..50_000 {
+            if i % 10 == 0 {
+                let _ = writeln!(
+                    text,
+                    "pkg{i} >=1.0 \\\n    ; python_version >= '3.8'  # note"
+                );
+            } else {
+                let _ = writeln!(text, "pkg{i}[extra]>=1.{i}");
+            }
+        }
+        let dir = tree(&[("requirements.in", &text)]);
+        let input = parse(&dir, "requirements.in").expect("valid input");
+        assert_eq!(input.requirements.len(), 50_000);
+        let last = input.requirements.last().expect("a requirement");
+        assert_eq!(last.origin.line, 55_000);
+    }
+
+    #[test]
+    fn unknown_words_are_quoted_as_written() {
+        let out: String = [
+            "--pre junk\n",
+            "--pre -junk\n",
+            "-junk\n",
+            "numpy -junk\n",
+            "numpy --hash=sha256:00 junk\n",
+        ]
+        .iter()
+        .map(|text| {
+            let dir = tree(&[("requirements.in", text)]);
+            format!("{}\n", error(&dir, "requirements.in"))
+        })
+        .collect();
+        insta::assert_snapshot!(out);
     }
 
     #[test]

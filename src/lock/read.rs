@@ -120,7 +120,7 @@ pub enum ReadError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}:{line}: {message}", path.display())]
+    #[error("{}:{line}: {}", path.display(), crate::input::text::printable(message))]
     Syntax {
         path: PathBuf,
         line: usize,
@@ -313,7 +313,7 @@ pub fn provenance(text: &str) -> Provenance {
 }
 
 pub fn read(path: &Path) -> Result<LockFile, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io {
+    let text = crate::input::text::read_text(path).map_err(|source| ReadError::Io {
         path: path.to_path_buf(),
         source,
     })?;

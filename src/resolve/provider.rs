@@ -9,7 +9,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
@@ -38,6 +38,10 @@ pub(super) type Range = Ranges<Version>;
 pub(super) enum Unavailable {
     RequiresPython(String),
     Yanked,
+    /// The index's metadata for this version cannot be read (a `Requires-Dist` that is
+    /// not PEP 508, no `Name`, a mislabelled file): the version is set aside, as uv
+    /// does, and the reason kept for the explanation ([`Provider::set_aside`]).
+    InvalidMetadata,
 }
 
 impl std::fmt::Display for Unavailable {
@@ -45,6 +49,7 @@ impl std::fmt::Display for Unavailable {
         match self {
             Self::RequiresPython(spec) => write!(f, "requires Python {spec}"),
             Self::Yanked => f.write_str("is yanked"),
+            Self::InvalidMetadata => f.write_str("has invalid metadata"),
         }
     }
 }
@@ -71,6 +76,8 @@ pub(super) struct Provider<'a> {
     discovered: Mutex<HashMap<Package, u32>>,
     /// Packages that turned out not to exist, for the explanation.
     pub(super) missing: Mutex<BTreeSet<PackageName>>,
+    /// Versions set aside because their metadata is invalid, with the reason.
+    set_aside: Mutex<BTreeMap<PackageName, BTreeMap<Version, String>>>,
     prefetch: Mutex<Option<Sender<(PackageName, Range)>>>,
 }
 
@@ -92,6 +99,7 @@ pub(super) fn solve(
         metadata: Mutex::default(),
         discovered: Mutex::default(),
         missing: Mutex::default(),
+        set_aside: Mutex::default(),
         prefetch: Mutex::new(Some(tx)),
     };
     for (package, range) in &provider.inputs.root {
@@ -104,10 +112,11 @@ pub(super) fn solve(
         for _ in 0..PREFETCH_THREADS {
             scope.spawn(|| provider.prefetch_worker(&rx));
         }
-        let result = pubgrub::resolve(&provider, Package::Root, Version::new([0]));
-        // Closing the channel lets the workers finish what they hold and exit.
-        provider.prefetch.lock().expect("prefetch lock").take();
-        result
+        // Closing the channel lets the workers finish what they hold and exit. The
+        // guard closes it on a panic too: the scope waits for every worker before it
+        // passes the panic on, and a worker waiting on an open channel waits for ever.
+        let _close = ClosePrefetch(&provider.prefetch);
+        pubgrub::resolve(&provider, Package::Root, Version::new([0]))
     });
     let selected = match selected {
         Ok(selected) => selected,
@@ -122,6 +131,15 @@ pub(super) fn solve(
         | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source.0.into()),
     };
     provider.resolution(selected.into_iter().collect())
+}
+
+/// Closes the prefetch channel when dropped, on return and on unwind alike.
+struct ClosePrefetch<'a>(&'a Mutex<Option<Sender<(PackageName, Range)>>>);
+
+impl Drop for ClosePrefetch<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
 }
 
 impl Inputs {
@@ -181,7 +199,7 @@ impl Inputs {
             }
         }
 
-        let mut root: Vec<(Package, Range)> = Vec::new();
+        let mut root = Edges::default();
         for req in &requirements {
             let range = overrides.get(&req.name).cloned().unwrap_or_else(|| {
                 let range = requirement_range(req);
@@ -190,14 +208,13 @@ impl Inputs {
                     None => range,
                 }
             });
-            let mut add = |package: Package| add_dependency(&mut root, package, &range);
-            add(Package::Base(req.name.clone()));
+            root.add(Package::Base(req.name.clone()), &range);
             for extra in &req.extras {
-                add(Package::Extra(req.name.clone(), extra.clone()));
+                root.add(Package::Extra(req.name.clone(), extra.clone()), &range);
             }
         }
         Ok(Self {
-            root,
+            root: root.list,
             constraints,
             overrides,
             exact_pins,
@@ -206,14 +223,26 @@ impl Inputs {
     }
 }
 
-/// Add a dependency, intersecting with an earlier one on the same package. Order is
-/// kept as declared: PubGrub decides packages of equal priority in the order it meets
-/// them, so `requirements.in` order is what breaks ties (as in pip and uv), not the
-/// alphabet.
-fn add_dependency(deps: &mut Vec<(Package, Range)>, package: Package, range: &Range) {
-    match deps.iter_mut().find(|(known, _)| *known == package) {
-        Some((_, known)) => *known = known.intersection(range),
-        None => deps.push((package, range.clone())),
+/// Dependencies in the order declared, one per package. Order matters: PubGrub
+/// decides packages of equal priority in the order it meets them, so
+/// `requirements.in` order is what breaks ties (as in pip and uv), not the alphabet.
+#[derive(Default)]
+struct Edges {
+    list: Vec<(Package, Range)>,
+    /// Where each package is in `list`: a 50,000-line input stays linear.
+    at: HashMap<Package, usize>,
+}
+
+impl Edges {
+    /// Add a dependency, intersecting with an earlier one on the same package.
+    fn add(&mut self, package: Package, range: &Range) {
+        match self.at.get(&package) {
+            Some(&i) => self.list[i].1 = self.list[i].1.intersection(range),
+            None => {
+                self.at.insert(package.clone(), self.list.len());
+                self.list.push((package, range.clone()));
+            }
+        }
     }
 }
 
@@ -354,6 +383,13 @@ impl Provider<'_> {
                 e.policy
             ));
         }
+        if let Some(versions) = self.set_aside.lock().expect("set-aside lock").get(name) {
+            for (version, reason) in versions {
+                reasons.push(format!(
+                    "version {version}, whose metadata is invalid ({reason})"
+                ));
+            }
+        }
         if !self.inputs.exact_pins.contains(name) {
             let yanked: Vec<String> = candidates
                 .versions
@@ -369,6 +405,17 @@ impl Provider<'_> {
             }
         }
         (!reasons.is_empty()).then(|| format!("`{name}`: set aside {}", reasons.join(", ")))
+    }
+
+    /// Set a version aside for invalid metadata: warned about once, and kept for the
+    /// explanation should no solution be found without it.
+    fn set_aside(&self, name: &PackageName, version: &Version, error: &IndexError) {
+        let mut set_aside = self.set_aside.lock().expect("set-aside lock");
+        let versions = set_aside.entry(name.clone()).or_default();
+        if !versions.contains_key(version) {
+            tracing::warn!("`{name}` {version} is set aside: {error}");
+            versions.insert(version.clone(), error.to_string());
+        }
     }
 
     fn queue_prefetch(&self, name: &PackageName, range: &Range) {
@@ -637,7 +684,14 @@ impl DependencyProvider for Provider<'_> {
         {
             return Ok(Dependencies::Unavailable(Unavailable::Yanked));
         }
-        let metadata = self.metadata(name, version)?;
+        let metadata = match self.metadata(name, version) {
+            Ok(metadata) => metadata,
+            Err(error @ IndexError::Metadata { .. }) => {
+                self.set_aside(name, version, &error);
+                return Ok(Dependencies::Unavailable(Unavailable::InvalidMetadata));
+            }
+            Err(error) => return Err(error.into()),
+        };
         if let Some(requires_python) = &metadata.requires_python
             && !requires_python.contains(&self.request.target.python)
         {
@@ -645,26 +699,26 @@ impl DependencyProvider for Provider<'_> {
                 requires_python.to_string(),
             )));
         }
-        let mut deps: Vec<(Package, Range)> = Vec::new();
+        let mut deps = Edges::default();
         if extra.is_some() {
-            deps.push((
+            deps.add(
                 Package::Base(name.clone()),
-                Range::singleton(version.clone()),
-            ));
+                &Range::singleton(version.clone()),
+            );
         }
         for req in self.active_requirements(&metadata, extra) {
             let range = self.edge_range(req);
-            let mut add = |package: Package| add_dependency(&mut deps, package, &range);
             if &req.name != name {
-                add(Package::Base(req.name.clone()));
+                deps.add(Package::Base(req.name.clone()), &range);
             }
             for dep_extra in &req.extras {
                 if &req.name == name && Some(dep_extra) == extra {
                     continue;
                 }
-                add(Package::Extra(req.name.clone(), dep_extra.clone()));
+                deps.add(Package::Extra(req.name.clone(), dep_extra.clone()), &range);
             }
         }
+        let deps = deps.list;
         for (package, range) in &deps {
             if let Some(dep) = package.name().filter(|n| *n != name) {
                 self.queue_prefetch(dep, range);

@@ -38,10 +38,13 @@ pub(super) fn explain(tree: Tree, provider: &Provider<'_>) -> String {
     text
 }
 
-/// Packages that had no usable version in a range: where files were set aside.
+/// Packages that had no usable version in a range, or a version whose metadata is
+/// invalid: where files or versions were set aside.
 fn dead_ends<'t>(tree: &'t Tree, out: &mut std::collections::BTreeSet<&'t Package>) {
     match tree {
-        DerivationTree::External(External::NoVersions(p, _)) => {
+        DerivationTree::External(
+            External::NoVersions(p, _) | External::Custom(p, _, Unavailable::InvalidMetadata),
+        ) => {
             out.insert(p);
         }
         DerivationTree::External(_) => {}
@@ -63,7 +66,13 @@ pub(super) fn range(range: &Range) -> String {
     for (lower, upper) in range.iter() {
         let part = match (lower, upper) {
             (Bound::Unbounded, Bound::Unbounded) => "(any version)".to_string(),
-            (Bound::Included(v), Bound::Excluded(b)) if is_after_locals(v, b) => format!("=={v}"),
+            // `V` and its local builds, or only the local builds (`V` itself was ruled
+            // out): either way one version as a person writes it.
+            (Bound::Included(v) | Bound::Excluded(v), Bound::Excluded(b))
+                if is_after_locals(v, b) =>
+            {
+                format!("=={v}")
+            }
             (Bound::Included(v), Bound::Included(b)) if v == b => format!("=={v}"),
             _ => {
                 let lo = match lower {

@@ -260,3 +260,97 @@ fn no_solution_is_explained_in_words() {
     let missing = solve(&source, &request("cpu-x86_64", &["numpy", "nowhere"])).unwrap_err();
     insta::assert_snapshot!("missing", missing.to_string());
 }
+
+#[test]
+fn a_version_with_invalid_metadata_is_set_aside() {
+    // `beta-==1` made pep508_rs panic; now it only makes app 2.0 unusable.
+    let mut source = MemorySource::default();
+    source
+        .add(Release::new("app", "1.0", &["lib"]))
+        .add(Release::new("app", "2.0", &["beta-==1"]))
+        .add(Release::new("lib", "1.0", &[]));
+    let resolution = solve(&source, &request("cpu-x86_64", &["app"])).unwrap();
+    assert_eq!(pins(&resolution), "app==1.0 lib==1.0");
+}
+
+#[test]
+fn no_solution_says_which_version_was_set_aside_and_why() {
+    let mut source = MemorySource::default();
+    source
+        .add(Release::new("app", "1.0", &["lib>=2"]))
+        .add(Release::new("lib", "1.0", &[]))
+        .add(Release::new("lib", "2.0", &["gamma[cpu-]"]));
+    let error = solve(&source, &request("cpu-x86_64", &["app"])).unwrap_err();
+    insta::assert_snapshot!(error.to_string());
+}
+
+#[test]
+fn an_exact_pin_ruled_out_reads_as_one_version() {
+    // PubGrub's range for "the local builds of 0.2.2, not 0.2.2 itself" used to read
+    // `>0.2.2,<=0.2.2`.
+    let mut source = MemorySource::default();
+    source.add(Release::new("moshi", "0.2.2", &["torch-==2"]));
+    let error = solve(&source, &request("cpu-x86_64", &["moshi==0.2.2"])).unwrap_err();
+    let text = error.to_string();
+    assert!(!text.contains(">0.2.2,<=0.2.2"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// A source that panics when asked for the metadata of one file, as pep508_rs did on
+/// `Requires-Dist: beta-==1`.
+struct PanicsOn<'a> {
+    inner: &'a MemorySource,
+    filename: &'a str,
+}
+
+impl crate::index::PackageSource for PanicsOn<'_> {
+    fn project(
+        &self,
+        name: &PackageName,
+    ) -> Result<Option<std::sync::Arc<crate::index::ProjectFiles>>, crate::index::IndexError> {
+        self.inner.project(name)
+    }
+
+    fn metadata(
+        &self,
+        file: &crate::index::DistFile,
+    ) -> Result<std::sync::Arc<crate::index::CoreMetadata>, crate::index::IndexError> {
+        assert_ne!(file.filename, self.filename, "a bug in the source");
+        self.inner.metadata(file)
+    }
+
+    fn sha256(&self, file: &crate::index::DistFile) -> Result<String, crate::index::IndexError> {
+        self.inner.sha256(file)
+    }
+}
+
+#[test]
+fn a_panic_while_resolving_is_a_panic_not_a_hang() {
+    let mut source = MemorySource::default();
+    source
+        .add(Release::new("app", "1.0", &["lib"]))
+        .add(Release::new("lib", "1.0", &[]));
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let panicking = PanicsOn {
+            inner: &source,
+            filename: "lib-1.0-py3-none-any.whl",
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            solve_with(&panicking, &request("cpu-x86_64", &["app"]))
+        }));
+        let _ = done.send(outcome.is_err());
+    });
+    let panicked = finished
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the resolver returned or panicked instead of hanging");
+    assert!(panicked, "the source's panic reaches the caller");
+    worker.join().expect("the test thread ends");
+}
+
+fn solve_with(
+    source: &dyn crate::index::PackageSource,
+    request: &ResolveRequest,
+) -> Result<Resolution, ResolveError> {
+    resolve(source, request, "cpu-x86_64")
+}
