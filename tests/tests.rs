@@ -15,5 +15,6 @@ mod render;
 mod report;
 mod scripts;
 mod tree;
+mod tree_limits;
 mod wheelhouse;
 mod wheels;
