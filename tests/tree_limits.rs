@@ -10,7 +10,11 @@ fn write_lock(path: &Path, count: usize, dense: bool) {
     let name = |i: usize| format!("p{i:05}");
     let mut lock = String::new();
     for i in 0..count {
-        lock.push_str(&format!("{}==1.0 \\\n    --hash=sha256:{:064x}\n", name(i), i));
+        lock.push_str(&format!(
+            "{}==1.0 \\\n    --hash=sha256:{:064x}\n",
+            name(i),
+            i
+        ));
         let parents: Vec<usize> = if dense {
             (0..i).collect()
         } else {
@@ -54,7 +58,11 @@ fn a_deep_chain_prints_in_every_layout() {
     assert!(text.ends_with("p39999 [required: Any, installed: 1.0]\n"));
     let reverse = String::from_utf8(tree(&lock, &["--reverse"])).unwrap();
     assert!(reverse.starts_with("p39999==1.0\n└── p39998==1.0 [requires: p39999]\n"));
-    for args in [&["--json"][..], &["--json-tree"], &["--json-tree", "--reverse"]] {
+    for args in [
+        &["--json"][..],
+        &["--json-tree"],
+        &["--json-tree", "--reverse"],
+    ] {
         let json: serde_json::Value = serde_json::from_slice(&tree(&lock, args)).unwrap();
         assert!(!json.as_array().unwrap().is_empty(), "{args:?}");
     }
