@@ -45,7 +45,7 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
                 None => {
-                    eprintln!("error: {error:#}");
+                    eprintln!("error: {}", commands::errors::describe(&error));
                     ExitCode::from(2)
                 }
             }

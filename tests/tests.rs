@@ -7,6 +7,7 @@ mod build;
 mod build_failures;
 mod diff;
 mod engine;
+mod error_words;
 mod examples;
 mod fixture_index;
 mod index;

@@ -68,6 +68,13 @@ fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    if let Some(file) = dir.ancestors().find(|dir| dir.is_file()) {
+        anyhow::bail!(
+            "cannot write `{}`: `{}` is a file, not a directory",
+            path.display(),
+            file.display()
+        );
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in `{}`", dir.display()))?;
@@ -283,6 +290,14 @@ mod tests {
         // A directory is refused before anything is written.
         let error = write_atomically(dir.path(), b"x").unwrap_err();
         assert!(format!("{error:#}").ends_with("it is a directory"));
+        // A file where a directory should be.
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        let error = write_atomically(&dir.path().join("file/out.txt"), b"x").unwrap_err();
+        assert!(
+            format!("{error:#}").ends_with("/file` is a file, not a directory"),
+            "{error:#}"
+        );
+        std::fs::remove_file(dir.path().join("file")).unwrap();
         // The rename itself fails (over a directory that is not empty): the
         // temporary file written next to it is removed.
         let busy = dir.path().join("busy");
