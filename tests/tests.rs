@@ -12,6 +12,7 @@ mod examples;
 mod fixture_index;
 mod index;
 mod lock;
+mod lock_integrity;
 mod render;
 mod report;
 mod scripts;

@@ -85,7 +85,15 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         let preferences = if args.upgrade || !lock_path.exists() {
             BTreeMap::new()
         } else {
-            lock::read(&lock_path)?
+            // What is there already is kept where it still fits: an empty file (or a
+            // device, `-o /dev/null`) has nothing to keep.
+            let existing = match lock::read(&lock_path) {
+                Err(lock::ReadError::NoPins { .. }) => lock::LockFile::default(),
+                other => {
+                    other.context("cannot keep the existing pins (`--upgrade` ignores them)")?
+                }
+            };
+            existing
                 .pins
                 .into_iter()
                 .filter(|(name, _)| !upgrade.contains(name))
