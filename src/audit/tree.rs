@@ -977,7 +977,6 @@ loop-y==1.0
             let value: serde_json::Value = serde_json::from_str(&json_tree).unwrap();
             assert_eq!(value.as_array().unwrap().len(), entries);
             assert_eq!(tree.differences(&value, &[]), Vec::<String>::new());
-            std::mem::forget(report);
             (text.len(), json_tree.len())
         });
         assert!(sizes.0 < 10_000_000 && sizes.1 < 60_000_000, "{sizes:?}");
