@@ -107,3 +107,57 @@ fn check_reports_trusted_hosts_and_markers() {
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     insta::assert_snapshot!(stdout);
 }
+
+/// `lock` keeps the pins of an existing lock, so it reads it first: an empty file
+/// there (or `-o /dev/null`) is nothing to keep, not an error, and a device is written
+/// to, not replaced.
+#[test]
+fn lock_onto_an_empty_file_or_a_device() {
+    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+    use crate::support::wheels::WheelSpec;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = FixtureIndex::builder()
+        .project(
+            "alpha",
+            vec![
+                FixtureFile::from_spec(&WheelSpec::new("alpha", "1.0"))
+                    .uploaded("2024-06-01T00:00:00Z"),
+            ],
+        )
+        .start();
+    std::fs::write(
+        dir.path().join("fixture.yaml"),
+        format!(
+            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
+            index.url()
+        ),
+    )
+    .expect("profile");
+    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
+    std::fs::write(dir.path().join("empty.txt"), "").expect("empty");
+    for output in ["empty.txt", "/dev/null"] {
+        let (code, _, stderr) = dockgen(
+            dir.path(),
+            &[
+                "lock",
+                "requirements.in",
+                "-q",
+                "--profile",
+                "fixture.yaml",
+                "-o",
+                output,
+            ],
+        );
+        assert_eq!(code, 0, "-o {output}: {stderr}");
+    }
+    let lock = std::fs::read_to_string(dir.path().join("empty.txt")).expect("lock");
+    assert!(lock.contains("\nalpha==1.0 \\\n"), "{lock}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .expect("/dev/null")
+            .file_type()
+            .is_char_device()
+    );
+}
