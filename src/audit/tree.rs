@@ -21,6 +21,11 @@
 //! - `--reverse`: each package under the packages that require it, roots being the
 //!   packages that require nothing; `--packages a,b`: only the trees of the packages
 //!   matching those `fnmatch` patterns and what they reach, roots recomputed within.
+//!
+//! Where pipdeptree's output would grow with the number of paths through the graph
+//! (a big subtree required from many places) or nest without bound (a very deep
+//! chain), the walk marks where it stops instead (`walk`); below those limits the
+//! output is pipdeptree's byte for byte. Every layout is written as it is walked.
 
 mod walk;
 

@@ -15,11 +15,13 @@
 //!   ordinary locks stay byte for byte pipdeptree's;
 //! - a package [`MAX_DEPTH`] levels below a root is printed with the mark
 //!   `(subtree continued below)`, and its subtree follows, once the root's tree is
-//!   done, as a top-level entry marked `(subtree continued from above)`: a line's indentation
-//!   stays bounded, and the `--json-tree` document stays within what JSON readers
-//!   nest (serde_json's default limit is 128 levels, two per tree level).
+//!   done, as a top-level entry marked `(subtree continued from above)`: a line's
+//!   indentation stays bounded, and the `--json-tree` document stays within what JSON
+//!   readers nest (serde_json's default limit is 128 levels, two per tree level).
 //!
-//! A leaf is never marked: printing it again costs its one line.
+//! In `--json-tree` a marked package has a `subtree` key (`shown above`, `continued
+//! below`, `continued from above`) and its `dependencies` are empty. A leaf is never
+//! marked: printing it again costs its one line.
 
 use std::collections::{BTreeMap, VecDeque};
 
