@@ -57,7 +57,10 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
                 None => {
-                    eprintln!("error: {}", dockgen::secrets::text(&error_text(&error)));
+                    eprintln!(
+                        "error: {}",
+                        dockgen::secrets::text(&commands::errors::describe(&error))
+                    );
                     ExitCode::from(2)
                 }
             }
@@ -68,21 +71,6 @@ fn main() -> ExitCode {
 /// The error and its causes, joined as `{:#}` joins them, without a cause the text
 /// before it already says: error types that show their `source` in their own message
 /// would print it twice (`cannot read `x`: No such file (os error 2): No such file ...`).
-fn error_text(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let cause = cause.to_string();
-        if text.contains(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
-}
-
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause

@@ -21,6 +21,13 @@
 //!   names.
 //! - `sdist-build` (warning): no wheel for the target, so the sdist is built in the
 //!   wheel-builder stage; lists its build requirements.
+//! - `trusted-host` (error): the lock says `--trusted-host`, so pip skips TLS
+//!   verification for that host (the index pages and any credentials travel
+//!   unprotected; the hashes still check the files). dockgen never writes it.
+//! - `pin-marker` (error where the marker is false on the target or unreadable, else
+//!   warning): a pin with an environment marker, which dockgen never writes (a lock is
+//!   for one target). pip skips a pin whose marker is false, so the image would lack a
+//!   package every audit view lists.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -31,6 +38,7 @@ use serde::Serialize;
 use super::facts::{Facts, FileKind, TopLevelKind};
 use crate::input::profile::{Accelerator, Profile};
 use crate::input::target::Target;
+use crate::lock::LockFile;
 use crate::resolve::AcceleratorPolicy;
 use crate::resolve::accelerator::{self, Build, Builds, Runtime};
 
@@ -94,6 +102,14 @@ pub enum Kind {
         /// Whether the sdist declares its `[build-system]` (else the PEP 517 defaults).
         build_system_declared: bool,
     },
+    TrustedHost {
+        host: String,
+        line: usize,
+    },
+    PinMarker {
+        marker: String,
+        line: usize,
+    },
 }
 
 impl Kind {
@@ -107,6 +123,8 @@ impl Kind {
             Kind::CudaConflict { .. } => 5,
             Kind::DuplicateModule { .. } => 6,
             Kind::SdistBuild { .. } => 7,
+            Kind::TrustedHost { .. } => 8,
+            Kind::PinMarker { .. } => 9,
         }
     }
 
@@ -121,6 +139,8 @@ impl Kind {
             Kind::CudaConflict { .. } => "cuda-conflict",
             Kind::DuplicateModule { .. } => "duplicate-module",
             Kind::SdistBuild { .. } => "sdist-build",
+            Kind::TrustedHost { .. } => "trusted-host",
+            Kind::PinMarker { .. } => "pin-marker",
         }
     }
 }
@@ -707,6 +727,85 @@ fn abbreviated(items: &[String], keep: usize) -> String {
     )
 }
 
+/// What the lock's own lines say that pip reads differently from the audit views:
+/// `--trusted-host` options and pins with markers (`lock` names the lock in messages).
+pub fn lock_findings(lock: &LockFile, target: &Target, name: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (line, host) in &lock.trusted_hosts {
+        findings.push(Finding {
+            severity: Severity::Error,
+            kind: Kind::TrustedHost {
+                host: host.clone(),
+                line: *line,
+            },
+            packages: Vec::new(),
+            message: format!(
+                "`{name}:{line}`: `--trusted-host {host}` makes pip skip TLS certificate \
+                 verification for `{host}`: the index pages (and any credentials sent to \
+                 it) are not protected, though the hashes still check the files"
+            ),
+            fix: "remove the line (dockgen never writes it), and serve the index over \
+                  HTTPS with a certificate the image trusts"
+                .into(),
+        });
+    }
+    for pin in lock.pins.values() {
+        let Some(marker) = &pin.marker else {
+            continue;
+        };
+        let holds = <pep508_rs::MarkerTree as std::str::FromStr>::from_str(marker)
+            .ok()
+            .map(|tree| tree.evaluate(&target.markers, &[]));
+        let (severity, verdict) = match holds {
+            Some(true) => (
+                Severity::Warning,
+                "it holds on the target, so pip installs the pin",
+            ),
+            Some(false) => (
+                Severity::Error,
+                "it is false on the target, so pip skips the pin: the image lacks a \
+                 package the tree and the SBOM list",
+            ),
+            None => (
+                Severity::Error,
+                "it does not read as a PEP 508 marker, so pip refuses the lock",
+            ),
+        };
+        findings.push(Finding {
+            severity,
+            kind: Kind::PinMarker {
+                marker: marker.clone(),
+                line: pin.line,
+            },
+            packages: vec![format!("{}=={}", pin.name, pin.version)],
+            message: format!(
+                "`{name}:{}`: `{}=={}` has the marker `{marker}`: {verdict}",
+                pin.line, pin.name, pin.version
+            ),
+            fix: "re-lock with dockgen: a lock is made for one target and its pins carry \
+                  no markers"
+                .into(),
+        });
+    }
+    findings
+}
+
+impl Report {
+    /// Adds `findings`, keeping the order (errors first) and the counts.
+    pub fn add(&mut self, findings: Vec<Finding>) {
+        self.findings.extend(findings);
+        self.findings.sort_by(|a, b| {
+            (a.severity, a.kind.order(), &a.packages).cmp(&(
+                b.severity,
+                b.kind.order(),
+                &b.packages,
+            ))
+        });
+        self.errors = count(&self.findings, Severity::Error);
+        self.warnings = count(&self.findings, Severity::Warning);
+    }
+}
+
 /// The report as people read it: one block per finding, then a summary line.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
@@ -753,6 +852,28 @@ pub fn render_json(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_lines_pip_reads_otherwise() {
+        let profile = crate::input::profile::builtin("cpu-x86_64").unwrap();
+        let target = Target::from_profile(&profile).unwrap();
+        let text = "--index-url https://pypi.org/simple\n--trusted-host mirror.example\n\
+                    a==1.0 ; sys_platform == \"win32\" --hash=sha256:aa\n\
+                    b==2.0 ; python_version >= \"3.8\" --hash=sha256:bb\n\
+                    c==3.0 ; not a marker --hash=sha256:cc\nd==4.0 --hash=sha256:dd\n";
+        let lock = crate::lock::parse(text, std::path::Path::new("l.txt")).unwrap();
+        let mut report = Report {
+            profile: "cpu-x86_64".into(),
+            lock: "l.txt".into(),
+            packages: 4,
+            errors: 0,
+            warnings: 0,
+            findings: Vec::new(),
+        };
+        report.add(lock_findings(&lock, &target, "l.txt"));
+        assert_eq!((report.errors, report.warnings), (3, 1));
+        insta::assert_snapshot!(render_text(&report));
+    }
 
     #[test]
     fn cuda_majors_from_names() {

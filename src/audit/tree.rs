@@ -21,8 +21,16 @@
 //! - `--reverse`: each package under the packages that require it, roots being the
 //!   packages that require nothing; `--packages a,b`: only the trees of the packages
 //!   matching those `fnmatch` patterns and what they reach, roots recomputed within.
+//!
+//! Where pipdeptree's output would grow with the number of paths through the graph
+//! (a big subtree required from many places) or nest without bound (a very deep
+//! chain), the walk marks where it stops instead (`walk`); below those limits the
+//! output is pipdeptree's byte for byte. Every layout is written as it is walked.
+
+mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifier};
@@ -30,6 +38,8 @@ use pep508_rs::PackageName;
 
 use crate::lock::LockFile;
 use crate::resolve::specifier_text;
+use walk::{Event, Step};
+pub use walk::{MAX_DEPTH, REPRINT_LIMIT};
 
 /// One locked package.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +78,14 @@ pub enum TreeError {
          use `--json-tree --reverse`"
     )]
     ReverseJson,
+    #[error("cannot write the tree")]
+    Write(#[source] io::Error),
+}
+
+impl From<io::Error> for TreeError {
+    fn from(error: io::Error) -> Self {
+        TreeError::Write(error)
+    }
 }
 
 impl DependencyTree {
@@ -148,6 +166,7 @@ impl DependencyTree {
             reverse,
             links,
             shown,
+            limits: walk::Limits::DEFAULT,
         })
     }
 
@@ -185,12 +204,10 @@ impl DependencyTree {
     /// pep440's normal form). Packages named in `unlocked_ok` may be in the image
     /// without being locked, and their edges are not compared.
     pub fn differences(&self, image: &serde_json::Value, unlocked_ok: &[&str]) -> Vec<String> {
-        let ours: serde_json::Value =
-            serde_json::from_str(&self.render_json_tree()).expect("our own JSON reads back");
-        let ours = Shown::walk(&ours);
+        let ours = self.whole(false).shown();
         let theirs = Shown::walk(image);
-        let tolerated =
-            |key: &str| unlocked_ok.contains(&key) && !self.nodes.keys().any(|k| k.as_ref() == key);
+        let locked: BTreeSet<&str> = self.nodes.keys().map(|key| key.as_ref()).collect();
+        let tolerated = |key: &str| unlocked_ok.contains(&key) && !locked.contains(key);
 
         let mut problems = Vec::new();
         for (key, node) in &self.nodes {
@@ -211,7 +228,7 @@ impl DependencyTree {
             }
         }
         for (key, version) in &theirs.versions {
-            if !self.nodes.keys().any(|k| k.as_ref() == key) && !tolerated(key) {
+            if !locked.contains(key.as_str()) && !tolerated(key) {
                 problems.push(format!("`{key}` {version} is installed but not locked"));
             }
         }
@@ -325,6 +342,9 @@ pub struct Branch {
     /// The specifier of the requirement that leads here (`Any` for none); `None` for a
     /// root.
     pub required: Option<String>,
+    /// Why its children are not below it, or where a top-level branch comes from
+    /// (`subtree shown above`, …); `None` when it is shown in full.
+    pub note: Option<&'static str>,
     pub children: Vec<Branch>,
 }
 
@@ -342,6 +362,7 @@ pub struct View<'t> {
     reverse: bool,
     links: BTreeMap<&'t PackageName, Vec<Link<'t>>>,
     shown: BTreeSet<&'t PackageName>,
+    limits: walk::Limits,
 }
 
 impl<'t> View<'t> {
@@ -363,199 +384,250 @@ impl<'t> View<'t> {
         &self.tree.nodes[key]
     }
 
-    fn root_label(&self, key: &PackageName) -> String {
-        let node = self.node(key);
-        format!("{}=={}", node.name, node.version)
-    }
-
-    fn branch_label(&self, from: &PackageName, link: Link<'_>) -> String {
-        let to = self.node(link.to);
-        if self.reverse {
-            // pipdeptree: `dependent==version [requires: package<spec>]`.
-            let from = self.node(from);
-            format!(
-                "{}=={} [requires: {}{}]",
-                to.name,
-                to.version,
-                from.name,
-                link.specifier.unwrap_or("")
-            )
-        } else {
-            format!(
+    /// A step's line in the text layouts, without its bullet and mark.
+    fn label(&self, step: &Step<'_>) -> String {
+        let to = step.node;
+        match step.link {
+            None => format!("{}=={}", to.name, to.version),
+            Some((from, link)) if self.reverse => {
+                // pipdeptree: `dependent==version [requires: package<spec>]`.
+                let from = self.node(from);
+                format!(
+                    "{}=={} [requires: {}{}]",
+                    to.name,
+                    to.version,
+                    from.name,
+                    link.specifier.unwrap_or("")
+                )
+            }
+            Some((_, link)) => format!(
                 "{} [required: {}, installed: {}]",
                 to.name,
                 link.specifier.unwrap_or("Any"),
                 to.version
-            )
+            ),
         }
     }
 
     /// pipdeptree's text layout (with `--reverse` when the view is reversed).
     pub fn render_text(&self) -> String {
-        let mut lines = Vec::new();
-        for root in self.roots() {
-            lines.push(self.root_label(root));
-            // The root is not on the path: a package that requires itself shows once.
-            self.text_children(root, "", &mut Vec::new(), &mut lines);
-        }
-        lines.join("\n") + "\n"
+        let mut out = Vec::new();
+        self.write_text(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
     }
 
-    fn text_children<'a>(
-        &'a self,
-        key: &PackageName,
-        prefix: &str,
-        path: &mut Vec<&'a PackageName>,
-        lines: &mut Vec<String>,
-    ) {
-        let links = &self.links[key];
-        for (index, link) in links.iter().enumerate() {
-            if path.contains(&link.to) {
-                continue;
+    /// [`View::render_text`], written to `out` as it is walked.
+    pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        // The indentation of each open level below the top, as pipdeptree builds it.
+        let mut indents: Vec<&str> = Vec::new();
+        let mut any = false;
+        walk::walk(self, false, |event| {
+            let Event::Enter(step) = event else {
+                return Ok(());
+            };
+            any = true;
+            let label = self.label(&step);
+            let mark = step.mark.words().map(|words| format!(" ({words})"));
+            let mark = mark.as_deref().unwrap_or("");
+            if step.depth == 0 {
+                indents.clear();
+                return writeln!(out, "{label}{mark}");
             }
-            let last = index + 1 == links.len();
-            let (bullet, indent) = if last {
+            indents.truncate(step.depth - 1);
+            for indent in &indents {
+                out.write_all(indent.as_bytes())?;
+            }
+            let (bullet, indent) = if step.last {
                 ("└── ", "    ")
             } else {
                 ("├── ", "│   ")
             };
-            lines.push(format!("{prefix}{bullet}{}", self.branch_label(key, *link)));
-            path.push(link.to);
-            self.text_children(link.to, &format!("{prefix}{indent}"), path, lines);
-            path.pop();
+            indents.push(indent);
+            writeln!(out, "{bullet}{label}{mark}")
+        })?;
+        if !any {
+            out.write_all(b"\n")?;
         }
+        Ok(())
     }
 
     /// The view as nested branches, cut at cycles as the text layout cuts them (the
-    /// root not on the path): what `dockgen report` shows as nested lists.
+    /// root not on the path) and bounded as it is: what `dockgen report` shows as
+    /// nested lists.
     pub fn branches(&self) -> Vec<Branch> {
-        self.roots()
-            .into_iter()
-            .map(|root| {
-                let node = self.node(root);
-                Branch {
-                    name: node.name.clone(),
-                    version: node.version.clone(),
-                    required: None,
-                    children: self.branch_children(root, &mut Vec::new()),
+        let mut roots = Vec::new();
+        let mut open: Vec<Branch> = Vec::new();
+        let result: Result<(), std::convert::Infallible> = walk::walk(self, false, |event| {
+            match event {
+                Event::Enter(step) => open.push(Branch {
+                    name: step.node.name.clone(),
+                    version: step.node.version.clone(),
+                    required: step
+                        .link
+                        .map(|(_, link)| link.specifier.unwrap_or("Any").to_string()),
+                    note: step.mark.words(),
+                    children: Vec::new(),
+                }),
+                Event::Leave => {
+                    let done = open.pop().expect("left what was entered");
+                    match open.last_mut() {
+                        Some(parent) => parent.children.push(done),
+                        None => roots.push(done),
+                    }
                 }
-            })
-            .collect()
-    }
-
-    fn branch_children<'a>(
-        &'a self,
-        key: &PackageName,
-        path: &mut Vec<&'a PackageName>,
-    ) -> Vec<Branch> {
-        let mut children = Vec::new();
-        for link in &self.links[key] {
-            if path.contains(&link.to) {
-                continue;
             }
-            path.push(link.to);
-            let grandchildren = self.branch_children(link.to, path);
-            path.pop();
-            let to = self.node(link.to);
-            children.push(Branch {
-                name: to.name.clone(),
-                version: to.version.clone(),
-                required: Some(link.specifier.unwrap_or("Any").to_string()),
-                children: grandchildren,
-            });
-        }
-        children
+            Ok(())
+        });
+        let Ok(()) = result;
+        roots
     }
 
     /// pipdeptree's `--json-tree` (with `--reverse` when the view is reversed, where
     /// pipdeptree shows every dependent's `required_version` as `Any`).
     pub fn render_json_tree(&self) -> String {
-        let roots = self
-            .roots()
-            .into_iter()
-            .map(|root| {
-                let node = self.node(root);
-                let mut path = vec![root];
-                json_node(node, &node.version, self.json_children(root, &mut path))
-            })
-            .collect();
-        let mut out = String::new();
-        write_json(&Json::List(roots), 0, &mut out);
-        out.push('\n');
-        out
+        let mut out = Vec::new();
+        self.write_json_tree(&mut out).expect("writing to memory");
+        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
     }
 
-    fn json_children<'a>(&'a self, key: &PackageName, path: &mut Vec<&'a PackageName>) -> Json {
-        let mut children = Vec::new();
-        for link in &self.links[key] {
-            if path.contains(&link.to) {
-                continue;
+    /// [`View::render_json_tree`], written to `out` as it is walked: Python's
+    /// `json.dumps(..., indent=4)` layout, each package an object at indentation
+    /// level `1 + 2 * depth`. A marked package has a `subtree` key (`shown above`,
+    /// `continued below`, `continued from above`) before its `dependencies`.
+    pub fn write_json_tree(&self, out: &mut dyn Write) -> io::Result<()> {
+        // For each open package: whether a dependency has been written under it.
+        let mut open: Vec<bool> = Vec::new();
+        let mut any = false;
+        let indent = |level: usize| "    ".repeat(level);
+        walk::walk(self, true, |event| match event {
+            Event::Enter(step) => {
+                let level = 1 + 2 * step.depth;
+                match open.last_mut() {
+                    None if !any => out.write_all(b"[\n")?,
+                    None => out.write_all(b",\n")?,
+                    Some(written @ false) => {
+                        *written = true;
+                        out.write_all(b"[\n")?;
+                    }
+                    Some(true) => out.write_all(b",\n")?,
+                }
+                any = true;
+                let node = step.node;
+                let required = match step.link {
+                    None => node.version.as_str(),
+                    Some((_, link)) if !self.reverse => link.specifier.unwrap_or("Any"),
+                    Some(_) => "Any",
+                };
+                let mut text = format!("{}{{\n", indent(level));
+                let mut field = |name: &str, value: &str| {
+                    text.push_str(&indent(level + 1));
+                    write_string(name, &mut text);
+                    text.push_str(": ");
+                    write_string(value, &mut text);
+                    text.push_str(",\n");
+                };
+                field("key", node.key.as_ref());
+                field("package_name", &node.name);
+                field("installed_version", &node.version);
+                field("required_version", required);
+                if let Some(words) = step.mark.json() {
+                    field("subtree", words);
+                }
+                text.push_str(&indent(level + 1));
+                text.push_str("\"dependencies\": ");
+                out.write_all(text.as_bytes())?;
+                open.push(false);
+                Ok(())
             }
-            path.push(link.to);
-            let dependencies = self.json_children(link.to, path);
-            path.pop();
-            let required = match (self.reverse, link.specifier) {
-                (false, Some(specifier)) => specifier,
-                _ => "Any",
-            };
-            children.push(json_node(self.node(link.to), required, dependencies));
-        }
-        Json::List(children)
+            Event::Leave => {
+                let written = open.pop().expect("left what was entered");
+                let level = 1 + 2 * open.len();
+                if written {
+                    write!(out, "\n{}]", indent(level + 1))?;
+                } else {
+                    out.write_all(b"[]")?;
+                }
+                write!(out, "\n{}}}", indent(level))
+            }
+        })?;
+        out.write_all(if any { b"\n]\n" } else { b"[]\n" })
+    }
+
+    /// What this view shows as `--json-tree`: versions by key, specifiers by edge.
+    fn shown(&self) -> Shown {
+        let mut shown = Shown::default();
+        let result: Result<(), std::convert::Infallible> = walk::walk(self, true, |event| {
+            if let Event::Enter(step) = event {
+                let key = step.node.key.to_string();
+                shown
+                    .versions
+                    .insert(key.clone(), step.node.version.clone());
+                if let Some((from, link)) = step.link {
+                    let specifier = normalize_specifier(link.specifier.unwrap_or("Any"));
+                    shown
+                        .edges
+                        .entry((from.to_string(), key))
+                        .or_default()
+                        .insert(specifier);
+                }
+            }
+            Ok(())
+        });
+        let Ok(()) = result;
+        shown
     }
 
     /// pipdeptree's `--json`: every shown package and its direct requirements.
     pub fn render_json(&self) -> Result<String, TreeError> {
+        let mut out = Vec::new();
+        self.write_json(&mut out)?;
+        Ok(String::from_utf8(out).expect("UTF-8 in, UTF-8 out"))
+    }
+
+    /// [`View::render_json`], written to `out` one package at a time.
+    pub fn write_json(&self, out: &mut dyn Write) -> Result<(), TreeError> {
         if self.reverse {
             return Err(TreeError::ReverseJson);
         }
-        let entries = self
-            .shown
-            .iter()
-            .map(|key| {
-                let node = self.node(key);
-                let dependencies = self.links[key]
-                    .iter()
-                    .map(|link| {
-                        let child = self.node(link.to);
-                        Json::Object(vec![
-                            ("key", Json::Str(child.key.to_string())),
-                            ("package_name", Json::Str(child.name.clone())),
-                            ("installed_version", Json::Str(child.version.clone())),
-                            (
-                                "required_version",
-                                Json::Str(link.specifier.unwrap_or("Any").to_string()),
-                            ),
-                        ])
-                    })
-                    .collect();
-                Json::Object(vec![
-                    (
-                        "package",
-                        Json::Object(vec![
-                            ("key", Json::Str(node.key.to_string())),
-                            ("package_name", Json::Str(node.name.clone())),
-                            ("installed_version", Json::Str(node.version.clone())),
-                        ]),
-                    ),
-                    ("dependencies", Json::List(dependencies)),
-                ])
-            })
-            .collect();
-        let mut out = String::new();
-        write_json(&Json::List(entries), 0, &mut out);
-        out.push('\n');
-        Ok(out)
+        if self.shown.is_empty() {
+            out.write_all(b"[]\n")?;
+            return Ok(());
+        }
+        for (index, key) in self.shown.iter().enumerate() {
+            let node = self.node(key);
+            let dependencies = self.links[key]
+                .iter()
+                .map(|link| {
+                    let child = self.node(link.to);
+                    Json::Object(vec![
+                        ("key", Json::Str(child.key.to_string())),
+                        ("package_name", Json::Str(child.name.clone())),
+                        ("installed_version", Json::Str(child.version.clone())),
+                        (
+                            "required_version",
+                            Json::Str(link.specifier.unwrap_or("Any").to_string()),
+                        ),
+                    ])
+                })
+                .collect();
+            let entry = Json::Object(vec![
+                (
+                    "package",
+                    Json::Object(vec![
+                        ("key", Json::Str(node.key.to_string())),
+                        ("package_name", Json::Str(node.name.clone())),
+                        ("installed_version", Json::Str(node.version.clone())),
+                    ]),
+                ),
+                ("dependencies", Json::List(dependencies)),
+            ]);
+            let mut text = String::from(if index == 0 { "[\n    " } else { ",\n    " });
+            write_json(&entry, 1, &mut text);
+            out.write_all(text.as_bytes())?;
+        }
+        out.write_all(b"\n]\n")?;
+        Ok(())
     }
-}
-
-fn json_node(node: &Node, required: &str, dependencies: Json) -> Json {
-    Json::Object(vec![
-        ("key", Json::Str(node.key.to_string())),
-        ("package_name", Json::Str(node.name.clone())),
-        ("installed_version", Json::Str(node.version.clone())),
-        ("required_version", Json::Str(required.to_string())),
-        ("dependencies", dependencies),
-    ])
 }
 
 /// The packages `patterns` match and everything they reach, as pipdeptree's
@@ -844,6 +916,127 @@ loop-y==1.0
             tree.view(true, None).unwrap().render_json(),
             Err(TreeError::ReverseJson)
         ));
+    }
+
+    /// A lock of `count` packages `p00`, `p01`, …: with `dense`, each requires every
+    /// later one, otherwise each requires the next (a chain).
+    fn generated(count: usize, dense: bool) -> DependencyTree {
+        let name = |i: usize| format!("p{i:05}");
+        let mut lock = String::new();
+        for i in 0..count {
+            lock.push_str(&format!("{}==1.0\n", name(i)));
+            let parents: Vec<usize> = if dense {
+                (0..i).collect()
+            } else {
+                i.checked_sub(1).into_iter().collect()
+            };
+            for parent in parents {
+                lock.push_str(&format!("    # via {} (>=1)\n", name(parent)));
+            }
+        }
+        DependencyTree::from_lock(&crate::lock::parse(&lock, Path::new("lock.txt")).unwrap())
+    }
+
+    /// Runs `f` on a thread with a 256 KiB stack: a walk that recursed once per level
+    /// of a 40,000-deep tree would overflow it.
+    fn on_a_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_deep_chain_is_walked_without_recursion() {
+        let sizes = on_a_small_stack(|| {
+            let tree = generated(40_000, false);
+            let text = tree.render_text();
+            let reverse = tree.render_reverse_text();
+            let json_tree = tree.render_json_tree();
+            let json = tree.render_json();
+            let report = tree.whole(false).branches();
+            // Cut every MAX_DEPTH levels, continued as an entry of its own: every
+            // package is shown once, plus once more where each cut is.
+            let entries = 40_000usize.div_ceil(MAX_DEPTH);
+            let shown = 40_000 + entries - 1;
+            assert_eq!(text.lines().count(), shown);
+            assert_eq!(reverse.lines().count(), shown);
+            assert_eq!(json_tree.matches("\"key\"").count(), shown);
+            assert_eq!(json.matches("\"package\"").count(), 40_000);
+            assert_eq!(
+                text.matches(" (subtree continued below)").count(),
+                entries - 1
+            );
+            assert_eq!(
+                text.matches(" (subtree continued from above)").count(),
+                entries - 1
+            );
+            assert_eq!(report.len(), entries);
+            assert!(
+                text.lines()
+                    .all(|line| line.chars().count() < 4 * MAX_DEPTH + 100)
+            );
+            // serde_json (128 levels at most) reads it: nesting stays bounded.
+            let value: serde_json::Value = serde_json::from_str(&json_tree).unwrap();
+            assert_eq!(value.as_array().unwrap().len(), entries);
+            assert_eq!(tree.differences(&value, &[]), Vec::<String>::new());
+            (text.len(), json_tree.len())
+        });
+        assert!(sizes.0 < 10_000_000 && sizes.1 < 60_000_000, "{sizes:?}");
+    }
+
+    #[test]
+    fn a_dense_graph_prints_each_big_subtree_once() {
+        let (text, json_tree, reverse) = on_a_small_stack(|| {
+            let tree = generated(40, true);
+            (
+                tree.render_text(),
+                tree.render_json_tree(),
+                tree.render_reverse_text(),
+            )
+        });
+        // pipdeptree would print 2^39 packages; here each layout shows a few thousand.
+        assert!(text.len() < 1_000_000, "{} bytes", text.len());
+        assert!(reverse.len() < 1_000_000, "{} bytes", reverse.len());
+        assert!(json_tree.len() < 4_000_000, "{} bytes", json_tree.len());
+        assert!(text.lines().count() < 10_000);
+        assert!(text.contains(" (subtree shown above)"));
+        let value: serde_json::Value = serde_json::from_str(&json_tree).unwrap();
+        let tree = generated(40, true);
+        // Every edge is shown once at least: nothing is lost.
+        assert_eq!(tree.differences(&value, &[]), Vec::<String>::new());
+        let edges = text
+            .lines()
+            .filter(|line| line.contains("[required: >=1"))
+            .count();
+        assert!(edges >= 40 * 39 / 2, "{edges}");
+    }
+
+    #[test]
+    fn limits_mark_repeated_and_deep_subtrees() {
+        // Five packages, each requiring all later ones, with tight limits: a subtree
+        // of more than 2 packages is printed once, and 3 levels is as deep as it goes.
+        let tree = generated(5, true);
+        let render = |reverse| {
+            let mut view = tree.view(reverse, None).unwrap();
+            view.limits = walk::Limits {
+                reprint: 2,
+                depth: 3,
+            };
+            format!(
+                "--- text\n{}--- json-tree\n{}",
+                view.render_text(),
+                view.render_json_tree()
+            )
+        };
+        insta::assert_snapshot!("limits_forward", render(false));
+        insta::assert_snapshot!("limits_reverse", render(true));
+        // With the default limits the same graph is pipdeptree's full tree.
+        let text = tree.render_text();
+        assert!(!text.contains(" ("));
+        assert_eq!(text.lines().count(), 16);
     }
 
     #[test]

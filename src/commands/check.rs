@@ -58,7 +58,7 @@ impl Audit {
         let lock = display_path(&self.lock_path, cwd);
         let policy = super::lock::accelerator_policy(&self.profile);
         let relock = format!("dockgen lock --profile {spec}");
-        check::check(
+        let mut report = check::check(
             &self.facts,
             &Context {
                 profile: &self.profile,
@@ -68,7 +68,9 @@ impl Audit {
                 lock: &lock,
                 relock: &relock,
             },
-        )
+        );
+        report.add(check::lock_findings(&self.lock, &self.target, &lock));
+        report
     }
 
     /// Loads `spec`'s profile and lock (`explicit`, else `<locks_dir>/<name>.txt`) and

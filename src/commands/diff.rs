@@ -144,15 +144,12 @@ fn read_side(operand: &Operand, cwd: &Path) -> anyhow::Result<Side> {
             .with_context(|| format!("cannot read the lock `{path}`"))?,
         Operand::Git { revision, path } => git_show(revision, &cwd.join(path), &source.label)?,
     };
-    let lock = lock::parse(&text, Path::new(&source.label))
-        .with_context(|| format!("`{}` is not a lock", source.label))?;
+    let lock = match lock::parse(&text, Path::new(&source.label)) {
+        // The reader's own words already say it is not a lock.
+        Err(error @ lock::ReadError::NoPins { .. }) => return Err(error.into()),
+        other => other.with_context(|| format!("`{}` is not a lock", source.label))?,
+    };
     let provenance = lock::provenance(&text);
-    if lock.pins.is_empty() && provenance.profile.is_none() {
-        bail!(
-            "`{}` is not a lock: it pins no package and has no dockgen header",
-            source.label
-        );
-    }
     Ok(Side {
         source,
         lock,

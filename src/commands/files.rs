@@ -5,10 +5,76 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-/// Write through a temporary file in the same directory, then rename: readers see
-/// the old lock or the new one, never half of one.
+/// Write `bytes` to `path`, which is left as the kind of file it is:
+///
+/// - a regular file (or nothing yet) is replaced atomically: written to a temporary
+///   file in the same directory, then renamed over it, so readers see the old file or
+///   the new one, never half of one, and a failed write leaves both untouched;
+/// - a symbolic link stays a link: its target (followed to the end of the chain) is
+///   replaced that way, and created if the link dangles;
+/// - a device or a FIFO (`-o /dev/stdout`, `-o /dev/null`) is opened and written to,
+///   as a shell's `>` would: renaming over it would replace the device node with a
+///   regular file;
+/// - a directory is an error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let target = resolve_links(path)?;
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => {
+            anyhow::bail!("cannot write `{}`: it is a directory", path.display())
+        }
+        Ok(meta) if !meta.is_file() => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&target)
+                .with_context(|| format!("cannot open `{}`", path.display()))?;
+            std::io::Write::write_all(&mut file, bytes)
+                .and_then(|()| std::io::Write::flush(&mut file))
+                .with_context(|| format!("cannot write `{}`", path.display()))
+        }
+        _ => replace_file(&target, bytes),
+    }
+}
+
+/// `path` with every symbolic link along the chain at its end followed (a link's
+/// relative target read from the link's directory), up to the first path that is not
+/// a link, which may not exist.
+fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
+    // Linux's own limit on links followed in one lookup.
+    const MAX_LINKS: usize = 40;
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)
+                    .with_context(|| format!("cannot read the link `{}`", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    anyhow::bail!(
+        "cannot write `{}`: more than {MAX_LINKS} symbolic links to follow",
+        path.display()
+    )
+}
+
+/// Replace the regular file `path` (or create it) through a temporary file in the
+/// same directory, renamed over it. On any failure the temporary file is removed.
+fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if let Some(file) = dir.ancestors().find(|dir| dir.is_file()) {
+        anyhow::bail!(
+            "cannot write `{}`: `{}` is a file, not a directory",
+            path.display(),
+            file.display()
+        );
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write in `{}`", dir.display()))?;
@@ -22,7 +88,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     tmp.as_file()
         .set_permissions(mode)
         .with_context(|| format!("cannot set the mode of `{}`", path.display()))?;
+    // `persist`'s error carries the temporary file back: dropping it removes it.
     tmp.persist(path)
+        .map_err(|error| error.error)
         .with_context(|| format!("cannot replace `{}`", path.display()))?;
     Ok(())
 }
@@ -82,4 +150,164 @@ pub fn stale_diff(path: &Path, fresh: &str, label: &str) -> Option<String> {
             .header(label, &format!("{label} (fresh)"))
             .to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{FileTypeExt, symlink};
+
+    use super::*;
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_regular_file_is_replaced_and_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        write_atomically(&path, b"new file\n").unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o644);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&path, b"second\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second\n");
+        assert_eq!(mode(&path), 0o640);
+        assert_eq!(names(dir.path()), ["out.txt"]);
+    }
+
+    #[test]
+    fn a_symlink_stays_a_link_and_its_target_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("real")).unwrap();
+        let target = dir.path().join("real/sbom.json");
+        std::fs::write(&target, b"old").unwrap();
+        // A relative link, through a second link.
+        symlink("real/sbom.json", dir.path().join("first")).unwrap();
+        symlink("first", dir.path().join("link")).unwrap();
+        let link = dir.path().join("link");
+        write_atomically(&link, b"new").unwrap();
+        for path in [&link, &dir.path().join("first")] {
+            assert!(
+                std::fs::symlink_metadata(path)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            );
+        }
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("first"));
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["first", "link", "real"]);
+        assert_eq!(names(&dir.path().join("real")), ["sbom.json"]);
+    }
+
+    #[test]
+    fn a_dangling_symlink_gets_its_target_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        symlink(dir.path().join("made/here.txt"), &link).unwrap();
+        write_atomically(&link, b"made").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("made/here.txt")).unwrap(),
+            b"made"
+        );
+        // A loop of links is an error, not a hang.
+        symlink("b", dir.path().join("a")).unwrap();
+        symlink("a", dir.path().join("b")).unwrap();
+        let error = write_atomically(&dir.path().join("a"), b"x").unwrap_err();
+        assert!(
+            format!("{error:#}").contains("more than 40 symbolic links"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn a_device_is_written_through_not_replaced() {
+        let null = Path::new("/dev/null");
+        write_atomically(null, b"discarded").unwrap();
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        // A link to a device writes to the device.
+        let dir = tempfile::tempdir().unwrap();
+        symlink(null, dir.path().join("null")).unwrap();
+        write_atomically(&dir.path().join("null"), b"discarded").unwrap();
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        // A device that refuses the write is an error.
+        let error = write_atomically(Path::new("/dev/full"), b"x").unwrap_err();
+        assert!(format!("{error:#}").starts_with("cannot write `/dev/full`: "));
+        assert!(
+            std::fs::metadata("/dev/full")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(names(dir.path()), ["fifo"]);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory is refused before anything is written.
+        let error = write_atomically(dir.path(), b"x").unwrap_err();
+        assert!(format!("{error:#}").ends_with("it is a directory"));
+        // A file where a directory should be.
+        std::fs::write(dir.path().join("file"), b"").unwrap();
+        let error = write_atomically(&dir.path().join("file/out.txt"), b"x").unwrap_err();
+        assert!(
+            format!("{error:#}").ends_with("/file` is a file, not a directory"),
+            "{error:#}"
+        );
+        std::fs::remove_file(dir.path().join("file")).unwrap();
+        // The rename itself fails (over a directory that is not empty): the
+        // temporary file written next to it is removed.
+        let busy = dir.path().join("busy");
+        std::fs::create_dir(&busy).unwrap();
+        std::fs::write(busy.join("inside"), b"").unwrap();
+        let error = replace_file(&busy, b"x").unwrap_err();
+        let message = format!("{error:#}");
+        assert!(message.starts_with("cannot replace `"), "{message}");
+        // The OS's words once, not twice (tempfile's error repeats its cause).
+        assert_eq!(message.matches("(os error").count(), 1, "{message}");
+        assert_eq!(names(dir.path()), ["busy"]);
+    }
 }

@@ -85,13 +85,20 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             None => locks_dir.join(format!("{}.txt", profile.name)),
         };
         // Read even under `--upgrade`: a kept version's files are compared with it
-        // (`pinned`). Unreadable, it only stops a run that would keep its pins.
+        // (`pinned`). Unreadable, it only stops a run that would keep its pins. An
+        // empty file (or a device, `-o /dev/null`) has nothing to keep.
         let previous = match lock_path.exists() {
             false => None,
-            true if args.upgrade => lock::read(&lock_path)
-                .inspect_err(|err| tracing::debug!("not comparing with the old lock: {err}"))
-                .ok(),
-            true => Some(lock::read(&lock_path)?),
+            true => match lock::read(&lock_path) {
+                Err(lock::ReadError::NoPins { .. }) => None,
+                Err(err) if args.upgrade => {
+                    tracing::debug!("not comparing with the old lock: {err}");
+                    None
+                }
+                other => Some(
+                    other.context("cannot keep the existing pins (`--upgrade` ignores them)")?,
+                ),
+            },
         };
         let preferences = match (&previous, args.upgrade) {
             (Some(previous), false) => previous

@@ -4,6 +4,7 @@
 pub mod build;
 pub mod check;
 pub mod diff;
+pub mod errors;
 pub mod files;
 pub mod lock;
 pub mod matrix;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::audit::DependencyTree;
+use crate::audit::{DependencyTree, TreeError};
 use crate::cli::TreeArgs;
 use crate::input::profile;
 
@@ -39,13 +39,15 @@ pub fn run(args: &TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     } else {
         args.format.as_str()
     };
-    let text = match format {
-        "json-tree" => view.render_json_tree(),
-        "json" => view.render_json()?,
-        _ => view.render_text(),
+    // Streamed: a big tree is never held whole.
+    let mut out = std::io::BufWriter::new(out);
+    let written = match format {
+        "json-tree" => view.write_json_tree(&mut out).map_err(TreeError::from),
+        "json" => view.write_json(&mut out),
+        _ => view.write_text(&mut out).map_err(TreeError::from),
     };
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("cannot write the tree")?;
+    written
+        .map_err(anyhow::Error::from)
+        .and_then(|()| out.flush().context("cannot write the tree"))?;
     Ok(())
 }

@@ -21,6 +21,9 @@ pub struct LockedPin {
     pub line: usize,
     /// The `# via` annotation: the inputs (`-r FILE`) and packages that require it.
     pub via: Vec<Via>,
+    /// The environment marker after `;`, which dockgen never writes (a lock is made
+    /// for one target): pip installs the pin only where it holds. `check` reports it.
+    pub marker: Option<String>,
 }
 
 /// One `# via` entry (the format is described in `lock/write.rs`).
@@ -111,6 +114,9 @@ impl fmt::Display for Via {
 #[derive(Debug, Clone, Default)]
 pub struct LockFile {
     pub pins: BTreeMap<PackageName, LockedPin>,
+    /// `--trusted-host HOST` options, `(line, host)`: pip then skips TLS verification
+    /// for that host. dockgen never writes one; `check` reports it.
+    pub trusted_hosts: Vec<(usize, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +132,12 @@ pub enum ReadError {
         line: usize,
         message: String,
     },
+    /// No pin, and no dockgen header saying the lock was made for no requirements.
+    #[error(
+        "`{}` is not a lock: it pins no package and has no dockgen header",
+        path.display()
+    )]
+    NoPins { path: PathBuf },
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
@@ -166,21 +178,57 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
             message,
         };
         if content.starts_with('-') && !content.starts_with("--hash") {
-            // --index-url and friends: not pins.
             current = None;
+            let (option, value) = content
+                .split_once(['=', ' '])
+                .map_or((content, ""), |(option, value)| (option, value.trim()));
+            match option {
+                "-e" | "--editable" => {
+                    return Err(syntax(format!(
+                        "`{content}`: an editable requirement cannot be locked by hash \
+                         (pip's `--require-hashes` refuses it); lock the package from \
+                         an index or as a built archive"
+                    )));
+                }
+                "-r" | "--requirement" => {
+                    return Err(syntax(format!(
+                        "`{content}`: a lock includes no other file (pip would install \
+                         what `{value}` requires too, which no audit of this lock sees)"
+                    )));
+                }
+                "--trusted-host" => lock.trusted_hosts.push((line, value.to_string())),
+                // --index-url and friends: not pins.
+                _ => {}
+            }
             continue;
         }
-        let mut words = content.split_whitespace();
-        let first = words.next().unwrap_or_default();
-        if !first.starts_with("--hash") {
-            let (name, version) = first
-                .split_once("==")
-                .ok_or_else(|| syntax(format!("expected `name==version`, found `{first}`")))?;
-            let written = name.split('[').next().unwrap_or(name);
+        // The requirement, up to its first option (`--hash=...`), and its marker; none
+        // on a line of options only.
+        let requirement = match content.starts_with("--") {
+            true => "",
+            false => content.split(" --").next().unwrap_or_default().trim(),
+        };
+        let (requirement, marker) = match requirement.split_once(';') {
+            Some((requirement, marker)) => (requirement.trim(), Some(marker.trim())),
+            None => (requirement, None),
+        };
+        if !requirement.is_empty() {
+            let (name, version) = requirement.split_once("==").ok_or_else(|| {
+                let first = requirement.split_whitespace().next().unwrap_or_default();
+                syntax(format!("expected `name==version`, found `{first}`"))
+            })?;
+            let written = name.split('[').next().unwrap_or(name).trim();
             let name = PackageName::from_str(written)
                 .map_err(|e| syntax(format!("bad package name `{written}`: {e}")))?;
-            let version = Version::from_str(version.trim_end_matches(';'))
+            let version = Version::from_str(version.trim())
                 .map_err(|e| syntax(format!("bad version `{version}` of `{name}`: {e}")))?;
+            if let Some(first) = lock.pins.get(&name) {
+                return Err(syntax(format!(
+                    "`{name}` is pinned again (first on line {}): pip installs one version \
+                     of a package, so a lock pins each package once",
+                    first.line
+                )));
+            }
             lock.pins.insert(
                 name.clone(),
                 LockedPin {
@@ -189,13 +237,12 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                     hashes: Vec::new(),
                     line,
                     via: Vec::new(),
+                    marker: marker.filter(|m| !m.is_empty()).map(String::from),
                 },
             );
             current = Some(name);
-        } else {
-            words = content.split_whitespace();
         }
-        for word in words {
+        for word in content.split_whitespace() {
             if let Some(hash) = word.strip_prefix("--hash=") {
                 let Some(name) = &current else {
                     return Err(syntax("`--hash` without a requirement".into()));
@@ -210,6 +257,11 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                 }
             }
         }
+    }
+    if lock.pins.is_empty() && provenance(text).profile.is_none() {
+        return Err(ReadError::NoPins {
+            path: path.to_path_buf(),
+        });
     }
     for (name, parents) in via_annotations(text) {
         if let Ok(name) = PackageName::from_str(&name)
@@ -409,6 +461,64 @@ mod tests {
                 ..Provenance::default()
             }
         );
+    }
+
+    #[test]
+    fn refuses_what_pip_would_refuse_or_read_otherwise() {
+        let error = |text: &str| parse(text, Path::new("l.txt")).unwrap_err().to_string();
+        insta::assert_snapshot!(
+            [
+                error("a==1.0 \\\n    --hash=sha256:aa\nb==2.0\nA==1.1\n"),
+                error("a==1.0\n-e ./src/pkg\n"),
+                error("a==1.0\n--editable=git+https://example.org/r.git#egg=r\n"),
+                error("-r more.txt\na==1.0\n"),
+                error(""),
+                error("#\n# just a comment\n--index-url https://pypi.org/simple\n"),
+            ]
+            .join("\n")
+        );
+    }
+
+    #[test]
+    fn reads_markers_and_trusted_hosts_for_check() {
+        let text = "--trusted-host mirror.example\n--trusted-host=other.example\n\
+                    a==1.0 ; python_version < \"3.9\" \\\n    --hash=sha256:aa\n\
+                    b==2.0;sys_platform=='win32' --hash=sha256:bb\nc==3.0 --hash=sha256:cc\n";
+        let lock = parse(text, Path::new("l.txt")).unwrap();
+        assert_eq!(
+            lock.trusted_hosts,
+            [(1, "mirror.example".into()), (2, "other.example".into())]
+        );
+        let pins: Vec<(String, Option<String>, Vec<String>)> = lock
+            .pins
+            .values()
+            .map(|p| (p.version.to_string(), p.marker.clone(), p.hashes.clone()))
+            .collect();
+        assert_eq!(
+            pins,
+            [
+                (
+                    "1.0".into(),
+                    Some("python_version < \"3.9\"".into()),
+                    vec!["aa".into()]
+                ),
+                (
+                    "2.0".into(),
+                    Some("sys_platform=='win32'".into()),
+                    vec!["bb".into()]
+                ),
+                ("3.0".into(), None, vec!["cc".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dockgen_lock_of_no_requirements_reads_back() {
+        let text = "#\n# This file is generated by dockgen for profile `cpu-x86_64`; do not edit it.\n\
+                    # To update it, run from the directory of the input:\n#\n\
+                    #    dockgen lock --profile cpu-x86_64\n#\n# target: linux/amd64\n\
+                    # inputs: ../requirements.in\n#\n";
+        assert!(parse(text, Path::new("l.txt")).unwrap().pins.is_empty());
     }
 
     #[test]

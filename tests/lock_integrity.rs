@@ -1,0 +1,163 @@
+//! Locks pip would refuse or read otherwise are refused by every audit command, with
+//! the file and line: two pins of one package, an editable requirement, another file
+//! included, no pins at all.
+
+use std::path::Path;
+use std::process::Command;
+
+fn dockgen(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
+        .current_dir(dir)
+        .env("DOCKGEN_CACHE_DIR", dir.join("cache"))
+        .args(args)
+        .output()
+        .expect("run dockgen");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const GOOD: &str = "six==1.16.0 \\\n    --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254\n";
+
+#[test]
+fn audit_commands_refuse_what_pip_reads_otherwise() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "double.txt",
+            format!("{GOOD}idna==3.10\nSix==1.17.0\n"),
+            "double.txt:4: `six` is pinned again (first on line 1)",
+        ),
+        (
+            "editable.txt",
+            format!("{GOOD}-e ./src/app\n"),
+            "editable.txt:3: `-e ./src/app`: an editable requirement cannot be locked by hash",
+        ),
+        (
+            "include.txt",
+            format!("-r more.txt\n{GOOD}"),
+            "include.txt:1: `-r more.txt`: a lock includes no other file",
+        ),
+        (
+            "empty.txt",
+            String::new(),
+            "empty.txt` is not a lock: it pins no package",
+        ),
+    ];
+    std::fs::write(dir.path().join("good.txt"), GOOD).expect("write");
+    for (file, text, said) in cases {
+        std::fs::write(dir.path().join(file), text).expect("write");
+        for args in [
+            &["tree", "--lock", file][..],
+            &["sbom", "--offline", "--lock", file],
+            &["check", "--offline", "--lock", file],
+            &["diff", "good.txt", file],
+        ] {
+            let (code, stdout, stderr) = dockgen(dir.path(), args);
+            assert_eq!((code, stdout.as_str()), (2, ""), "{args:?}: {stderr}");
+            assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+            assert!(stderr.contains(said), "{args:?}: {stderr}");
+        }
+    }
+}
+
+/// `check` on a lock that pip reads otherwise than every audit view: a
+/// `--trusted-host` option and pins with markers, against a loopback index that serves
+/// the pinned files. Errors, so exit 1, each naming the lock's line.
+#[test]
+fn check_reports_trusted_hosts_and_markers() {
+    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+    use crate::support::wheels::WheelSpec;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wheel = |name: &str| {
+        FixtureFile::from_spec(&WheelSpec::new(name, "1.0")).uploaded("2024-06-01T00:00:00Z")
+    };
+    let (alpha, beta, gamma) = (wheel("alpha"), wheel("beta"), wheel("gamma"));
+    let lock = format!(
+        "--index-url {url}\n--trusted-host 127.0.0.1\n\
+         alpha==1.0 ; sys_platform == \"win32\" \\\n    --hash=sha256:{a}\n\
+         beta==1.0 ; python_version >= \"3.8\" \\\n    --hash=sha256:{b}\n\
+         gamma==1.0 \\\n    --hash=sha256:{c}\n",
+        url = "http://127.0.0.1/simple",
+        a = alpha.sha256(),
+        b = beta.sha256(),
+        c = gamma.sha256(),
+    );
+    let index = FixtureIndex::builder()
+        .project("alpha", vec![alpha])
+        .project("beta", vec![beta])
+        .project("gamma", vec![gamma])
+        .start();
+    std::fs::write(
+        dir.path().join("fixture.yaml"),
+        format!(
+            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
+            index.url()
+        ),
+    )
+    .expect("profile");
+    std::fs::write(dir.path().join("lock.txt"), lock).expect("lock");
+    let (code, stdout, stderr) = dockgen(
+        dir.path(),
+        &["check", "--profile", "fixture.yaml", "--lock", "lock.txt"],
+    );
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    insta::assert_snapshot!(stdout);
+}
+
+/// `lock` keeps the pins of an existing lock, so it reads it first: an empty file
+/// there (or `-o /dev/null`) is nothing to keep, not an error, and a device is written
+/// to, not replaced.
+#[test]
+fn lock_onto_an_empty_file_or_a_device() {
+    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+    use crate::support::wheels::WheelSpec;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = FixtureIndex::builder()
+        .project(
+            "alpha",
+            vec![
+                FixtureFile::from_spec(&WheelSpec::new("alpha", "1.0"))
+                    .uploaded("2024-06-01T00:00:00Z"),
+            ],
+        )
+        .start();
+    std::fs::write(
+        dir.path().join("fixture.yaml"),
+        format!(
+            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
+            index.url()
+        ),
+    )
+    .expect("profile");
+    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
+    std::fs::write(dir.path().join("empty.txt"), "").expect("empty");
+    for output in ["empty.txt", "/dev/null"] {
+        let (code, _, stderr) = dockgen(
+            dir.path(),
+            &[
+                "lock",
+                "requirements.in",
+                "-q",
+                "--profile",
+                "fixture.yaml",
+                "-o",
+                output,
+            ],
+        );
+        assert_eq!(code, 0, "-o {output}: {stderr}");
+    }
+    let lock = std::fs::read_to_string(dir.path().join("empty.txt")).expect("lock");
+    assert!(lock.contains("\nalpha==1.0 \\\n"), "{lock}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .expect("/dev/null")
+            .file_type()
+            .is_char_device()
+    );
+}
