@@ -561,9 +561,9 @@ fn parse_errors_quote_the_line_with_its_secrets_masked() {
     insta::assert_snapshot!(
         run(&format!("--index-url https://ci-bot:{LITERAL}@host.invalid/simple junk\n")),
         @r"
-    error: [tmp]/requirements.in:1:64: `ju` is not supported: supported options are -r/--requirement, -c/--constraint, -i/--index-url, --extra-index-url, -f/--find-links, --no-index, --pre, --only-binary, --no-binary
+    error: [tmp]/requirements.in:1:64: `junk` is not an option, nor the value of one: a line that starts with an option holds only options; put a requirement on a line of its own
         --index-url https://ci-bot:****@host.invalid/simple junk
-                                                            ^^
+                                                            ^^^^
     "
     );
     insta::assert_snapshot!(
