@@ -753,7 +753,7 @@ pub fn lock_findings(lock: &LockFile, target: &Target, name: &str) -> Vec<Findin
         let Some(marker) = &pin.marker else {
             continue;
         };
-        let holds = <pep508_rs::MarkerTree as std::str::FromStr>::from_str(marker)
+        let holds = crate::input::pep508::parse_marker(marker)
             .ok()
             .map(|tree| tree.evaluate(&target.markers, &[]));
         let (severity, verdict) = match holds {

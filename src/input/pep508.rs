@@ -41,6 +41,12 @@ pub fn parse_requirement(
     parse_unchecked(text, working_dir).map_err(with_valid_span)
 }
 
+/// Parse an environment marker on its own (what follows `;`), through the same checks
+/// as a whole specifier: a marker read from a lock is as untrusted as any input.
+pub fn parse_marker(text: &str) -> Result<pep508_rs::MarkerTree, Pep508Error> {
+    parse_requirement(&format!("marker ; {text}"), None).map(|requirement| requirement.marker)
+}
+
 fn parse_unchecked(text: &str, working_dir: Option<&Path>) -> Result<Requirement, Pep508Error> {
     check_names(text)?;
     check_ascii(text)?;
@@ -286,6 +292,30 @@ mod tests {
             .map(|case| format!("{case:?}\n  -> {}\n", message(case)))
             .collect();
         insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn a_marker_alone_passes_the_same_checks() {
+        let target = pep508_rs::MarkerEnvironment::try_from(pep508_rs::MarkerEnvironmentBuilder {
+            implementation_name: "cpython",
+            implementation_version: "3.11.13",
+            os_name: "posix",
+            platform_machine: "x86_64",
+            platform_python_implementation: "CPython",
+            platform_release: "",
+            platform_system: "Linux",
+            platform_version: "",
+            python_full_version: "3.11.13",
+            python_version: "3.11",
+            sys_platform: "linux",
+        })
+        .unwrap();
+        let holds = |marker: &str| parse_marker(marker).map(|m| m.evaluate(&target, &[]));
+        assert_eq!(holds("sys_platform == 'linux'").ok(), Some(true));
+        assert_eq!(holds("python_version < '3.10'").ok(), Some(false));
+        for bad in ["os_name == 'x' é", "os_name == 'x' 'éé'", "python_version >"] {
+            assert!(holds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
