@@ -1,6 +1,7 @@
 //! The `dockgen` binary: parse arguments, run one command, map the outcome to an
 //! exit code. Everything else lives in the library.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,12 +13,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         // clap quotes the offending value, which may be a URL with credentials.
         Err(error) => {
+            // Plain text: masking works on the words, not on styled output. A closed
+            // pipe (`dockgen --help | head -1`) is no error.
             let text = dockgen::secrets::text(&error.render().to_string());
-            if error.use_stderr() {
-                eprint!("{text}");
+            let _ = if error.use_stderr() {
+                std::io::stderr().lock().write_all(text.as_bytes())
             } else {
-                print!("{text}");
-            }
+                std::io::stdout().lock().write_all(text.as_bytes())
+            };
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
@@ -68,9 +71,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes, joined as `{:#}` joins them, without a cause the text
-/// before it already says: error types that show their `source` in their own message
-/// would print it twice (`cannot read `x`: No such file (os error 2): No such file ...`).
+/// Output cut short by a closed pipe (`dockgen tree | head`) is not an error.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause

@@ -207,7 +207,6 @@ impl Redacted {
     /// are masked whatever their length (e.g. the values one input line expanded).
     pub fn new(original: &str, local: &[(String, String)]) -> Self {
         let mut found: Vec<(Range<usize>, String)> = Vec::new();
-        url_edits(original, &mut found);
         let register = REGISTER.read().unwrap_or_else(|e| e.into_inner());
         let mut known: Vec<&(String, String)> = local
             .iter()
@@ -221,6 +220,10 @@ impl Redacted {
             }
         }
         drop(register);
+        // After the known values: where a URL's mask covers exactly a known value
+        // (`?token=` and the value of `${TOK}`), the value's own name is shown, which
+        // a reader (and pip, in a lock) can use.
+        url_edits(original, &mut found);
 
         // Overlapping edits merge into one mask: a secret is never shown in part.
         found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
@@ -433,6 +436,10 @@ mod tests {
         register_expansion("a b{c}-7c1e", "ODD");
         let u = Url::parse("https://h/a b{c}-7c1e/?token=x").unwrap();
         assert_eq!(url(&u), "https://h/${ODD}/?token=****");
+        // A query credential that is a known value is shown by its name, which pip
+        // can expand from a lock; any other stays masked.
+        let u = Url::parse("https://h/simple/?token=expanded-value-7c1e&key=x").unwrap();
+        assert_eq!(url(&u), "https://h/simple/?token=${TOK}&key=****");
     }
 
     #[test]

@@ -583,3 +583,48 @@ fn parse_errors_quote_the_line_with_its_secrets_masked() {
     "#
     );
 }
+
+/// A credential in an index URL's query is written to the lock only by name
+/// (`?token=${TOK}`, which pip expands); a literal one is refused, since the lock
+/// would have to carry it masked and pip would send the mask.
+#[test]
+fn a_query_token_reaches_the_lock_only_as_its_variable() {
+    let index = FixtureIndex::builder()
+        .project("lib", vec![pure("lib", "1.0")])
+        .start();
+    let mut scratch = Scratch {
+        dir: tempfile::tempdir().expect("tempdir"),
+        env: vec![("TOK".into(), TOKEN.into())],
+        inputs: BTreeMap::new(),
+        runs: Vec::new(),
+    };
+    let base = index.base();
+    scratch.write(
+        "requirements.in",
+        &format!("--index-url {base}/simple/?token=${{TOK}}\nlib\n"),
+    );
+    scratch.expect(0, &["lock", "--profile", "cpu-x86_64"]);
+    let lock = std::fs::read_to_string(scratch.path().join("locks/cpu-x86_64.txt")).expect("lock");
+    assert!(
+        lock.contains(&format!("--index-url {base}/simple/?token=${{TOK}}\n")),
+        "{lock}"
+    );
+    assert!(!lock.contains(TOKEN), "{lock}");
+
+    scratch.write(
+        "requirements.in",
+        &format!("--index-url {base}/simple/?token={LITERAL}\nlib\n"),
+    );
+    let run = scratch.expect(2, &["lock", "--profile", "cpu-x86_64", "-o", "other.txt"]);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: the index URL `{base}/simple/?token=****` carries a credential in its \
+             query; the lock names its indexes by URL for pip, and would have to write it \
+             masked: write the value as `${{VAR}}` (at least 8 characters; pip expands it \
+             too) or give the index its credentials through netrc or \
+             `DOCKGEN_INDEX_<NAME>_USERNAME`/`_PASSWORD`\n"
+        )
+    );
+    assert!(!scratch.path().join("other.txt").exists());
+}

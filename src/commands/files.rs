@@ -139,7 +139,7 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 /// A unified diff from the file at `path` (missing: empty) to `fresh`, or `None` when
 /// they are equal. `label` names the file in the diff header.
 pub fn stale_diff(path: &Path, fresh: &str, label: &str) -> Option<String> {
-    let current = std::fs::read_to_string(path).unwrap_or_default();
+    let current = crate::input::text::read_text(path).unwrap_or_default();
     if current == fresh {
         return None;
     }

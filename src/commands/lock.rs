@@ -121,6 +121,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             );
         }
         let indexes = index_configs(&profile, &input, exclude_newer);
+        refuse_masked_urls(&indexes, &input)?;
         let header = header(
             &cwd,
             &profile,
@@ -520,6 +521,29 @@ fn header(
             })
             .collect(),
     }
+}
+
+/// The lock names its indexes by URL for pip to use. A credential in a URL's query
+/// (`?token=...`) would be written masked, and pip would send `****`: refuse it, and
+/// say how to pass it (`${VAR}`, which pip expands too, or netrc).
+fn refuse_masked_urls(indexes: &[IndexConfig], input: &RequirementsInput) -> anyhow::Result<()> {
+    let find_links = input.find_links.iter().filter_map(|f| match f {
+        FindLinks::Url(url) => Some(url),
+        FindLinks::Directory(_) => None,
+    });
+    for url in indexes.iter().map(|i| &i.url).chain(find_links) {
+        let shown = crate::index::redact(url);
+        if shown.contains(crate::secrets::MASK) {
+            bail!(
+                "the index URL `{shown}` carries a credential in its query; the lock names \
+                 its indexes by URL for pip, and would have to write it masked: write the \
+                 value as `${{VAR}}` (at least 8 characters; pip expands it too) or give \
+                 the index its credentials through netrc or \
+                 `DOCKGEN_INDEX_<NAME>_USERNAME`/`_PASSWORD`"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `--profile` as the lock's regenerate command must spell it, run from the input's

@@ -159,7 +159,7 @@ fn served_hashes(
 /// there is none or it does not read: the names only sharpen a message).
 pub(super) fn pylock_names(path: &Path) -> BTreeMap<String, String> {
     let mut names = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(path) else {
+    let Ok(text) = crate::input::text::read_text(path) else {
         return names;
     };
     let Ok(value) = text.parse::<toml::Table>() else {

@@ -49,8 +49,6 @@ impl Default for HttpSettings {
 /// Largest project page (PEP 691 / 503) or find-links page read: PyPI's largest
 /// pages are tens of MB.
 pub const PAGE_MAX_BYTES: u64 = 128 << 20;
-/// Largest core metadata file (`.metadata` sidecar) read.
-pub const METADATA_MAX_BYTES: u64 = 16 << 20;
 /// Largest distribution file read when the index publishes no size (the largest
 /// wheels on PyPI are a few GB).
 pub const FILE_MAX_BYTES: u64 = 8 << 30;
@@ -169,7 +167,7 @@ impl HttpClient {
     /// For a `.metadata` sidecar.
     pub fn metadata_limit(&self) -> Limit {
         Limit {
-            max_bytes: METADATA_MAX_BYTES,
+            max_bytes: super::metadata::MAX_METADATA_BYTES,
             deadline: self.base_deadline(),
             what: "a metadata file",
         }

@@ -19,7 +19,8 @@ use super::{BuildSystem, CoreMetadata};
 use crate::input::pep508::parse_requirement;
 use crate::input::text::{printable, printable_lines};
 
-/// METADATA files are a few KiB; past this an archive is broken or hostile.
+/// METADATA files are a few KiB; past this an archive, a `.metadata` sidecar or a
+/// cache entry is broken or hostile. The one cap, however the metadata arrives.
 pub(crate) const MAX_METADATA_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Parsed core metadata plus the fields that say whether it can be trusted statically.

@@ -313,7 +313,11 @@ mod tests {
         let holds = |marker: &str| parse_marker(marker).map(|m| m.evaluate(&target, &[]));
         assert_eq!(holds("sys_platform == 'linux'").ok(), Some(true));
         assert_eq!(holds("python_version < '3.10'").ok(), Some(false));
-        for bad in ["os_name == 'x' é", "os_name == 'x' 'éé'", "python_version >"] {
+        for bad in [
+            "os_name == 'x' é",
+            "os_name == 'x' 'éé'",
+            "python_version >",
+        ] {
             assert!(holds(bad).is_err(), "{bad}");
         }
     }
