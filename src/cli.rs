@@ -350,6 +350,12 @@ pub struct LockArgs {
     #[arg(long)]
     pub pre: bool,
 
+    /// How the general indexes (those without a `packages:` list) share a package.
+    /// Their order: the input's `--extra-index-url`s first, as given, then its
+    /// `--index-url` (or the profile's indexes), as uv orders them.
+    #[arg(long, value_enum, value_name = "STRATEGY", default_value_t)]
+    pub index_strategy: IndexStrategyArg,
+
     /// Ignore the pins of the existing lock: take the newest versions allowed.
     #[arg(short = 'U', long)]
     pub upgrade: bool,
@@ -368,6 +374,22 @@ pub struct LockArgs {
 
     #[command(flatten)]
     pub network: NetworkArgs,
+}
+
+/// `dockgen lock --index-strategy` (uv's names and meanings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IndexStrategyArg {
+    /// Take every version of a package from the first index that has it; later
+    /// indexes are never asked for it. Safe: a package published under the same name
+    /// on a public index cannot replace the one on your private index.
+    #[default]
+    FirstIndex,
+    /// Ask every index and pick the best version among all of them (pip's way; where
+    /// two list the same version, the earlier index's files are used). Unsafe: anyone
+    /// who publishes a higher version of one of your private package names on a
+    /// public index (dependency confusion) gets it into the lock. Prefer listing such
+    /// packages under their index's `packages:` in a profile.
+    UnsafeBestMatch,
 }
 
 #[derive(Debug, Args)]

@@ -371,6 +371,12 @@ impl Provider<'_> {
         (!reasons.is_empty()).then(|| format!("`{name}`: set aside {}", reasons.join(", ")))
     }
 
+    /// Which indexes had `name` and which were never asked, when the index choice may
+    /// be why no version fits.
+    pub(super) fn index_hint(&self, name: &PackageName) -> Option<String> {
+        self.source.survey(name)?.hint(name.as_ref())
+    }
+
     fn queue_prefetch(&self, name: &PackageName, range: &Range) {
         if let Some(tx) = self.prefetch.lock().expect("prefetch lock").as_ref() {
             let _ = tx.send((name.clone(), range.clone()));

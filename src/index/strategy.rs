@@ -1,0 +1,252 @@
+//! Which general indexes a project's versions come from (`--index-strategy`, as uv
+//! spells it), and the record of which indexes were asked, for "no solution" reports.
+//!
+//! The default, [`IndexStrategy::FirstIndex`], takes every version from the first
+//! index that has the project and never asks the others: a name published on a public
+//! index cannot then shadow the same name on a private one (dependency confusion).
+//! [`IndexStrategy::UnsafeBestMatch`] asks every index and merges their versions, the
+//! first index's files winning where two list the same version, as uv does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pep440_rs::Version;
+
+use super::DistFile;
+
+/// How the general indexes (those without a `packages:` list) share a project.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum IndexStrategy {
+    /// Every version from the first index that has the project; the rest never asked.
+    #[default]
+    FirstIndex,
+    /// Every index asked; all their versions considered, the newest fitting one wins.
+    UnsafeBestMatch,
+}
+
+impl IndexStrategy {
+    /// The name on the command line (`--index-strategy NAME`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstIndex => "first-index",
+            Self::UnsafeBestMatch => "unsafe-best-match",
+        }
+    }
+}
+
+impl std::fmt::Display for IndexStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one index said about a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexAnswer {
+    /// It lists files of the project; `used` when the resolver got them.
+    Has {
+        versions: usize,
+        newest: Option<Version>,
+        used: bool,
+    },
+    /// No page for the project.
+    Missing,
+    /// A page, but no file left on it (`too_new` of them dropped by `exclude_newer`).
+    Empty { too_new: usize },
+    /// Not asked: an earlier index had the project (first-index strategy).
+    NotAsked,
+}
+
+/// Every general index of a view, in priority order, with its answer about one
+/// project. Only made for projects no `packages:` list pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSurvey {
+    pub strategy: IndexStrategy,
+    pub indexes: Vec<(Arc<str>, IndexAnswer)>,
+}
+
+impl IndexSurvey {
+    /// What `files` (one index's, after `exclude_newer`) say, `listed` files before it.
+    pub fn answer(files: &[DistFile], listed: usize, used: bool) -> IndexAnswer {
+        if files.is_empty() {
+            return IndexAnswer::Empty {
+                too_new: listed.saturating_sub(files.len()),
+            };
+        }
+        let versions: std::collections::BTreeSet<&Version> =
+            files.iter().map(|f| &f.version).collect();
+        IndexAnswer::Has {
+            versions: versions.len(),
+            newest: versions.last().map(|v| (*v).clone()),
+            used,
+        }
+    }
+
+    /// One sentence for a "no solution" report about `name`, when the index choice may
+    /// be why no version fits: more than one general index, and at least one has it.
+    pub fn hint(&self, name: &str) -> Option<String> {
+        if self.indexes.len() < 2
+            || !self
+                .indexes
+                .iter()
+                .any(|(_, a)| matches!(a, IndexAnswer::Has { .. }))
+        {
+            return None;
+        }
+        let mut asked = Vec::new();
+        let mut not_asked = Vec::new();
+        for (index, answer) in &self.indexes {
+            match answer {
+                IndexAnswer::Has {
+                    versions,
+                    newest,
+                    used,
+                } => {
+                    let newest = newest
+                        .as_ref()
+                        .map(|v| format!(", newest {v}"))
+                        .unwrap_or_default();
+                    let used = if *used { "; used" } else { "" };
+                    asked.push(format!(
+                        "`{index}` has it ({versions} version(s){newest}{used})"
+                    ));
+                }
+                IndexAnswer::Missing => asked.push(format!("`{index}` does not have it")),
+                IndexAnswer::Empty { too_new: 0 } => {
+                    asked.push(format!("`{index}` has a page for it but no files"))
+                }
+                IndexAnswer::Empty { too_new } => asked.push(format!(
+                    "`{index}` has only files newer than `exclude-newer` ({too_new})"
+                )),
+                IndexAnswer::NotAsked => not_asked.push(format!("`{index}`")),
+            }
+        }
+        let mut text = format!(
+            "`{name}` (index strategy `{}`): {}",
+            self.strategy,
+            asked.join(", ")
+        );
+        if !not_asked.is_empty() {
+            text.push_str(&format!(
+                "; never asked: {} (an earlier index has the project, and only the first \
+                 index that has a project serves it)",
+                not_asked.join(", ")
+            ));
+            text.push_str(&format!(
+                ". If a later index has the version you need, list `{name}` under that \
+                 index's `packages:` in a profile, or pass `--index-strategy unsafe-best-match` \
+                 (every index asked; see `dockgen lock --help` for its risk)"
+            ));
+        }
+        Some(text)
+    }
+}
+
+/// Unsafe-best-match: the files of every index that has the project (`per_index`, in
+/// priority order), where a version listed by several comes only from the first.
+pub fn merge_best_match(per_index: Vec<Vec<DistFile>>) -> Vec<DistFile> {
+    let mut owner: BTreeMap<Version, usize> = BTreeMap::new();
+    for (i, files) in per_index.iter().enumerate() {
+        for file in files {
+            owner.entry(file.version.clone()).or_insert(i);
+        }
+    }
+    per_index
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, files)| files.into_iter().map(move |f| (i, f)))
+        .filter(|(i, f)| owner.get(&f.version) == Some(i))
+        .map(|(_, f)| f)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::index::DistKind;
+
+    fn file(index: &str, version: &str, filename: &str) -> DistFile {
+        DistFile {
+            filename: filename.into(),
+            kind: DistKind::Sdist,
+            version: Version::from_str(version).unwrap(),
+            url: url::Url::parse(&format!("https://{index}.example/{filename}")).unwrap(),
+            sha256: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(index),
+        }
+    }
+
+    #[test]
+    fn best_match_keeps_the_first_index_entry_of_a_shared_version() {
+        let merged = merge_best_match(vec![
+            vec![file("a", "1.0", "x-1.0.tar.gz")],
+            vec![
+                file("b", "1.0", "x-1.0.tar.gz"),
+                file("b", "1.0", "x-1.0-py3-none-any.whl"),
+                file("b", "2.0", "x-2.0.tar.gz"),
+            ],
+        ]);
+        let got: Vec<(String, String)> = merged
+            .iter()
+            .map(|f| (f.index.to_string(), f.filename.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), "x-1.0.tar.gz".to_string()),
+                ("b".to_string(), "x-2.0.tar.gz".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_hint_for_one_index_or_a_project_nowhere() {
+        let one = IndexSurvey {
+            strategy: IndexStrategy::FirstIndex,
+            indexes: vec![(
+                Arc::from("pypi"),
+                IndexAnswer::Has {
+                    versions: 1,
+                    newest: None,
+                    used: true,
+                },
+            )],
+        };
+        assert_eq!(one.hint("x"), None);
+        let nowhere = IndexSurvey {
+            strategy: IndexStrategy::FirstIndex,
+            indexes: vec![
+                (Arc::from("a"), IndexAnswer::Missing),
+                (Arc::from("b"), IndexAnswer::Missing),
+            ],
+        };
+        assert_eq!(nowhere.hint("x"), None);
+    }
+
+    #[test]
+    fn answer_counts_versions_and_dropped_files() {
+        let files = [
+            file("a", "1.0", "x-1.0.tar.gz"),
+            file("a", "2.0", "x-2.0.tar.gz"),
+        ];
+        assert_eq!(
+            IndexSurvey::answer(&files, 3, false),
+            IndexAnswer::Has {
+                versions: 2,
+                newest: Some(Version::from_str("2.0").unwrap()),
+                used: false
+            }
+        );
+        assert_eq!(
+            IndexSurvey::answer(&[], 3, false),
+            IndexAnswer::Empty { too_new: 3 }
+        );
+    }
+}
