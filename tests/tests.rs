@@ -12,6 +12,7 @@ mod examples;
 mod fixture_index;
 mod hostile;
 mod index;
+mod index_priority;
 mod lock;
 mod render;
 mod report;

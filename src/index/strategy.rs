@@ -98,22 +98,23 @@ impl IndexSurvey {
         for (index, answer) in &self.indexes {
             match answer {
                 IndexAnswer::Has {
-                    versions,
-                    newest,
-                    used,
+                    versions, newest, ..
                 } => {
-                    let newest = newest
-                        .as_ref()
-                        .map(|v| format!(", newest {v}"))
-                        .unwrap_or_default();
-                    let used = if *used { "; used" } else { "" };
-                    asked.push(format!(
-                        "`{index}` has it ({versions} version(s){newest}{used})"
-                    ));
+                    let noun = if *versions == 1 {
+                        "version"
+                    } else {
+                        "versions"
+                    };
+                    let newest = match newest {
+                        Some(v) if *versions > 1 => format!(", the newest {v}"),
+                        Some(v) => format!(": {v}"),
+                        None => String::new(),
+                    };
+                    asked.push(format!("`{index}` has {versions} {noun}{newest}"));
                 }
                 IndexAnswer::Missing => asked.push(format!("`{index}` does not have it")),
                 IndexAnswer::Empty { too_new: 0 } => {
-                    asked.push(format!("`{index}` has a page for it but no files"))
+                    asked.push(format!("`{index}` lists no files of it"))
                 }
                 IndexAnswer::Empty { too_new } => asked.push(format!(
                     "`{index}` has only files newer than `exclude-newer` ({too_new})"
@@ -121,21 +122,27 @@ impl IndexSurvey {
                 IndexAnswer::NotAsked => not_asked.push(format!("`{index}`")),
             }
         }
-        let mut text = format!(
-            "`{name}` (index strategy `{}`): {}",
-            self.strategy,
-            asked.join(", ")
-        );
+        let mut text = match self.strategy {
+            IndexStrategy::FirstIndex => format!(
+                "`{name}` comes from the first index that has it (`--index-strategy first-index`): {}",
+                asked.join("; ")
+            ),
+            IndexStrategy::UnsafeBestMatch => format!(
+                "`{name}` was looked up on every index (`--index-strategy unsafe-best-match`): {}",
+                asked.join("; ")
+            ),
+        };
         if !not_asked.is_empty() {
+            let (noun, pronoun) = match not_asked.len() {
+                1 => ("index", "it"),
+                _ => ("indexes", "one of them"),
+            };
             text.push_str(&format!(
-                "; never asked: {} (an earlier index has the project, and only the first \
-                 index that has a project serves it)",
+                ". Never asked: {noun} {}. If {pronoun} has the version you need, list \
+                 `{name}` under that index's `packages:` in a profile, or pass \
+                 `--index-strategy unsafe-best-match` (every index asked; see \
+                 `dockgen lock --help` for its risk)",
                 not_asked.join(", ")
-            ));
-            text.push_str(&format!(
-                ". If a later index has the version you need, list `{name}` under that \
-                 index's `packages:` in a profile, or pass `--index-strategy unsafe-best-match` \
-                 (every index asked; see `dockgen lock --help` for its risk)"
             ));
         }
         Some(text)
