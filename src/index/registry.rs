@@ -27,7 +27,7 @@ use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec, redact};
 use super::find_links::{FindLinksSource, list_dir};
 use super::metadata::{self, MetadataError};
 use super::simple::{self, PageFile, SimplePage};
-use super::strategy::{IndexAnswer, IndexStrategy, IndexSurvey, merge_best_match};
+use super::strategy::{IndexAnswer, IndexStrategy, IndexSurvey, SurveyedIndex, merge_best_match};
 use super::zip::{self, RangeError};
 use super::{
     BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
@@ -119,6 +119,15 @@ struct Index {
 }
 
 impl Index {
+    /// This index's line in an [`IndexSurvey`].
+    fn answer(&self, answer: IndexAnswer) -> SurveyedIndex {
+        SurveyedIndex {
+            name: self.name.clone(),
+            url: redact(&self.url),
+            answer,
+        }
+    }
+
     fn new(config: IndexConfig) -> Self {
         let mut url = strip_userinfo(&config.url);
         if !url.path().ends_with('/') {
@@ -580,20 +589,20 @@ impl Inner {
         &self,
         name: &PackageName,
         indexes: &[&Index],
-    ) -> Result<(Found, Vec<(Arc<str>, IndexAnswer)>), IndexError> {
+    ) -> Result<(Found, Vec<SurveyedIndex>), IndexError> {
         let mut found = Found::Nothing;
         let mut answers = Vec::with_capacity(indexes.len());
         for index in indexes {
             if matches!(found, Found::Files(..)) {
-                answers.push((index.name.clone(), IndexAnswer::NotAsked));
+                answers.push(index.answer(IndexAnswer::NotAsked));
                 continue;
             }
             let Some((files, too_new)) = self.index_files(index, name).await? else {
-                answers.push((index.name.clone(), IndexAnswer::Missing));
+                answers.push(index.answer(IndexAnswer::Missing));
                 continue;
             };
             let answer = IndexSurvey::answer(&files, files.len() + too_new, true);
-            answers.push((index.name.clone(), answer));
+            answers.push(index.answer(answer));
             if !files.is_empty() {
                 found = Found::Files(index.name.clone(), files);
                 continue;
@@ -614,7 +623,7 @@ impl Inner {
         &self,
         name: &PackageName,
         indexes: &[&Index],
-    ) -> Result<(Found, Vec<(Arc<str>, IndexAnswer)>), IndexError> {
+    ) -> Result<(Found, Vec<SurveyedIndex>), IndexError> {
         let pages =
             futures::future::join_all(indexes.iter().map(|i| self.index_files(i, name))).await;
         let mut answers = Vec::with_capacity(indexes.len());
@@ -623,11 +632,11 @@ impl Inner {
         let mut empty: Option<Arc<str>> = None;
         for (index, page) in indexes.iter().zip(pages) {
             let Some((files, too_new)) = page? else {
-                answers.push((index.name.clone(), IndexAnswer::Missing));
+                answers.push(index.answer(IndexAnswer::Missing));
                 continue;
             };
             let answer = IndexSurvey::answer(&files, files.len() + too_new, true);
-            answers.push((index.name.clone(), answer));
+            answers.push(index.answer(answer));
             if files.is_empty() {
                 if too_new == 0 {
                     empty.get_or_insert_with(|| index.name.clone());

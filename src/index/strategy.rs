@@ -62,7 +62,16 @@ pub enum IndexAnswer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexSurvey {
     pub strategy: IndexStrategy,
-    pub indexes: Vec<(Arc<str>, IndexAnswer)>,
+    pub indexes: Vec<SurveyedIndex>,
+}
+
+/// One index of an [`IndexSurvey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyedIndex {
+    pub name: Arc<str>,
+    /// Redacted, for messages.
+    pub url: String,
+    pub answer: IndexAnswer,
 }
 
 impl IndexSurvey {
@@ -89,14 +98,15 @@ impl IndexSurvey {
             || !self
                 .indexes
                 .iter()
-                .any(|(_, a)| matches!(a, IndexAnswer::Has { .. }))
+                .any(|i| matches!(i.answer, IndexAnswer::Has { .. }))
         {
             return None;
         }
         let mut asked = Vec::new();
         let mut not_asked = Vec::new();
-        for (index, answer) in &self.indexes {
-            match answer {
+        for surveyed in &self.indexes {
+            let index = format!("`{}` ({})", surveyed.name, surveyed.url);
+            match &surveyed.answer {
                 IndexAnswer::Has {
                     versions, newest, ..
                 } => {
@@ -110,16 +120,16 @@ impl IndexSurvey {
                         Some(v) => format!(": {v}"),
                         None => String::new(),
                     };
-                    asked.push(format!("`{index}` has {versions} {noun}{newest}"));
+                    asked.push(format!("{index} has {versions} {noun}{newest}"));
                 }
-                IndexAnswer::Missing => asked.push(format!("`{index}` does not have it")),
+                IndexAnswer::Missing => asked.push(format!("{index} does not have it")),
                 IndexAnswer::Empty { too_new: 0 } => {
-                    asked.push(format!("`{index}` lists no files of it"))
+                    asked.push(format!("{index} lists no files of it"))
                 }
                 IndexAnswer::Empty { too_new } => asked.push(format!(
-                    "`{index}` has only files newer than `exclude-newer` ({too_new})"
+                    "{index} has only files newer than `exclude-newer` ({too_new})"
                 )),
-                IndexAnswer::NotAsked => not_asked.push(format!("`{index}`")),
+                IndexAnswer::NotAsked => not_asked.push(index),
             }
         }
         let mut text = match self.strategy {
@@ -213,12 +223,20 @@ mod tests {
         );
     }
 
+    fn surveyed(name: &str, answer: IndexAnswer) -> SurveyedIndex {
+        SurveyedIndex {
+            name: Arc::from(name),
+            url: format!("https://{name}.example/simple/"),
+            answer,
+        }
+    }
+
     #[test]
     fn no_hint_for_one_index_or_a_project_nowhere() {
         let one = IndexSurvey {
             strategy: IndexStrategy::FirstIndex,
-            indexes: vec![(
-                Arc::from("pypi"),
+            indexes: vec![surveyed(
+                "pypi",
                 IndexAnswer::Has {
                     versions: 1,
                     newest: None,
@@ -230,8 +248,8 @@ mod tests {
         let nowhere = IndexSurvey {
             strategy: IndexStrategy::FirstIndex,
             indexes: vec![
-                (Arc::from("a"), IndexAnswer::Missing),
-                (Arc::from("b"), IndexAnswer::Missing),
+                surveyed("a", IndexAnswer::Missing),
+                surveyed("b", IndexAnswer::Missing),
             ],
         };
         assert_eq!(nowhere.hint("x"), None);
