@@ -384,6 +384,9 @@ pub enum IndexStrategyArg {
     /// on a public index cannot replace the one on your private index.
     #[default]
     FirstIndex,
+    /// Ask every index; try all versions of the first index that has the package
+    /// (newest first) before any of the next one's. Unsafe, as below.
+    UnsafeFirstMatch,
     /// Ask every index and pick the best version among all of them (pip's way; where
     /// two list the same version, the earlier index's files are used). Unsafe: anyone
     /// who publishes a higher version of one of your private package names on a

@@ -186,6 +186,29 @@ fn unsafe_best_match_takes_the_highest_version_of_every_index() {
 }
 
 #[test]
+fn unsafe_first_match_tries_the_first_index_versions_before_the_next() {
+    let (pypi, extra) = two_indexes();
+    let strategy = ["--index-strategy", "unsafe-first-match"];
+    let own = FixtureFile::from_spec(&{
+        let mut own = WheelSpec::new("demo", "1.0");
+        own.files = vec![("demo/own.py".into(), b"OWN = True\n".to_vec())];
+        own
+    });
+    let project = project_with_extra(&pypi, &extra, "demo");
+    let lock = project.lock(&strategy);
+    assert_eq!(pin(&lock, "demo"), "demo==1.0");
+    assert!(lock.contains(&own.sha256()), "{lock}");
+    assert!(
+        lock.contains("--index-strategy unsafe-first-match\n"),
+        "{lock}"
+    );
+    // Nothing on the first index fits: the next one's versions are tried.
+    let project = project_with_extra(&pypi, &extra, "demo>1");
+    let lock = project.lock(&strategy);
+    assert_eq!(pin(&lock, "demo"), "demo==2.0");
+}
+
+#[test]
 fn no_solution_names_the_indexes_that_had_the_package_and_those_not_asked() {
     let (pypi, extra) = two_indexes();
     let project = project_with_extra(&pypi, &extra, "demo==2.0");

@@ -400,6 +400,7 @@ fn all_indexes(jobs: &[Job]) -> anyhow::Result<Vec<IndexConfig>> {
 fn index_strategy(arg: IndexStrategyArg) -> IndexStrategy {
     match arg {
         IndexStrategyArg::FirstIndex => IndexStrategy::FirstIndex,
+        IndexStrategyArg::UnsafeFirstMatch => IndexStrategy::UnsafeFirstMatch,
         IndexStrategyArg::UnsafeBestMatch => IndexStrategy::UnsafeBestMatch,
     }
 }

@@ -546,7 +546,9 @@ impl Inner {
                 .collect();
             let (found, answers) = match self.strategy {
                 IndexStrategy::FirstIndex => self.first_index_files(name, &general).await?,
-                IndexStrategy::UnsafeBestMatch => self.best_match_files(name, &general).await?,
+                IndexStrategy::UnsafeBestMatch | IndexStrategy::UnsafeFirstMatch => {
+                    self.every_index_files(name, &general).await?
+                }
             };
             let survey = IndexSurvey {
                 strategy: self.strategy,
@@ -617,9 +619,9 @@ impl Inner {
         Ok((found, answers))
     }
 
-    /// Unsafe-best-match: every index asked at once, their versions merged
-    /// ([`merge_best_match`]).
-    async fn best_match_files(
+    /// Unsafe-best-match and unsafe-first-match: every index asked at once, their
+    /// versions merged ([`merge_best_match`]).
+    async fn every_index_files(
         &self,
         name: &PackageName,
         indexes: &[&Index],

@@ -5,7 +5,9 @@
 //! index that has the project and never asks the others: a name published on a public
 //! index cannot then shadow the same name on a private one (dependency confusion).
 //! [`IndexStrategy::UnsafeBestMatch`] asks every index and merges their versions, the
-//! first index's files winning where two list the same version, as uv does.
+//! first index's files winning where two list the same version, as uv does;
+//! [`IndexStrategy::UnsafeFirstMatch`] merges them alike, but the resolver tries the
+//! first index's versions before any of the next one's.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +22,9 @@ pub enum IndexStrategy {
     /// Every version from the first index that has the project; the rest never asked.
     #[default]
     FirstIndex,
+    /// Every index asked; the first index's versions tried first (newest first), then
+    /// the next index's.
+    UnsafeFirstMatch,
     /// Every index asked; all their versions considered, the newest fitting one wins.
     UnsafeBestMatch,
 }
@@ -29,6 +34,7 @@ impl IndexStrategy {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FirstIndex => "first-index",
+            Self::UnsafeFirstMatch => "unsafe-first-match",
             Self::UnsafeBestMatch => "unsafe-best-match",
         }
     }
@@ -137,8 +143,8 @@ impl IndexSurvey {
                 "`{name}` comes from the first index that has it (`--index-strategy first-index`): {}",
                 asked.join("; ")
             ),
-            IndexStrategy::UnsafeBestMatch => format!(
-                "`{name}` was looked up on every index (`--index-strategy unsafe-best-match`): {}",
+            strategy => format!(
+                "`{name}` was looked up on every index (`--index-strategy {strategy}`): {}",
                 asked.join("; ")
             ),
         };
@@ -159,7 +165,7 @@ impl IndexSurvey {
     }
 }
 
-/// Unsafe-best-match: the files of every index that has the project (`per_index`, in
+/// Unsafe-best-match and unsafe-first-match: the files of every index that has the project (`per_index`, in
 /// priority order), where a version listed by several comes only from the first.
 pub fn merge_best_match(per_index: Vec<Vec<DistFile>>) -> Vec<DistFile> {
     let mut owner: BTreeMap<Version, usize> = BTreeMap::new();
