@@ -385,7 +385,8 @@ pub enum IndexStrategyArg {
     #[default]
     FirstIndex,
     /// Ask every index; try all versions of the first index that has the package
-    /// (newest first) before any of the next one's. Unsafe, as below.
+    /// (newest first) before any of the next one's. Unsafe: when none of the first
+    /// index's versions fits, a same-named package from another index is used.
     UnsafeFirstMatch,
     /// Ask every index and pick the best version among all of them (pip's way; where
     /// two list the same version, the earlier index's files are used). Unsafe: anyone

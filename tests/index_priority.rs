@@ -159,6 +159,9 @@ fn extra_index_url_ranks_before_the_profile_index() {
         pypi.request_lines()
     );
     insta::assert_snapshot!(lock);
+    // The audit views look the lock's packages up as `lock` ranked the indexes.
+    let check = project.dockgen(&["check", "--profile", "two.yaml"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
 }
 
 #[test]
@@ -168,6 +171,8 @@ fn unsafe_best_match_takes_the_highest_version_of_every_index() {
     let lock = project.lock(&["--index-strategy", "unsafe-best-match"]);
     assert_eq!(pin(&lock, "demo"), "demo==2.0");
     insta::assert_snapshot!(lock);
+    let check = project.dockgen(&["check", "--profile", "two.yaml"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
 
     // A version both indexes list comes from the first (the extra index's own build).
     let project = project_with_extra(&pypi, &extra, "demo<2");
