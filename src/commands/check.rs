@@ -153,7 +153,7 @@ fn expand_env(text: &str) -> String {
 /// them), then what the lock's header names besides (an input's own `--index-url`,
 /// `--find-links`, relative to the lock). The header's `exclude-newer` applies, so the
 /// indexes are seen as the lock saw them.
-fn lock_sources(
+pub(super) fn lock_sources(
     profile: &Profile,
     lock_text: &str,
     lock_dir: &Path,
@@ -208,7 +208,7 @@ fn lock_sources(
 }
 
 /// The `--index-strategy` in the lock's regenerate command, if any.
-fn lock_strategy(lock_text: &str) -> IndexStrategy {
+pub(super) fn lock_strategy(lock_text: &str) -> IndexStrategy {
     let command = lock_text
         .lines()
         .take_while(|l| l.starts_with('#'))
