@@ -603,7 +603,7 @@ impl Inner {
                 answers.push(index.answer(IndexAnswer::Missing));
                 continue;
             };
-            let answer = IndexSurvey::answer(&files, files.len() + too_new, true);
+            let answer = IndexSurvey::answer(&files, files.len() + too_new);
             answers.push(index.answer(answer));
             if !files.is_empty() {
                 found = Found::Files(index.name.clone(), files);
@@ -637,7 +637,7 @@ impl Inner {
                 answers.push(index.answer(IndexAnswer::Missing));
                 continue;
             };
-            let answer = IndexSurvey::answer(&files, files.len() + too_new, true);
+            let answer = IndexSurvey::answer(&files, files.len() + too_new);
             answers.push(index.answer(answer));
             if files.is_empty() {
                 if too_new == 0 {

@@ -49,11 +49,10 @@ impl std::fmt::Display for IndexStrategy {
 /// What one index said about a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexAnswer {
-    /// It lists files of the project; `used` when the resolver got them.
+    /// It lists files of the project (after `exclude_newer`).
     Has {
         versions: usize,
         newest: Option<Version>,
-        used: bool,
     },
     /// No page for the project.
     Missing,
@@ -82,7 +81,7 @@ pub struct SurveyedIndex {
 
 impl IndexSurvey {
     /// What `files` (one index's, after `exclude_newer`) say, `listed` files before it.
-    pub fn answer(files: &[DistFile], listed: usize, used: bool) -> IndexAnswer {
+    pub fn answer(files: &[DistFile], listed: usize) -> IndexAnswer {
         if files.is_empty() {
             return IndexAnswer::Empty {
                 too_new: listed.saturating_sub(files.len()),
@@ -93,7 +92,6 @@ impl IndexSurvey {
         IndexAnswer::Has {
             versions: versions.len(),
             newest: versions.last().map(|v| (*v).clone()),
-            used,
         }
     }
 
@@ -113,9 +111,7 @@ impl IndexSurvey {
         for surveyed in &self.indexes {
             let index = format!("`{}` ({})", surveyed.name, surveyed.url);
             match &surveyed.answer {
-                IndexAnswer::Has {
-                    versions, newest, ..
-                } => {
+                IndexAnswer::Has { versions, newest } => {
                     let noun = if *versions == 1 {
                         "version"
                     } else {
@@ -246,7 +242,6 @@ mod tests {
                 IndexAnswer::Has {
                     versions: 1,
                     newest: None,
-                    used: true,
                 },
             )],
         };
@@ -262,21 +257,52 @@ mod tests {
     }
 
     #[test]
+    fn hint_names_every_index_and_those_never_asked() {
+        let survey = IndexSurvey {
+            strategy: IndexStrategy::FirstIndex,
+            indexes: vec![
+                surveyed("private", IndexAnswer::Missing),
+                surveyed("dated", IndexAnswer::Empty { too_new: 2 }),
+                surveyed(
+                    "extra",
+                    IndexAnswer::Has {
+                        versions: 1,
+                        newest: Some(Version::from_str("0.6.17").unwrap()),
+                    },
+                ),
+                surveyed("pypi", IndexAnswer::NotAsked),
+                surveyed("mirror", IndexAnswer::NotAsked),
+            ],
+        };
+        assert_eq!(
+            survey.hint("flashinfer-cubin").unwrap(),
+            "`flashinfer-cubin` comes from the first index that has it (`--index-strategy \
+             first-index`): `private` (https://private.example/simple/) does not have it; \
+             `dated` (https://dated.example/simple/) has only files newer than \
+             `exclude-newer` (2); `extra` (https://extra.example/simple/) has 1 version: \
+             0.6.17. Never asked: indexes `pypi` (https://pypi.example/simple/), `mirror` \
+             (https://mirror.example/simple/). If one of them has the version you need, list \
+             `flashinfer-cubin` under that index's `packages:` in a profile, or pass \
+             `--index-strategy unsafe-best-match` (every index asked; see `dockgen lock \
+             --help` for its risk)"
+        );
+    }
+
+    #[test]
     fn answer_counts_versions_and_dropped_files() {
         let files = [
             file("a", "1.0", "x-1.0.tar.gz"),
             file("a", "2.0", "x-2.0.tar.gz"),
         ];
         assert_eq!(
-            IndexSurvey::answer(&files, 3, false),
+            IndexSurvey::answer(&files, 3),
             IndexAnswer::Has {
                 versions: 2,
                 newest: Some(Version::from_str("2.0").unwrap()),
-                used: false
             }
         );
         assert_eq!(
-            IndexSurvey::answer(&[], 3, false),
+            IndexSurvey::answer(&[], 3),
             IndexAnswer::Empty { too_new: 3 }
         );
     }
