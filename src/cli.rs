@@ -340,8 +340,10 @@ pub struct LockArgs {
     #[arg(long = "override", value_name = "FILE")]
     pub overrides: Vec<PathBuf>,
 
-    /// Ignore files uploaded after this time, on every index (RFC 3339, or a date
-    /// `YYYY-MM-DD` meaning midnight UTC). Overrides the profile's `exclude_newer`.
+    /// Ignore files uploaded at or after this time, on every index: an RFC 3339
+    /// timestamp, or a date `YYYY-MM-DD`, which keeps the files uploaded during that
+    /// day (UTC; uv ends it in the local time zone). Overrides the profile's
+    /// `exclude_newer`.
     #[arg(long, value_name = "DATE")]
     pub exclude_newer: Option<String>,
 
