@@ -340,8 +340,10 @@ pub struct LockArgs {
     #[arg(long = "override", value_name = "FILE")]
     pub overrides: Vec<PathBuf>,
 
-    /// Ignore files uploaded after this time, on every index (RFC 3339, or a date
-    /// `YYYY-MM-DD` meaning midnight UTC). Overrides the profile's `exclude_newer`.
+    /// Ignore files uploaded at or after this time, on every index: an RFC 3339
+    /// timestamp, or a date `YYYY-MM-DD`, which keeps the files uploaded during that
+    /// day (UTC; uv ends it in the local time zone). Overrides the profile's
+    /// `exclude_newer`.
     #[arg(long, value_name = "DATE")]
     pub exclude_newer: Option<String>,
 
@@ -349,6 +351,12 @@ pub struct LockArgs {
     /// names one, or where nothing else satisfies).
     #[arg(long)]
     pub pre: bool,
+
+    /// How the general indexes (those without a `packages:` list) share a package.
+    /// Their order: the input's `--extra-index-url`s first, as given, then its
+    /// `--index-url` (or the profile's indexes), as uv orders them.
+    #[arg(long, value_enum, value_name = "STRATEGY", default_value_t)]
+    pub index_strategy: IndexStrategyArg,
 
     /// Ignore the pins of the existing lock: take the newest versions allowed.
     #[arg(short = 'U', long)]
@@ -368,6 +376,26 @@ pub struct LockArgs {
 
     #[command(flatten)]
     pub network: NetworkArgs,
+}
+
+/// `dockgen lock --index-strategy` (uv's names and meanings).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum IndexStrategyArg {
+    /// Take every version of a package from the first index that has it; later
+    /// indexes are never asked for it. Safe: a package published under the same name
+    /// on a public index cannot replace the one on your private index.
+    #[default]
+    FirstIndex,
+    /// Ask every index; try all versions of the first index that has the package
+    /// (newest first) before any of the next one's. Unsafe: when none of the first
+    /// index's versions fits, a same-named package from another index is used.
+    UnsafeFirstMatch,
+    /// Ask every index and pick the best version among all of them (pip's way; where
+    /// two list the same version, the earlier index's files are used). Unsafe: anyone
+    /// who publishes a higher version of one of your private package names on a
+    /// public index (dependency confusion) gets it into the lock. Prefer listing such
+    /// packages under their index's `packages:` in a profile.
+    UnsafeBestMatch,
 }
 
 #[derive(Debug, Args)]

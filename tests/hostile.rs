@@ -594,7 +594,7 @@ fn endless_pages_and_metadata_stop_at_their_cap() {
     );
     let stderr = project.refused(&["--upgrade", "--cache-dir", "cold"]);
     assert!(
-        stderr.contains("sent more than 16777216 bytes for `http://[index]/files/lib-1.0-py3-none-any.whl.metadata` (a metadata file)"),
+        stderr.contains("sent more than 33554432 bytes for `http://[index]/files/lib-1.0-py3-none-any.whl.metadata` (a metadata file)"),
         "{stderr}"
     );
     index.route("/simple/lib/", Route::Endless);

@@ -64,8 +64,8 @@ fn audit_commands_refuse_what_pip_reads_otherwise() {
 }
 
 /// `check` on a lock that pip reads otherwise than every audit view: a
-/// `--trusted-host` option and pins with markers, against a loopback index that serves
-/// the pinned files. Errors, so exit 1, each naming the lock's line.
+/// `--trusted-host` option and pins with markers, against a loopback index (the lock's
+/// own and the profile's) that serves the pinned files. Errors, so exit 1, each naming the lock's line.
 #[test]
 fn check_reports_trusted_hosts_and_markers() {
     use crate::support::fixture_index::{FixtureFile, FixtureIndex};
@@ -76,21 +76,21 @@ fn check_reports_trusted_hosts_and_markers() {
         FixtureFile::from_spec(&WheelSpec::new(name, "1.0")).uploaded("2024-06-01T00:00:00Z")
     };
     let (alpha, beta, gamma) = (wheel("alpha"), wheel("beta"), wheel("gamma"));
+    let index = FixtureIndex::builder()
+        .project("alpha", vec![alpha.clone()])
+        .project("beta", vec![beta.clone()])
+        .project("gamma", vec![gamma.clone()])
+        .start();
     let lock = format!(
         "--index-url {url}\n--trusted-host 127.0.0.1\n\
          alpha==1.0 ; sys_platform == \"win32\" \\\n    --hash=sha256:{a}\n\
          beta==1.0 ; python_version >= \"3.8\" \\\n    --hash=sha256:{b}\n\
          gamma==1.0 \\\n    --hash=sha256:{c}\n",
-        url = "http://127.0.0.1/simple",
+        url = index.url(),
         a = alpha.sha256(),
         b = beta.sha256(),
         c = gamma.sha256(),
     );
-    let index = FixtureIndex::builder()
-        .project("alpha", vec![alpha])
-        .project("beta", vec![beta])
-        .project("gamma", vec![gamma])
-        .start();
     std::fs::write(
         dir.path().join("fixture.yaml"),
         format!(

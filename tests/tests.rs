@@ -13,6 +13,7 @@ mod examples;
 mod fixture_index;
 mod hostile;
 mod index;
+mod index_priority;
 mod lock;
 mod lock_integrity;
 mod malformed;

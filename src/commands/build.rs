@@ -26,7 +26,6 @@ use crate::build::wheelhouse::{WheelhouseOptions, WheelhouseReport, fill_wheelho
 use crate::cli::BuildArgs;
 use crate::index::registry::RegistryClient;
 use crate::input::profile::{self, Profile};
-use crate::input::requirements::RequirementsInput;
 use crate::lock::LockFile;
 use crate::render::{self, Delivery};
 
@@ -126,7 +125,12 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     // Every locked file, on the host (where the credentials are): packages never travel
     // from an index into the build, so no credential can.
     let wheels_dir = plan_dir.join("wheels");
-    let wheelhouse = fetch_packages(&profile, &lock, (!served).then_some(&*wheels_dir), args)?;
+    let wheelhouse = fetch_packages(
+        &profile,
+        (&lock, &lock_text, &lock_path),
+        (!served).then_some(&*wheels_dir),
+        args,
+    )?;
     if !quiet {
         eprintln!(
             "packages: {} files ({} downloaded, {} from the store)",
@@ -327,16 +331,21 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
 /// when given.
 fn fetch_packages(
     profile: &Profile,
-    lock: &LockFile,
+    (lock, lock_text, lock_path): (&LockFile, &str, &Path),
     wheels: Option<&Path>,
     args: &BuildArgs,
 ) -> anyhow::Result<WheelhouseReport> {
-    let indexes = super::lock::index_configs(profile, &RequirementsInput::default(), None);
-    let client = RegistryClient::new(
-        indexes,
+    // The indexes as `lock` ranked them: the lock's own index lines (the input's
+    // `--extra-index-url`s) before the profile's, by the lock's `--index-strategy`.
+    let lock_dir = lock_path.parent().unwrap_or(Path::new("."));
+    let (indexes, _) = super::check::lock_sources(profile, lock_text, lock_dir);
+    let base = RegistryClient::new(
+        indexes.clone(),
         Vec::new(),
         super::client_options(&args.network, None),
     )?;
+    // A view over `base`, which must outlive it (it owns the runtime).
+    let client = base.for_indexes_with(&indexes, super::check::lock_strategy(lock_text));
     let report = fill_wheelhouse(
         lock,
         &client,

@@ -13,6 +13,7 @@ use crate::audit::facts::{self, Facts};
 use crate::cli::{CheckArgs, NetworkArgs};
 use crate::index::find_links::FindLinksSource;
 use crate::index::registry::{IndexConfig, RegistryClient};
+use crate::index::strategy::IndexStrategy;
 use crate::input::profile::{self, Profile};
 use crate::input::requirements::RequirementsInput;
 use crate::input::target::Target;
@@ -91,11 +92,13 @@ impl Audit {
         let lock_dir = lock_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let (indexes, find_links) = lock_sources(&profile, &lock_text, &lock_dir);
         let progress = super::show_progress(quiet).then(super::progress_bar);
-        let client = RegistryClient::new(
-            indexes,
+        let base = RegistryClient::new(
+            indexes.clone(),
             find_links,
             super::client_options(network, progress.clone()),
         )?;
+        // A view over `base`, which must outlive it (it owns the runtime).
+        let client = base.for_indexes_with(&indexes, lock_strategy(&lock_text));
         let jobs = network.concurrency.clamp(1, 8);
         let facts = facts::gather(&lock, &client, &target, jobs).with_context(|| {
             format!(
@@ -152,12 +155,13 @@ fn expand_env(text: &str) -> String {
 /// them), then what the lock's header names besides (an input's own `--index-url`,
 /// `--find-links`, relative to the lock). The header's `exclude-newer` applies, so the
 /// indexes are seen as the lock saw them.
-fn lock_sources(
+pub(super) fn lock_sources(
     profile: &Profile,
     lock_text: &str,
     lock_dir: &Path,
 ) -> (Vec<IndexConfig>, Vec<FindLinksSource>) {
     let mut indexes = super::lock::index_configs(profile, &RequirementsInput::default(), None);
+    let profile_count = indexes.len();
     let mut find_links = Vec::new();
     for line in lock_text.lines() {
         let line = line.trim();
@@ -199,5 +203,56 @@ fn lock_sources(
             find_links.push(FindLinksSource::parse(value.trim(), lock_dir));
         }
     }
+    // The indexes only the lock names came from the input (`--extra-index-url`,
+    // `--index-url`), which `lock` ranks before the profile's.
+    indexes.rotate_left(profile_count);
     (indexes, find_links)
+}
+
+/// The `--index-strategy` in the lock's regenerate command, if any.
+pub(super) fn lock_strategy(lock_text: &str) -> IndexStrategy {
+    let command = lock_text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .find(|l| {
+            l.trim_start_matches(['#', ' '])
+                .starts_with("dockgen lock ")
+        });
+    let words: Vec<&str> = command.unwrap_or_default().split_whitespace().collect();
+    match words.windows(2).find(|w| w[0] == "--index-strategy") {
+        Some([_, "unsafe-best-match"]) => IndexStrategy::UnsafeBestMatch,
+        Some([_, "unsafe-first-match"]) => IndexStrategy::UnsafeFirstMatch,
+        _ => IndexStrategy::FirstIndex,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lock_command_names_the_strategy() {
+        let lock = |command: &str| format!("#\n# To update it:\n#\n#    {command}\n#\nx==1\n");
+        assert_eq!(
+            lock_strategy(&lock("dockgen lock requirements.in --profile p")),
+            IndexStrategy::FirstIndex
+        );
+        assert_eq!(
+            lock_strategy(&lock(
+                "dockgen lock requirements.in --profile p --index-strategy unsafe-best-match"
+            )),
+            IndexStrategy::UnsafeBestMatch
+        );
+        assert_eq!(
+            lock_strategy(&lock(
+                "dockgen lock r.in --index-strategy unsafe-first-match --pre"
+            )),
+            IndexStrategy::UnsafeFirstMatch
+        );
+        // Only the header's command counts.
+        assert_eq!(
+            lock_strategy("x==1\n# dockgen lock --index-strategy unsafe-best-match\n"),
+            IndexStrategy::FirstIndex
+        );
+    }
 }

@@ -15,9 +15,10 @@ use pep508_rs::{ExtraName, PackageName};
 
 use super::Failure;
 use super::files::{display_path, relative_path, stale_diff, write_atomically};
-use crate::cli::LockArgs;
+use crate::cli::{IndexStrategyArg, LockArgs};
 use crate::index::find_links::FindLinksSource;
 use crate::index::registry::{IndexConfig, RegistryClient};
+use crate::index::strategy::IndexStrategy;
 use crate::input::profile::{self, Profile};
 use crate::input::pyproject::read_pyproject;
 use crate::input::requirements::{
@@ -157,6 +158,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     let options = super::client_options(&args.network, progress.clone());
     let find_links = find_links(&input);
     let client = RegistryClient::new(all_indexes(&jobs)?, find_links, options)?;
+    let strategy = index_strategy(args.index_strategy);
 
     // Resolve every profile, in parallel, against the one client.
     let results: Vec<(usize, Result<Resolution, ResolveError>)> = std::thread::scope(|scope| {
@@ -164,7 +166,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             .iter()
             .enumerate()
             .map(|(i, job)| {
-                let source = client.for_indexes(&job.indexes);
+                let source = client.for_indexes_with(&job.indexes, strategy);
                 let handle =
                     scope.spawn(move || resolve::resolve(&source, &job.request, &job.profile.name));
                 (i, handle)
@@ -253,7 +255,7 @@ fn compare_pinned_files(
             continue;
         };
         let names = super::pinned::pylock_names(&pylock_path(&job.lock_path, &job.profile.name));
-        let source = client.for_indexes(&job.indexes);
+        let source = client.for_indexes_with(&job.indexes, index_strategy(args.index_strategy));
         let drift = super::pinned::compare(previous, &names, resolution, &source, |name| {
             args.upgrade || upgrade.contains(name)
         })?;
@@ -316,25 +318,24 @@ fn root_requirements(requirements: &[InputRequirement], lock_path: &Path) -> Vec
         .collect()
 }
 
+/// `--exclude-newer`: a timestamp, or a bare date meaning the end of that day (UTC),
+/// as [`profile::parse_exclude_newer`] reads a profile's `exclude_newer`.
 fn parse_timestamp(value: &str) -> anyhow::Result<jiff::Timestamp> {
-    if let Ok(ts) = value.parse::<jiff::Timestamp>() {
-        return Ok(ts);
-    }
-    let date = match value.parse::<jiff::civil::Date>() {
-        Ok(date) => date,
-        Err(err) => {
-            // Say what is wrong with a `Y-M-D` date in words: the parser's own message
-            // for `9999999-01-01` is about the month.
-            let why = date_problem(value).unwrap_or_else(|| {
-                format!(
-                    "expected an RFC 3339 timestamp (2025-09-01T00:00:00Z) or a date like \
-                     2025-09-01 ({err})"
-                )
-            });
-            bail!("`--exclude-newer {value}`: {why}");
-        }
-    };
-    Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp())
+    profile::parse_exclude_newer(value).ok_or_else(|| {
+        // Say what is wrong with a `Y-M-D` date in words: the date parser's own message
+        // for `9999999-01-01` is about the month.
+        let why = date_problem(value).unwrap_or_else(|| {
+            let cause = match value.trim().parse::<jiff::civil::Date>() {
+                Err(err) => format!(": {err}"),
+                Ok(_) => ": no day after it".to_string(),
+            };
+            format!(
+                "expected an RFC 3339 timestamp (2025-09-01T00:00:00Z) or a date like \
+                 2025-09-01, which keeps the files uploaded during that day, UTC{cause}"
+            )
+        });
+        anyhow::anyhow!("`--exclude-newer {value}`: {why}")
+    })
 }
 
 /// What is wrong with `value` when it has the shape of a date (`digits-digits-digits`).
@@ -371,8 +372,10 @@ fn date_problem(value: &str) -> Option<String> {
     (!valid).then(|| format!("{year}-{month} has no day `{day}`: its days run from 01 to {days}"))
 }
 
-/// The profile's indexes, with the input's `--index-url` replacing the profile's
-/// general-purpose indexes and `--extra-index-url` appended; pinned indexes stay.
+/// The indexes of one profile's lock, in priority order, as uv orders them: the
+/// input's `--extra-index-url`s first (as given), then its `--index-url` when it has
+/// one, else the profile's general-purpose indexes. Indexes with a `packages:` list
+/// stay whatever the input says: they alone serve their packages, and nothing else.
 pub(crate) fn index_configs(
     profile: &Profile,
     input: &RequirementsInput,
@@ -381,7 +384,7 @@ pub(crate) fn index_configs(
     if input.no_index {
         return Vec::new();
     }
-    let mut configs: Vec<IndexConfig> = profile
+    let mut base: Vec<IndexConfig> = profile
         .indexes
         .iter()
         .filter(|i| i.packages.is_some() || input.index_url.is_none())
@@ -392,23 +395,36 @@ pub(crate) fn index_configs(
             exclude_newer: exclude_newer.or(i.exclude_newer),
         })
         .collect();
-    let extra = input.index_url.iter().chain(&input.extra_index_urls);
-    for (n, url) in extra.enumerate() {
-        if configs.iter().any(|c| c.url == *url) {
-            continue;
-        }
-        configs.push(IndexConfig {
-            name: if n == 0 && input.index_url.is_some() {
-                "index-url".into()
-            } else {
-                format!("extra-index-{n}")
+    // Named as before this order existed (`index-url`, then `extra-index-N` counting
+    // it), so the names in existing locks' headers stay.
+    let mut extras: Vec<IndexConfig> = Vec::new();
+    let named = input.index_url.iter().chain(&input.extra_index_urls);
+    for (n, url) in named.enumerate() {
+        let is_index_url = n == 0 && input.index_url.is_some();
+        let same = |c: &IndexConfig| c.url == *url;
+        let config = match base.iter().position(same) {
+            // A pinned index keeps its role; `--index-url` is where it would go anyway.
+            Some(i) if is_index_url || base[i].packages.is_some() => continue,
+            // A profile index the input names as an extra index moves up, by its name.
+            Some(i) => base.remove(i),
+            None if extras.iter().any(same) => continue,
+            None => IndexConfig {
+                name: match is_index_url {
+                    true => "index-url".into(),
+                    false => format!("extra-index-{n}"),
+                },
+                url: url.clone(),
+                packages: None,
+                exclude_newer,
             },
-            url: url.clone(),
-            packages: None,
-            exclude_newer,
-        });
+        };
+        match is_index_url {
+            true => base.push(config),
+            false => extras.push(config),
+        }
     }
-    configs
+    extras.extend(base);
+    extras
 }
 
 /// Every index any job uses, once by name, so one client (and one set of
@@ -430,6 +446,14 @@ fn all_indexes(jobs: &[Job]) -> anyhow::Result<Vec<IndexConfig>> {
         }
     }
     Ok(all)
+}
+
+fn index_strategy(arg: IndexStrategyArg) -> IndexStrategy {
+    match arg {
+        IndexStrategyArg::FirstIndex => IndexStrategy::FirstIndex,
+        IndexStrategyArg::UnsafeFirstMatch => IndexStrategy::UnsafeFirstMatch,
+        IndexStrategyArg::UnsafeBestMatch => IndexStrategy::UnsafeBestMatch,
+    }
 }
 
 fn find_links(input: &RequirementsInput) -> Vec<FindLinksSource> {
@@ -492,8 +516,32 @@ fn header(
     if args.pre {
         command.push("--pre".into());
     }
-    let general: Vec<&IndexConfig> = indexes.iter().filter(|i| i.packages.is_none()).collect();
-    let pinned: Vec<&IndexConfig> = indexes.iter().filter(|i| i.packages.is_some()).collect();
+    if args.index_strategy != IndexStrategyArg::FirstIndex {
+        command.push(format!(
+            "--index-strategy {}",
+            index_strategy(args.index_strategy)
+        ));
+    }
+    // pip's order, which does not rank indexes: the input's extra indexes after the
+    // others, so the lock's `--index-url` stays the profile's (or the input's).
+    let is_extra = |i: &IndexConfig| {
+        input.extra_index_urls.contains(&i.url) && !profile.indexes.iter().any(|p| p.url == i.url)
+    };
+    let indexes: Vec<&IndexConfig> = indexes
+        .iter()
+        .filter(|i| !is_extra(i))
+        .chain(indexes.iter().filter(|i| is_extra(i)))
+        .collect();
+    let general: Vec<&IndexConfig> = indexes
+        .iter()
+        .copied()
+        .filter(|i| i.packages.is_none())
+        .collect();
+    let pinned: Vec<&IndexConfig> = indexes
+        .iter()
+        .copied()
+        .filter(|i| i.packages.is_some())
+        .collect();
     LockHeader {
         profile: profile.name.clone(),
         target: profile.target_summary(),
@@ -642,17 +690,96 @@ mod tests {
         assert_eq!(profile_argument("./app/gpu", cwd, input_dir), "./gpu");
     }
 
+    fn order(input: &RequirementsInput) -> Vec<(String, String)> {
+        let profile = profile::load("cpu-x86_64", Path::new(".")).unwrap();
+        index_configs(&profile, input, None)
+            .into_iter()
+            .map(|c| (c.name, c.url.to_string()))
+            .collect()
+    }
+
+    fn url(text: &str) -> url::Url {
+        url::Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn extra_indexes_come_first_as_uv_ranks_them() {
+        let pair = |name: &str, url: &str| (name.to_string(), url.to_string());
+        let torch = pair("pytorch-cpu", "https://download.pytorch.org/whl/cpu");
+        let pypi = pair("pypi", "https://pypi.org/simple");
+        assert_eq!(
+            order(&RequirementsInput::default()),
+            [torch.clone(), pypi.clone()]
+        );
+        let extras = RequirementsInput {
+            extra_index_urls: vec![url("https://a.example/simple"), url("https://b.example/")],
+            ..Default::default()
+        };
+        assert_eq!(
+            order(&extras),
+            [
+                pair("extra-index-0", "https://a.example/simple"),
+                pair("extra-index-1", "https://b.example/"),
+                torch.clone(),
+                pypi.clone()
+            ]
+        );
+        // `--index-url` replaces the profile's general indexes, after the extra ones;
+        // an extra index naming a pinned index's URL leaves it pinned.
+        let both = RequirementsInput {
+            index_url: Some(url("https://mirror.example/simple")),
+            extra_index_urls: vec![
+                url("https://a.example/simple"),
+                url("https://download.pytorch.org/whl/cpu"),
+                url("https://a.example/simple"),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            order(&both),
+            [
+                pair("extra-index-1", "https://a.example/simple"),
+                torch.clone(),
+                pair("index-url", "https://mirror.example/simple"),
+            ]
+        );
+        // A profile index named again as an extra index moves up, keeping its name.
+        let again = RequirementsInput {
+            extra_index_urls: vec![url("https://a.example/"), url("https://pypi.org/simple")],
+            ..Default::default()
+        };
+        assert_eq!(
+            order(&again),
+            [
+                pair("extra-index-0", "https://a.example/"),
+                pypi.clone(),
+                torch.clone()
+            ]
+        );
+        let none = RequirementsInput {
+            no_index: true,
+            ..extras
+        };
+        assert_eq!(order(&none), []);
+    }
+
     #[test]
     fn exclude_newer_accepts_dates_and_timestamps() {
+        // The whole day is kept: the cut-off is the next midnight, UTC.
         assert_eq!(
             parse_timestamp("2025-09-01").unwrap().to_string(),
-            "2025-09-01T00:00:00Z"
+            "2025-09-02T00:00:00Z"
         );
         assert_eq!(
             parse_timestamp("2025-09-01T12:30:00Z").unwrap().to_string(),
             "2025-09-01T12:30:00Z"
         );
-        assert!(parse_timestamp("yesterday").is_err());
+        assert_eq!(
+            parse_timestamp("9999-12-31").unwrap_err().to_string(),
+            "`--exclude-newer 9999-12-31`: expected an RFC 3339 timestamp \
+             (2025-09-01T00:00:00Z) or a date like 2025-09-01, which keeps the files \
+             uploaded during that day, UTC: no day after it"
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod client;
 pub mod find_links;
 pub mod registry;
 pub mod simple;
+pub mod strategy;
 pub mod validate;
 
 use pep440_rs::{Version, VersionSpecifiers};
@@ -98,8 +99,8 @@ pub struct BuildSystem {
 /// What the resolver may ask of the indexes. Calls block the calling thread; the
 /// resolver runs on a thread of its own while the source works concurrently.
 pub trait PackageSource: Send + Sync {
-    /// The files of `name`, from the one index that serves it (first index that has it,
-    /// or the index whose `packages:` list names it). A project no index has is
+    /// The files of `name`, from the index that serves it (the index whose `packages:`
+    /// list names it, else the general indexes by the source's [`strategy::IndexStrategy`]). A project no index has is
     /// `Ok(None)`, not an error.
     fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectFiles>>, IndexError>;
 
@@ -109,6 +110,13 @@ pub trait PackageSource: Send + Sync {
 
     /// The sha256 of a file: the published one, or the file downloaded and hashed.
     fn sha256(&self, file: &DistFile) -> Result<String, IndexError>;
+
+    /// Which general indexes were asked for `name` and what each had (after
+    /// [`PackageSource::project`] was asked), for explanations; `None` when the source
+    /// does not keep such a record.
+    fn survey(&self, _name: &PackageName) -> Option<strategy::IndexSurvey> {
+        None
+    }
 
     /// Hints that the resolver will soon ask for these; a source may start fetching.
     fn prefetch_project(&self, _name: &PackageName) {}

@@ -1,6 +1,6 @@
 //! [`RegistryClient`]: the [`PackageSource`] over real indexes and `--find-links`
-//! sources. It applies the index policy (`packages:` pinning, first index that has a
-//! project wins, `exclude_newer`), finds metadata the cheapest way (sidecar, range
+//! sources. It applies the index policy (`packages:` pinning, `--index-strategy`
+//! among the general indexes, `exclude_newer`), finds metadata the cheapest way (sidecar, range
 //! requests, whole file), verifies hashes, and deduplicates concurrent requests.
 //!
 //! The resolver calls from a plain thread; each call blocks on a future run by the
@@ -27,6 +27,7 @@ use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec, redact};
 use super::find_links::{FindLinksSource, list_dir};
 use super::metadata::{self, MetadataError};
 use super::simple::{self, PageFile, SimplePage};
+use super::strategy::{IndexAnswer, IndexStrategy, IndexSurvey, SurveyedIndex, merge_best_match};
 use super::zip::{self, RangeError};
 use super::{
     BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
@@ -40,7 +41,7 @@ pub struct IndexConfig {
     pub url: Url,
     /// When set, this index serves only these projects, and they come only from it.
     pub packages: Option<BTreeSet<PackageName>>,
-    /// Ignore files uploaded after this instant.
+    /// Ignore files uploaded at or after this instant (uv's rule).
     pub exclude_newer: Option<jiff::Timestamp>,
 }
 
@@ -118,6 +119,15 @@ struct Index {
 }
 
 impl Index {
+    /// This index's line in an [`IndexSurvey`].
+    fn answer(&self, answer: IndexAnswer) -> SurveyedIndex {
+        SurveyedIndex {
+            name: self.name.clone(),
+            url: redact(&self.url),
+            answer,
+        }
+    }
+
     fn new(config: IndexConfig) -> Self {
         let mut url = strip_userinfo(&config.url);
         if !url.path().ends_with('/') {
@@ -158,6 +168,19 @@ struct Inner {
     build_systems: Arc<SharedMap<String, Arc<BuildSystem>>>,
     /// Published sha256 of `.metadata` sidecars, by file URL (not part of `DistFile`).
     sidecar_hashes: Arc<Mutex<HashMap<String, String>>>,
+    /// How the general indexes share a project (`--index-strategy`).
+    strategy: IndexStrategy,
+    /// Which general indexes were asked for each project, for explanations.
+    surveys: Mutex<HashMap<PackageName, IndexSurvey>>,
+}
+
+/// What the indexes asked for a project gave.
+enum Found {
+    /// Files, and the (first) index they came from.
+    Files(Arc<str>, Vec<DistFile>),
+    /// Only an empty page, on this index.
+    Empty(Arc<str>),
+    Nothing,
 }
 
 /// A project page as cached: the parsed files and the HTTP policy that says when to
@@ -288,6 +311,8 @@ impl RegistryClient {
                 listings: Arc::default(),
                 build_systems: Arc::default(),
                 sidecar_hashes: Arc::default(),
+                strategy: IndexStrategy::default(),
+                surveys: Mutex::default(),
             }),
             handle,
             runtime,
@@ -300,6 +325,15 @@ impl RegistryClient {
     /// those registered when this client was made, so make it with every index any
     /// view will use.
     pub fn for_indexes(&self, indexes: &[IndexConfig]) -> RegistryClient {
+        self.for_indexes_with(indexes, IndexStrategy::default())
+    }
+
+    /// [`RegistryClient::for_indexes`], the general indexes sharing projects by `strategy`.
+    pub fn for_indexes_with(
+        &self,
+        indexes: &[IndexConfig],
+        strategy: IndexStrategy,
+    ) -> RegistryClient {
         let inner = &self.inner;
         RegistryClient {
             inner: Arc::new(Inner {
@@ -315,6 +349,8 @@ impl RegistryClient {
                 listings: inner.listings.clone(),
                 build_systems: inner.build_systems.clone(),
                 sidecar_hashes: inner.sidecar_hashes.clone(),
+                strategy,
+                surveys: Mutex::default(),
             }),
             handle: self.handle.clone(),
             runtime: None,
@@ -399,6 +435,14 @@ impl PackageSource for RegistryClient {
         let inner = self.inner.clone();
         let file = file.clone();
         self.block_on(async move { inner.sha256(&file).await })
+    }
+
+    fn survey(&self, name: &PackageName) -> Option<IndexSurvey> {
+        let surveys = self.inner.surveys.lock();
+        surveys
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
     }
 
     fn prefetch_project(&self, name: &PackageName) {
@@ -494,31 +538,28 @@ impl Inner {
                     .is_some_and(|p| p.contains(name))
             })
             .collect();
-        let candidates: Vec<&Index> = if pinned.is_empty() {
-            self.indexes
+        let found = if pinned.is_empty() {
+            let general: Vec<&Index> = self
+                .indexes
                 .iter()
                 .filter(|index| index.config.packages.is_none())
-                .collect()
-        } else {
-            pinned
-        };
-        let mut found: Option<(Arc<str>, Vec<DistFile>)> = None;
-        // The first index with a page for the project but no files on it: the project
-        // is there, only empty, and "not in any index" would mislead.
-        let mut empty: Option<Arc<str>> = None;
-        for index in candidates {
-            let Some((files, too_new)) = self.index_files(index, name).await? else {
-                continue;
+                .collect();
+            let (found, answers) = match self.strategy {
+                IndexStrategy::FirstIndex => self.first_index_files(name, &general).await?,
+                IndexStrategy::UnsafeBestMatch | IndexStrategy::UnsafeFirstMatch => {
+                    self.every_index_files(name, &general).await?
+                }
             };
-            if !files.is_empty() {
-                found = Some((index.name.clone(), files));
-                break;
-            }
-            tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
-            if too_new == 0 {
-                empty.get_or_insert_with(|| index.name.clone());
-            }
-        }
+            let survey = IndexSurvey {
+                strategy: self.strategy,
+                indexes: answers,
+            };
+            let mut surveys = self.surveys.lock().unwrap_or_else(PoisonError::into_inner);
+            surveys.insert(name.clone(), survey);
+            found
+        } else {
+            self.first_index_files(name, &pinned).await?.0
+        };
         let mut extra = Vec::new();
         for source in self.find_links.iter() {
             let files = source
@@ -530,13 +571,11 @@ impl Inner {
             extra.extend(simple::to_dist_files(&files, name, &source.name, local)?);
             self.remember_sidecar_hashes(&files);
         }
-        let (index, mut files) = match found {
-            Some(found) => found,
-            None => match (extra.first(), empty) {
-                (Some(first), _) => (first.index.clone(), Vec::new()),
-                (None, Some(index)) => (index, Vec::new()),
-                (None, None) => return Ok(None),
-            },
+        let (index, mut files) = match (found, extra.first()) {
+            (Found::Files(index, files), _) => (index, files),
+            (_, Some(first)) => (first.index.clone(), Vec::new()),
+            (Found::Empty(index), None) => (index, Vec::new()),
+            (Found::Nothing, None) => return Ok(None),
         };
         files.extend(extra);
         Ok(Some(Arc::new(ProjectFiles {
@@ -544,6 +583,77 @@ impl Inner {
             index,
             files,
         })))
+    }
+
+    /// First-index: the files of the first of `indexes` that has usable files of
+    /// `name`; the indexes after it are never asked.
+    async fn first_index_files(
+        &self,
+        name: &PackageName,
+        indexes: &[&Index],
+    ) -> Result<(Found, Vec<SurveyedIndex>), IndexError> {
+        let mut found = Found::Nothing;
+        let mut answers = Vec::with_capacity(indexes.len());
+        for index in indexes {
+            if matches!(found, Found::Files(..)) {
+                answers.push(index.answer(IndexAnswer::NotAsked));
+                continue;
+            }
+            let Some((files, too_new)) = self.index_files(index, name).await? else {
+                answers.push(index.answer(IndexAnswer::Missing));
+                continue;
+            };
+            let answer = IndexSurvey::answer(&files, files.len() + too_new);
+            answers.push(index.answer(answer));
+            if !files.is_empty() {
+                found = Found::Files(index.name.clone(), files);
+                continue;
+            }
+            tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
+            // The first index with a page for the project but no files on it: the
+            // project is there, only empty, and "not in any index" would mislead.
+            if too_new == 0 && matches!(found, Found::Nothing) {
+                found = Found::Empty(index.name.clone());
+            }
+        }
+        Ok((found, answers))
+    }
+
+    /// Unsafe-best-match and unsafe-first-match: every index asked at once, their
+    /// versions merged ([`merge_best_match`]).
+    async fn every_index_files(
+        &self,
+        name: &PackageName,
+        indexes: &[&Index],
+    ) -> Result<(Found, Vec<SurveyedIndex>), IndexError> {
+        let pages =
+            futures::future::join_all(indexes.iter().map(|i| self.index_files(i, name))).await;
+        let mut answers = Vec::with_capacity(indexes.len());
+        let mut per_index = Vec::new();
+        let mut first: Option<Arc<str>> = None;
+        let mut empty: Option<Arc<str>> = None;
+        for (index, page) in indexes.iter().zip(pages) {
+            let Some((files, too_new)) = page? else {
+                answers.push(index.answer(IndexAnswer::Missing));
+                continue;
+            };
+            let answer = IndexSurvey::answer(&files, files.len() + too_new);
+            answers.push(index.answer(answer));
+            if files.is_empty() {
+                if too_new == 0 {
+                    empty.get_or_insert_with(|| index.name.clone());
+                }
+                continue;
+            }
+            first.get_or_insert_with(|| index.name.clone());
+            per_index.push(files);
+        }
+        let found = match (first, empty) {
+            (Some(first), _) => Found::Files(first, merge_best_match(per_index)),
+            (None, Some(empty)) => Found::Empty(empty),
+            (None, None) => Found::Nothing,
+        };
+        Ok((found, answers))
     }
 
     /// The files of `name` on one index after `exclude_newer`, and how many that
@@ -583,7 +693,7 @@ impl Inner {
                     index.name
                 );
             }
-            files.retain(|f| f.upload_time.is_none_or(|t| t <= cutoff));
+            files.retain(|f| f.upload_time.is_none_or(|t| t < cutoff));
         }
         let local = index.url.scheme() == "file";
         let dist_files = simple::to_dist_files(&files, name, &index.name, local)?;

@@ -1037,14 +1037,20 @@ fn is_dotted_identifier(s: &str) -> bool {
     })
 }
 
-fn parse_exclude_newer(text: &str) -> Option<jiff::Timestamp> {
+/// An `exclude_newer` value, as uv 0.13 reads it: an RFC 3339 timestamp as written, or
+/// a bare date `YYYY-MM-DD` meaning the end of that day (files uploaded during it are
+/// kept). uv ends the day in the local time zone; dockgen in UTC, so that a lock's
+/// regenerate command gives the same lock on every machine.
+pub(crate) fn parse_exclude_newer(text: &str) -> Option<jiff::Timestamp> {
     let text = text.trim();
     if let Ok(ts) = text.parse::<jiff::Timestamp>() {
         return Some(ts);
     }
     let date = text.parse::<jiff::civil::Date>().ok()?;
-    // A bare date means midnight UTC at the start of that day.
-    date.to_zoned(jiff::tz::TimeZone::UTC)
+    // Files are kept when uploaded strictly before the cut-off: the next midnight.
+    date.tomorrow()
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
         .ok()
         .map(|z| z.timestamp())
 }

@@ -40,6 +40,9 @@ pub struct Candidates {
     pub excluded: ExclusionCounts,
     /// The index that has a page for the project but lists no files on it.
     pub empty_on: Option<std::sync::Arc<str>>,
+    /// Unsafe-first-match: the indexes in priority order; versions are tried by the
+    /// rank of their index first, newest first within one.
+    pub index_order: Option<Vec<std::sync::Arc<str>>>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -111,7 +114,20 @@ impl Candidates {
             versions,
             excluded,
             empty_on: project.files.is_empty().then(|| project.index.clone()),
+            index_order: None,
         }
+    }
+}
+
+impl Candidates {
+    /// Where `candidate`'s index stands in [`Candidates::index_order`] (find-links
+    /// sources and unknown indexes last).
+    pub fn index_rank(&self, candidate: &Candidate) -> usize {
+        let index = &candidate.representative().index;
+        self.index_order
+            .as_ref()
+            .and_then(|order| order.iter().position(|i| i == index))
+            .unwrap_or(usize::MAX)
     }
 }
 

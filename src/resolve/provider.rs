@@ -25,6 +25,7 @@ use super::{
     Dependency, LockedFile, RequiredBy, Resolution, ResolveError, ResolveRequest, ResolvedPackage,
     specifier_text,
 };
+use crate::index::strategy::IndexStrategy;
 use crate::index::{CoreMetadata, DistFile, IndexError, PackageSource};
 
 /// How many threads warm the source ahead of the solver. They mostly wait on the
@@ -278,7 +279,16 @@ impl Provider<'_> {
             return Ok(found.clone());
         }
         let candidates = match self.source.project(name)? {
-            Some(project) => Candidates::new(&project, &self.request.target, self.policy(name)),
+            Some(project) => {
+                let mut candidates =
+                    Candidates::new(&project, &self.request.target, self.policy(name));
+                candidates.index_order = self
+                    .source
+                    .survey(name)
+                    .filter(|s| s.strategy == IndexStrategy::UnsafeFirstMatch)
+                    .map(|s| s.indexes.into_iter().map(|i| i.name).collect());
+                candidates
+            }
             None => {
                 self.missing
                     .lock()
@@ -340,7 +350,17 @@ impl Provider<'_> {
         }
         let allow_pre = self.request.prereleases || self.inputs.prerelease_named.contains(name);
         let mut newest_pre = None;
-        for entry in candidates.versions.iter().rev().filter(|e| usable(e)) {
+        let newest_first = candidates.versions.iter().rev().filter(|e| usable(e));
+        let order: Box<dyn Iterator<Item = (&Version, &Candidate)>> = match candidates.index_order {
+            None => Box::new(newest_first),
+            Some(_) => {
+                let mut ranked: Vec<_> = newest_first.collect();
+                // Stable: newest first within one index.
+                ranked.sort_by_key(|(_, c)| candidates.index_rank(c));
+                Box::new(ranked.into_iter())
+            }
+        };
+        for entry in order {
             if allow_pre || !entry.0.any_prerelease() {
                 return Some(entry);
             }
@@ -416,6 +436,12 @@ impl Provider<'_> {
             tracing::warn!("`{name}` {version} is set aside: {error}");
             versions.insert(version.clone(), error.to_string());
         }
+    }
+
+    /// Which indexes had `name` and which were never asked, when the index choice may
+    /// be why no version fits.
+    pub(super) fn index_hint(&self, name: &PackageName) -> Option<String> {
+        self.source.survey(name)?.hint(name.as_ref())
     }
 
     fn queue_prefetch(&self, name: &PackageName, range: &Range) {

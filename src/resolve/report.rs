@@ -1,6 +1,6 @@
 //! "No solution" explained in words: the derivation PubGrub found, with versions
 //! shown as a person would write them, and the facts behind each dead end (not in any
-//! index, needs another Python, yanked).
+//! index, needs another Python, yanked, which indexes had it and which were not asked).
 
 use std::ops::Bound;
 
@@ -23,7 +23,8 @@ pub(super) fn explain(tree: Tree, provider: &Provider<'_>) -> String {
     let hints: Vec<String> = names
         .into_iter()
         .filter_map(|p| p.name())
-        .filter_map(|name| provider.exclusion_hint(name))
+        .flat_map(|name| [provider.exclusion_hint(name), provider.index_hint(name)])
+        .flatten()
         .collect();
     for hint in hints {
         text.push_str("\n\nhint: ");

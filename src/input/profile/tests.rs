@@ -232,7 +232,8 @@ indexes:
             name: "mirror".into(),
             url: Url::parse("https://pypi.internal.example/simple/").unwrap(),
             packages: None,
-            exclude_newer: Some("2024-06-01T00:00:00Z".parse().unwrap()),
+            // The end of the day: files uploaded on 2024-06-01 are kept.
+            exclude_newer: Some("2024-06-02T00:00:00Z".parse().unwrap()),
         }]
     );
     // Everything but the name and the indexes is the parent's.
@@ -441,8 +442,13 @@ fn index_errors() {
 #[test]
 fn exclude_newer_accepts_timestamps_and_dates() {
     for (text, expected) in [
-        ("2024-06-01", "2024-06-01T00:00:00Z"),
+        // A bare date keeps its whole day (UTC), as uv keeps it.
+        ("2024-06-01", "2024-06-02T00:00:00Z"),
+        (" 2024-06-01 ", "2024-06-02T00:00:00Z"),
+        ("2024-12-31", "2025-01-01T00:00:00Z"),
+        ("2024-02-28", "2024-02-29T00:00:00Z"),
         ("2024-06-01T12:30:00Z", "2024-06-01T12:30:00Z"),
+        ("2024-06-01T00:00:00Z", "2024-06-01T00:00:00Z"),
         ("2024-06-01T12:30:00+02:00", "2024-06-01T10:30:00Z"),
     ] {
         assert_eq!(
@@ -452,6 +458,8 @@ fn exclude_newer_accepts_timestamps_and_dates() {
         );
     }
     assert_eq!(parse_exclude_newer("2024-13-01"), None);
+    assert_eq!(parse_exclude_newer("2024-02-30"), None);
+    assert_eq!(parse_exclude_newer("9999-12-31"), None);
 }
 
 #[test]
