@@ -73,6 +73,9 @@ pub struct ClientOptions {
     pub env_credentials: bool,
     /// Run on this runtime instead of an own one (2 workers).
     pub runtime: Option<tokio::runtime::Handle>,
+    /// URLs of direct references: the credentials in their userinfo are bound to their
+    /// origin (after the indexes' own).
+    pub direct_urls: Vec<Url>,
 }
 
 impl Default for ClientOptions {
@@ -90,6 +93,7 @@ impl Default for ClientOptions {
             netrc: NetrcSource::Default,
             env_credentials: true,
             runtime: None,
+            direct_urls: Vec::new(),
         }
     }
 }
@@ -225,6 +229,11 @@ impl RegistryClient {
                 auth.insert(&config.url, credentials);
             }
             states.push(Index::new(config));
+        }
+        for url in &options.direct_urls {
+            if let Some(credentials) = Credentials::from_url(url) {
+                auth.insert(url, credentials);
+            }
         }
         match &options.netrc {
             NetrcSource::Default => {

@@ -18,6 +18,9 @@ pub struct LockedPin {
     pub name: String,
     pub version: Version,
     pub hashes: Vec<String>,
+    /// The URL of a direct reference (`name @ URL`), as written; its version is the
+    /// one its archive's file name says.
+    pub url: Option<String>,
     pub line: usize,
     /// The `# via` annotation: the inputs (`-r FILE`) and packages that require it.
     pub via: Vec<Via>,
@@ -172,10 +175,26 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
         }
         let mut words = content.split_whitespace();
         let first = words.next().unwrap_or_default();
+        let mut url = None;
         if !first.starts_with("--hash") {
-            let (name, version) = first
-                .split_once("==")
-                .ok_or_else(|| syntax(format!("expected `name==version`, found `{first}`")))?;
+            let direct;
+            let (name, version) = match first.split_once("==") {
+                Some(pin) => pin,
+                None if content.split_whitespace().nth(1) == Some("@") => {
+                    words.next();
+                    let written = words
+                        .next()
+                        .ok_or_else(|| syntax(format!("expected a URL after `{first} @`")))?;
+                    direct = direct_version(first, written).map_err(syntax)?;
+                    url = Some(written.to_string());
+                    (first, direct.as_str())
+                }
+                None => {
+                    return Err(syntax(format!(
+                        "expected `name==version` or `name @ URL`, found `{first}`"
+                    )));
+                }
+            };
             let written = name.split('[').next().unwrap_or(name);
             let name = PackageName::from_str(written)
                 .map_err(|e| syntax(format!("bad package name `{written}`: {e}")))?;
@@ -187,6 +206,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                     name: written.to_string(),
                     version,
                     hashes: Vec::new(),
+                    url,
                     line,
                     via: Vec::new(),
                 },
@@ -221,6 +241,24 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
     Ok(lock)
 }
 
+/// The version of the direct reference `name @ url`, from its archive's file name (a
+/// wheel's, or an sdist's `name-version.tar.gz`), as the lock writer relies on.
+fn direct_version(name: &str, url: &str) -> Result<String, String> {
+    let name_part = name.split('[').next().unwrap_or(name);
+    let package = PackageName::from_str(name_part)
+        .map_err(|e| format!("bad package name `{name_part}`: {e}"))?;
+    let path = url.split(['#', '?']).next().unwrap_or(url);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let filename = percent_encoding::percent_decode_str(last).decode_utf8_lossy();
+    match crate::index::filename::parse(&filename, &package) {
+        Ok(Some(parsed)) => Ok(parsed.version().to_string()),
+        _ => Err(format!(
+            "cannot tell the version of `{name} @ {}` from its file name `{filename}`",
+            crate::secrets::url_text(url)
+        )),
+    }
+}
+
 /// `# via` annotations by the pin they follow: `    # via a` or `    # via` then
 /// `    #   a` lines, as pip-compile and dockgen write them.
 fn via_annotations(text: &str) -> BTreeMap<String, Vec<String>> {
@@ -229,8 +267,13 @@ fn via_annotations(text: &str) -> BTreeMap<String, Vec<String>> {
     let mut listing = false;
     for line in text.lines() {
         let trimmed = line.trim_start();
-        if !line.starts_with([' ', '#', '-']) && line.contains("==") {
-            let name = line.split("==").next().unwrap_or_default();
+        if !line.starts_with([' ', '#', '-']) && (line.contains("==") || line.contains(" @ ")) {
+            let name = line
+                .split("==")
+                .next()
+                .and_then(|l| l.split(" @ ").next())
+                .unwrap_or_default()
+                .trim();
             current = Some(name.split('[').next().unwrap_or(name).to_string());
             listing = false;
         } else if let Some(rest) = trimmed.strip_prefix("# via") {
@@ -416,7 +459,7 @@ mod tests {
         let error = parse("ok==1.0\nnot-a-pin>=2\n", Path::new("l.txt")).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "l.txt:2: expected `name==version`, found `not-a-pin>=2`"
+            "l.txt:2: expected `name==version` or `name @ URL`, found `not-a-pin>=2`"
         );
     }
 }

@@ -81,7 +81,7 @@ pub(super) fn solve(
     request: &ResolveRequest,
     profile: &str,
 ) -> Result<Resolution, ResolveError> {
-    let inputs = Inputs::new(request)?;
+    let inputs = Inputs::new(request, source)?;
     let (tx, rx) = channel();
     let provider = Provider {
         source,
@@ -125,17 +125,21 @@ pub(super) fn solve(
 }
 
 impl Inputs {
-    fn new(request: &ResolveRequest) -> Result<Self, ResolveError> {
+    fn new(request: &ResolveRequest, source: &dyn PackageSource) -> Result<Self, ResolveError> {
         let env = &request.target.markers;
         let active = |reqs: &[super::RootRequirement]| -> Result<Vec<Requirement>, ResolveError> {
             reqs.iter()
                 .filter(|r| r.requirement.marker.evaluate(env, &[]))
                 .map(|r| {
-                    if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url {
+                    // A direct reference is served by the source as the only candidate
+                    // of its name; a source that does not know it must not answer it
+                    // from an index.
+                    if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url
+                        && source.direct_url(&r.requirement.name).is_none()
+                    {
                         return Err(ResolveError::Unsupported(format!(
-                            "`{}` ({}) is a direct URL requirement ({}); dockgen does not lock \
-                             direct URLs yet: publish the file on an index or a --find-links \
-                             directory and require it by version",
+                            "`{}` ({}) is a direct URL requirement ({}), but this resolution \
+                             has no source for direct references",
                             r.requirement.name,
                             r.source,
                             // As written (`${VAR}`, not its value), secrets masked.
@@ -494,6 +498,7 @@ impl Provider<'_> {
                     name: name.clone(),
                     version: version.clone(),
                     index: candidate.representative().index.clone(),
+                    direct: self.source.direct_url(name),
                     extras: active_extras,
                     files: Vec::new(),
                     dependencies,

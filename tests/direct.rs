@@ -1,0 +1,276 @@
+//! Direct references to archives (`name @ URL`, bare archive URLs, local paths) end to
+//! end: the real binary, archives served by a loopback fixture server, the index for
+//! their dependencies another fixture; the lock snapshotted whole and installed with
+//! real pip (`--require-hashes --no-deps`) in a fresh venv.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+use crate::support::run;
+use crate::support::wheels::{SdistSpec, WheelSpec};
+
+fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    let mut spec = WheelSpec::new(name, version);
+    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
+    FixtureFile::from_spec(&spec).uploaded("2024-06-01T00:00:00Z")
+}
+
+fn sdist(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
+    let mut spec = SdistSpec::new(name, version);
+    spec.requires_dist = requires.iter().map(|r| r.to_string()).collect();
+    FixtureFile::from_sdist_spec(&spec)
+}
+
+/// The index (`six` and `dep` 1.0 / 2.0) and a file server with the direct archives
+/// (served under a project nobody requires, so the index never lists them).
+fn servers() -> (FixtureIndex, FixtureIndex) {
+    let index = FixtureIndex::builder()
+        .project(
+            "dep",
+            vec![wheel("dep", "1.0", &[]), wheel("dep", "2.0", &[])],
+        )
+        .project("six", vec![wheel("six", "1.16.0", &[])])
+        .project("demo", vec![wheel("demo", "9.0", &[])])
+        .start();
+    let files = FixtureIndex::builder()
+        .project(
+            "hosted",
+            vec![
+                wheel("demo", "1.0", &["dep<2"]),
+                wheel("bare-wheel", "0.3", &[]),
+                sdist("static-sdist", "2.1", &["six"]),
+                FixtureFile::from_sdist_spec(&{
+                    let mut spec = SdistSpec::new("dynamic-sdist", "1.0");
+                    spec.dynamic = vec!["Requires-Dist".into()];
+                    spec
+                }),
+            ],
+        )
+        .start();
+    (index, files)
+}
+
+fn profile(dir: &Path, index: &FixtureIndex) {
+    std::fs::write(
+        dir.join("cpu-test.yaml"),
+        format!(
+            "name: cpu-test\nextends: cpu-x86_64\nindexes:\n  - name: pypi\n    url: {}\n",
+            index.url()
+        ),
+    )
+    .unwrap();
+}
+
+fn dockgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("NETRC", dir.join("no-netrc"))
+        .env_remove("XDG_CACHE_HOME");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("DOCKGEN_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("DOCKGEN_CACHE_DIR", dir.join("cache"));
+    command.envs(env.iter().copied());
+    command.output().expect("run dockgen")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Outputs with the servers' addresses and the temp dir replaced.
+fn redact(text: &str, dir: &Path, index: &FixtureIndex, files: &FixtureIndex) -> String {
+    let text = text.replace(&dir.display().to_string(), "[tmp]");
+    let text = text.replace(index.base().trim_start_matches("http://"), "[index]");
+    text.replace(files.base().trim_start_matches("http://"), "[files]")
+}
+
+const LOCK: &[&str] = &["lock", "requirements.in", "--profile", "cpu-test.yaml"];
+
+/// A named URL wheel, a bare URL wheel (name from the file name), a local wheel by
+/// relative path in an included file, and an sdist with static metadata: locked as
+/// `name @ URL --hash=...`, their dependencies from the index (`dep<2` wins over the
+/// index's newer `dep`, and `demo @ URL` over the index's `demo` 9.0); `--check` is
+/// stable; tree reads the lock back; real pip installs the wheels by hash.
+#[test]
+fn direct_archives_lock_and_install_with_pip() {
+    let (index, files) = servers();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    profile(dir, &index);
+    let local = wheel("local-wheel", "0.1", &["six"]);
+    std::fs::create_dir_all(dir.join("sub/wheels")).unwrap();
+    std::fs::write(dir.join("sub/wheels").join(&local.filename), &local.bytes).unwrap();
+    std::fs::write(
+        dir.join("sub/more.in"),
+        format!("./wheels/{}\n", local.filename),
+    )
+    .unwrap();
+    let demo = files.file_url("demo-1.0-py3-none-any.whl");
+    let demo_hash = wheel("demo", "1.0", &["dep<2"]).sha256();
+    std::fs::write(
+        dir.join("requirements.in"),
+        format!(
+            "demo @ {demo} --hash=sha256:{demo_hash}\n{}\n\
+             static-sdist @ {}\n-r sub/more.in\n",
+            files.file_url("bare_wheel-0.3-py3-none-any.whl"),
+            files.file_url("static_sdist-2.1.tar.gz"),
+        ),
+    )
+    .unwrap();
+
+    let output = dockgen(dir, LOCK, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    insta::assert_snapshot!(redact(&lock, dir, &index, &files));
+
+    let check = dockgen(dir, &[LOCK, &["--check"]].concat(), &[]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+
+    let tree = dockgen(
+        dir,
+        &[
+            "tree",
+            "--profile",
+            "cpu-test.yaml",
+            "--lock",
+            "locks/cpu-test.txt",
+        ],
+        &[],
+    );
+    assert!(tree.status.success(), "{}", text(&tree.stderr));
+    let tree = text(&tree.stdout);
+    assert!(tree.contains("demo==1.0"), "{tree}");
+    assert!(
+        tree.contains("dep [required: <2, installed: 1.0]"),
+        "{tree}"
+    );
+
+    // The pylock names each archive by URL and hash.
+    let output = dockgen(dir, &[LOCK, &["--pylock"]].concat(), &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let pylock = std::fs::read_to_string(dir.join("locks/pylock.cpu-test.toml")).unwrap();
+    let table: toml::Table = pylock.parse().unwrap();
+    let packages = table["packages"].as_array().unwrap();
+    let demo_entry = packages
+        .iter()
+        .find(|p| p["name"].as_str() == Some("demo"))
+        .unwrap();
+    assert_eq!(demo_entry["archive"]["url"].as_str(), Some(demo.as_str()));
+    assert_eq!(
+        demo_entry["archive"]["hashes"]["sha256"].as_str(),
+        Some(demo_hash.as_str())
+    );
+    assert!(demo_entry.get("index").is_none(), "{pylock}");
+
+    // Real pip installs the wheels of the lock by hash, nothing resolved by pip (the
+    // sdist would need a build, and so the network: it is left out of this install).
+    let wheels_only: Vec<&str> = lock
+        .split("\n\n")
+        .filter(|block| !block.starts_with("static-sdist @"))
+        .collect();
+    std::fs::write(dir.join("wheels.txt"), wheels_only.join("\n\n")).unwrap();
+    let venv = dir.join("venv");
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    let pip = venv.join("bin/pip");
+    run(Command::new(&pip)
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+        ])
+        .arg(dir.join("wheels.txt")));
+    let frozen = run(Command::new(&pip).args(["freeze", "--disable-pip-version-check"]));
+    for name in [
+        "demo @ ",
+        "bare-wheel @ ",
+        "local-wheel @ ",
+        "dep==1.0",
+        "six==1.16.0",
+    ] {
+        assert!(frozen.contains(name), "{name} not installed:\n{frozen}");
+    }
+}
+
+/// Each failure exits 2 with a message naming the requirement's URL and line.
+#[test]
+fn direct_reference_errors() {
+    let (index, files) = servers();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    profile(dir, &index);
+    let demo = files.file_url("demo-1.0-py3-none-any.whl");
+    let mut errors = Vec::new();
+    let mut attempt = |label: &str, input: String, env: &[(&str, &str)]| {
+        std::fs::write(dir.join("requirements.in"), input).unwrap();
+        let output = dockgen(dir, LOCK, env);
+        // Bad input exits 2; a resolution without a solution exits 1, as always.
+        let expected = if label.contains("conflicts") { 1 } else { 2 };
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "{label}: {}",
+            text(&output.stderr)
+        );
+        assert!(!dir.join("locks/cpu-test.txt").exists(), "{label}");
+        let stderr = text(&output.stderr);
+        assert!(!stderr.contains("s3cr3t-t0ken-value"), "{label}: {stderr}");
+        errors.push(format!(
+            "--- {label}\n{}",
+            redact(&stderr, dir, &index, &files)
+        ));
+    };
+    attempt(
+        "wrong --hash",
+        format!("demo @ {demo} --hash=sha256:{}\n", "0".repeat(64)),
+        &[],
+    );
+    // Unreachable: nothing listens on port 9 of loopback; the token is never shown.
+    attempt(
+        "unreachable",
+        "demo @ http://user:${TOKEN}@127.0.0.1:9/demo-1.0-py3-none-any.whl\n".into(),
+        &[("TOKEN", "s3cr3t-t0ken-value")],
+    );
+    attempt(
+        "not found",
+        format!("demo @ {}\n", files.file_url("demo-7.0-py3-none-any.whl")),
+        &[],
+    );
+    attempt(
+        "two urls for one name",
+        format!(
+            "demo @ {demo}\ndemo @ {}\n",
+            files.file_url("bare_wheel-0.3-py3-none-any.whl")
+        ),
+        &[],
+    );
+    attempt(
+        "sdist that needs a build",
+        format!(
+            "dynamic-sdist @ {}\n",
+            files.file_url("dynamic_sdist-1.0.tar.gz")
+        ),
+        &[],
+    );
+    std::fs::create_dir_all(dir.join("project")).unwrap();
+    attempt("local directory", "project @ ./project\n".into(), &[]);
+    attempt(
+        "bare sdist url without a name",
+        format!("{}\n", files.file_url("static_sdist-2.1.tar.gz")),
+        &[],
+    );
+    attempt(
+        "a dependency that conflicts with the archive",
+        format!("demo @ {demo}\ndep>=2\n"),
+        &[],
+    );
+    insta::assert_snapshot!(errors.join("\n"));
+}
