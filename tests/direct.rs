@@ -151,6 +151,38 @@ fn direct_archives_lock_and_install_with_pip() {
         "{tree}"
     );
 
+    // The audit views read the lock back: `check` fetches each archive and finds
+    // its locked hash; the SBOM names the archive's URL; `diff` reads both sides.
+    let check = dockgen(dir, &["check", "--profile", "cpu-test.yaml"], &[]);
+    let check_out = text(&check.stdout) + &text(&check.stderr);
+    assert!(check.status.success(), "{check_out}");
+    assert!(
+        check_out.contains("0 errors, 1 warning in 6 packages"),
+        "{check_out}"
+    );
+    let sbom = dockgen(dir, &["sbom", "--profile", "cpu-test.yaml"], &[]);
+    assert!(sbom.status.success(), "{}", text(&sbom.stderr));
+    let sbom: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
+    let component = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "demo")
+        .unwrap();
+    assert_eq!(
+        component["externalReferences"][0]["url"].as_str(),
+        Some(demo.as_str())
+    );
+    assert_eq!(component["version"], "1.0");
+    let old = lock.replace(
+        &format!("demo @ {demo} \\"),
+        &format!("demo @ {} \\", demo.as_str().replace("1.0", "0.9")),
+    );
+    std::fs::write(dir.join("old.txt"), old).unwrap();
+    let diff = dockgen(dir, &["diff", "old.txt", "locks/cpu-test.txt"], &[]);
+    let diff = text(&diff.stdout);
+    assert!(diff.contains("demo  0.9 -> 1.0"), "{diff}");
+
     // The pylock names each archive by URL and hash.
     let output = dockgen(dir, &[LOCK, &["--pylock"]].concat(), &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));

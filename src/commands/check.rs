@@ -89,11 +89,22 @@ impl Audit {
         let lock_dir = lock_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let (indexes, find_links) = lock_sources(&profile, &lock_text, &lock_dir);
         let progress = super::show_progress(quiet).then(super::progress_bar);
-        let client = RegistryClient::new(
-            indexes,
-            find_links,
-            super::client_options(network, progress.clone()),
-        )?;
+        let mut options = super::client_options(network, progress.clone());
+        // Direct references' credentials (`${VAR}` in their userinfo) go to their hosts.
+        options.direct_urls = lock
+            .pins
+            .iter()
+            .filter_map(|(name, pin)| {
+                let refs = crate::index::direct::DirectRefs::from_lock_pin(
+                    name,
+                    pin.url.as_deref()?,
+                    &[],
+                    String::new(),
+                );
+                Some(refs.ok()?.iter().next()?.request_url().clone())
+            })
+            .collect();
+        let client = RegistryClient::new(indexes, find_links, options)?;
         let jobs = network.concurrency.clamp(1, 8);
         let facts = facts::gather(&lock, &client, &target, jobs).with_context(|| {
             format!(

@@ -106,6 +106,25 @@ impl DirectRefs {
         Ok(Self { refs })
     }
 
+    /// The reference of a lock's `name @ URL` pin (`${VAR}` expanded from the
+    /// environment, as pip does when it reads the lock); `hash` values accepted.
+    pub fn from_lock_pin(
+        name: &PackageName,
+        url: &str,
+        hashes: &[String],
+        origin: String,
+    ) -> Result<Self, IndexError> {
+        let requirement = Requirement::from_str(&format!("{name} @ {url}")).map_err(|err| {
+            IndexError::Direct(Box::new(DirectFailure {
+                name: name.to_string(),
+                url: crate::secrets::url_text(url),
+                origin: origin.clone(),
+                message: format!("not a URL: {}", err.message),
+            }))
+        })?;
+        Self::collect([(&requirement, hashes, origin)])
+    }
+
     pub fn is_empty(&self) -> bool {
         self.refs.is_empty()
     }
