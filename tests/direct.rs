@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+use crate::support::fixture_index::{Auth, FixtureFile, FixtureIndex};
 use crate::support::run;
 use crate::support::wheels::{SdistSpec, WheelSpec};
 
@@ -305,4 +305,58 @@ fn direct_reference_errors() {
         &[],
     );
     insta::assert_snapshot!(errors.join("\n"));
+}
+
+/// Credentials of a direct URL come from `${VAR}`s: the download sends them, the lock
+/// keeps the `${VAR}` form (pip expands it when it reads the lock), and no output or
+/// file holds their values.
+#[test]
+fn direct_url_credentials_stay_variables() {
+    let (index, _) = servers();
+    let files = FixtureIndex::builder()
+        .auth(Auth::Basic {
+            username: "reader".into(),
+            password: "s3cr3t-t0ken-value".into(),
+        })
+        .project("hosted", vec![wheel("bare-wheel", "0.3", &[])])
+        .start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    profile(dir, &index);
+    let url = files
+        .file_url("bare_wheel-0.3-py3-none-any.whl")
+        .as_str()
+        .replace("http://", "http://${WHEEL_USER}:${WHEEL_TOKEN}@");
+    std::fs::write(dir.join("requirements.in"), format!("{url}\n")).unwrap();
+    let env = [
+        ("WHEEL_USER", "reader"),
+        ("WHEEL_TOKEN", "s3cr3t-t0ken-value"),
+    ];
+    let output = dockgen(dir, LOCK, &env);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    assert!(lock.contains(&format!("bare-wheel @ {url} \\")), "{lock}");
+    assert!(
+        !lock.contains("s3cr3t") && !lock.contains("reader"),
+        "{lock}"
+    );
+    assert!(
+        files.requests().iter().all(|r| r.authorization),
+        "{:?}",
+        files.request_lines()
+    );
+    let check = dockgen(dir, &[LOCK, &["--check"]].concat(), &env);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+
+    // Without the token the server refuses; the message names the URL as written.
+    let output = dockgen(
+        dir,
+        LOCK,
+        &[("WHEEL_USER", "reader"), ("WHEEL_TOKEN", "wrong-token-1")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = redact(&text(&output.stderr), dir, &index, &files);
+    assert!(!stderr.contains("wrong-token-1"), "{stderr}");
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+    assert!(stderr.contains("${WHEEL_TOKEN}"), "{stderr}");
 }

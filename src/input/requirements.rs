@@ -513,7 +513,7 @@ impl Parser<'_> {
             let written = direct
                 .as_ref()
                 .map_or(url.given().unwrap_or(url.as_str()), |d| d.given.as_str());
-            let given = redact(written, &logical.secrets);
+            let given = unexpand(written, &logical.secrets);
             *url = url.clone().with_given(given);
         }
         let requirement = InputRequirement {
@@ -1029,6 +1029,19 @@ fn direct_reference(text: &str, base: &Path) -> Result<Option<DirectText>, Strin
         text: format!("{name} @ {url}{marker}"),
         given: without_fragment.to_string(),
     }))
+}
+
+/// `text` with each value the line expanded put back as its `${VAR}` (longest value
+/// first): a URL as written, so a userinfo written as `${USER}:${TOKEN}` stays that
+/// way. Not a mask: literal credentials stay; outputs take [`crate::secrets::text`].
+fn unexpand(text: &str, secrets: &[(String, String)]) -> String {
+    let mut values: Vec<&(String, String)> = secrets.iter().collect();
+    values.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+    let mut text = text.to_string();
+    for (value, written) in values {
+        text = text.replace(value.as_str(), written);
+    }
+    text
 }
 
 fn redact(message: &str, secrets: &[(String, String)]) -> String {
