@@ -132,6 +132,12 @@ fn direct_archives_lock_and_install_with_pip() {
     let check = dockgen(dir, &[LOCK, &["--check"]].concat(), &[]);
     assert!(check.status.success(), "{}", text(&check.stderr));
 
+    // Two locks: the archive pinned by `--hash` came from the cache after the first
+    // download; the unpinned one is fetched each time (its URL may serve new bytes).
+    let fetched = |path: &str| files.requests().iter().filter(|r| r.path == path).count();
+    assert_eq!(fetched("/files/demo-1.0-py3-none-any.whl"), 1);
+    assert_eq!(fetched("/files/bare_wheel-0.3-py3-none-any.whl"), 2);
+
     let tree = dockgen(
         dir,
         &[

@@ -17,6 +17,7 @@ use pep508_rs::{PackageName, Requirement, VersionOrUrl};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::cache::{Bucket, Cache};
 use super::filename::{SdistFilename, SdistFormat, WheelFilename};
 use super::registry::RegistryClient;
 use super::{
@@ -205,9 +206,10 @@ fn fetch_message(error: IndexError) -> String {
             "`{url}` did not answer within {seconds:.1}s ({attempts} attempt(s)); the server \
              may be down, or raise the timeout"
         ),
-        IndexError::Offline { .. } => {
-            "`--offline` forbids the network, and direct URLs are not cached yet".to_string()
-        }
+        IndexError::Offline { .. } => "`--offline` forbids the network, and the archive is \
+                                        not in the cache (only archives pinned by `--hash` \
+                                        in the input are cached)"
+            .to_string(),
         IndexError::NeedsBuild { file, reason } => format!(
             "`{file}` needs a build to tell its dependencies ({reason}); dockgen does not \
              build sdists for their metadata yet: require a wheel of it instead"
@@ -347,16 +349,38 @@ impl<'a> DirectSource<'a> {
             has_metadata_sidecar: false,
             index: Arc::from(DIRECT_INDEX),
         };
-        let temp = tempfile::NamedTempFile::new().map_err(|err| IndexError::Io {
-            path: std::env::temp_dir().display().to_string(),
-            message: err.to_string(),
-        })?;
-        self.base.download_to_path(&file, temp.path())?;
-        let bytes = std::fs::read(temp.path()).map_err(|err| IndexError::Io {
-            path: temp.path().display().to_string(),
-            message: err.to_string(),
-        })?;
+        // An archive the input pins by `--hash` is content-addressed: a cached copy
+        // with that hash is that archive, so a relock (or `--offline`) needs no download.
+        let cache = (url.scheme() != "file")
+            .then(|| self.base.cache_dir().map(Cache::new))
+            .flatten();
+        let cached = cache.as_ref().and_then(|cache| {
+            reference.hashes.iter().find_map(|hash| {
+                cache
+                    .read_bytes(Bucket::Archives, hash)
+                    .filter(|bytes| hex::encode(Sha256::digest(bytes)) == *hash)
+            })
+        });
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let temp = tempfile::NamedTempFile::new().map_err(|err| IndexError::Io {
+                    path: std::env::temp_dir().display().to_string(),
+                    message: err.to_string(),
+                })?;
+                self.base.download_to_path(&file, temp.path())?;
+                std::fs::read(temp.path()).map_err(|err| IndexError::Io {
+                    path: temp.path().display().to_string(),
+                    message: err.to_string(),
+                })?
+            }
+        };
         let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some(cache) = &cache
+            && reference.hashes.contains(&sha256)
+        {
+            cache.write_bytes(Bucket::Archives, &sha256, &bytes);
+        }
         if !reference.hashes.is_empty() && !reference.hashes.contains(&sha256) {
             return Err(fail(format!(
                 "the file has sha256 `{sha256}`, but the input's `--hash` expects {}; the \
