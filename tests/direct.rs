@@ -189,6 +189,15 @@ fn direct_archives_lock_and_install_with_pip() {
     let diff = text(&diff.stdout);
     assert!(diff.contains("demo  0.9 -> 1.0"), "{diff}");
 
+    // Images cannot install direct references yet: render says so, naming the pin.
+    let render = dockgen(dir, &["render", "--profile", "cpu-test.yaml"], &[]);
+    assert_eq!(render.status.code(), Some(2), "{}", text(&render.stderr));
+    let stderr = redact(&text(&render.stderr), dir, &index, &files);
+    assert!(
+        stderr.contains("the lock pins `bare-wheel @ http://[files]/files/bare_wheel-0.3-py3-none-any.whl`, a direct reference"),
+        "{stderr}"
+    );
+
     // The pylock names each archive by URL and hash.
     let output = dockgen(dir, &[LOCK, &["--pylock"]].concat(), &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
