@@ -39,6 +39,11 @@ fn servers() -> (FixtureIndex, FixtureIndex) {
             vec![
                 wheel("demo", "1.0", &["dep<2"]),
                 wheel("bare-wheel", "0.3", &[]),
+                FixtureFile::from_spec(&{
+                    let mut spec = WheelSpec::new("windows-only", "1.0");
+                    spec.tags = "cp311-cp311-win_amd64".into();
+                    spec
+                }),
                 sdist("static-sdist", "2.1", &["six"]),
                 FixtureFile::from_sdist_spec(&{
                     let mut spec = SdistSpec::new("dynamic-sdist", "1.0");
@@ -312,6 +317,14 @@ fn direct_reference_errors() {
     attempt(
         "bare sdist url without a name",
         format!("{}\n", files.file_url("static_sdist-2.1.tar.gz")),
+        &[],
+    );
+    attempt(
+        "a wheel for another platform (conflicts with the target)",
+        format!(
+            "{}\n",
+            files.file_url("windows_only-1.0-cp311-cp311-win_amd64.whl")
+        ),
         &[],
     );
     attempt(

@@ -333,6 +333,22 @@ impl Provider<'_> {
             .expect("candidates lock")
             .get(name)
             .cloned()?;
+        if let Some(url) = self.source.direct_url(name) {
+            let versions: Vec<String> = candidates.versions.keys().map(|v| v.to_string()).collect();
+            return Some(match versions.as_slice() {
+                [] => format!(
+                    "`{name}` comes from the direct reference `{}`, whose archive does not \
+                     install on the target (its wheel tags or Requires-Python)",
+                    crate::secrets::url_text(&url)
+                ),
+                _ => format!(
+                    "`{name}` comes from the direct reference `{}` only (version {}); no \
+                     index is asked for other versions",
+                    crate::secrets::url_text(&url),
+                    versions.join(", ")
+                ),
+            });
+        }
         if let Some(index) = &candidates.empty_on {
             return Some(format!(
                 "`{name}`: index `{index}` has a page for the project, but no files of it on that page"
