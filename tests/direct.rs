@@ -111,9 +111,15 @@ fn direct_archives_lock_and_install_with_pip() {
     let local = wheel("local-wheel", "0.1", &["six"]);
     std::fs::create_dir_all(dir.join("sub/wheels")).unwrap();
     std::fs::write(dir.join("sub/wheels").join(&local.filename), &local.bytes).unwrap();
+    let absolute = wheel("absolute-wheel", "0.2", &[]);
+    std::fs::write(dir.join(&absolute.filename), &absolute.bytes).unwrap();
+    let absolute_url = url::Url::from_file_path(dir.join(&absolute.filename)).unwrap();
     std::fs::write(
         dir.join("sub/more.in"),
-        format!("./wheels/{}\n", local.filename),
+        format!(
+            "./wheels/{}\nabsolute-wheel @ {absolute_url}\n",
+            local.filename
+        ),
     )
     .unwrap();
     let demo = files.file_url("demo-1.0-py3-none-any.whl");
@@ -168,7 +174,7 @@ fn direct_archives_lock_and_install_with_pip() {
     let check_out = text(&check.stdout) + &text(&check.stderr);
     assert!(check.status.success(), "{check_out}");
     assert!(
-        check_out.contains("0 errors, 1 warning in 6 packages"),
+        check_out.contains("0 errors, 1 warning in 7 packages"),
         "{check_out}"
     );
     let sbom = dockgen(dir, &["sbom", "--profile", "cpu-test.yaml"], &[]);

@@ -84,10 +84,10 @@ pub fn check(resolution: &Resolution, header: &LockHeader) -> Result<(), String>
     for package in resolution.packages.values() {
         line("the package name", package.name.as_ref())?;
         if let Some(url) = &package.direct
-            && (url.chars().any(char::is_whitespace) || url.contains(" #"))
+            && url.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(format!(
-                "the URL {} of `{}` contains whitespace",
+                "the URL {} of `{}` contains whitespace or a control character",
                 crate::index::validate::quoted(url),
                 package.name
             ));
