@@ -205,7 +205,7 @@ fn direct_archives_lock_and_install_with_pip() {
     assert_eq!(render.status.code(), Some(2), "{}", text(&render.stderr));
     let stderr = redact(&text(&render.stderr), dir, &index, &files);
     assert!(
-        stderr.contains("the lock pins `bare-wheel @ http://[files]/files/bare_wheel-0.3-py3-none-any.whl`, a direct reference"),
+        stderr.contains("the lock pins `absolute-wheel @ file://[tmp]/absolute_wheel-0.2-py3-none-any.whl`, a direct reference"),
         "{stderr}"
     );
 
