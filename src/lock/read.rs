@@ -178,9 +178,11 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
         let mut url = None;
         if !first.starts_with("--hash") {
             let direct;
+            let is_direct = content.split_whitespace().nth(1) == Some("@");
             let (name, version) = match first.split_once("==") {
-                Some(pin) => pin,
-                None if content.split_whitespace().nth(1) == Some("@") => {
+                Some(pin) if !is_direct => pin,
+                _ if is_direct => {
+                    // `name @ URL`: the URL may hold `==` anywhere.
                     words.next();
                     let written = words
                         .next()
@@ -189,7 +191,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                     url = Some(written.to_string());
                     (first, direct.as_str())
                 }
-                None => {
+                _ => {
                     return Err(syntax(format!(
                         "expected `name==version` or `name @ URL`, found `{first}`"
                     )));
@@ -451,6 +453,38 @@ mod tests {
                 ],
                 ..Provenance::default()
             }
+        );
+    }
+
+    #[test]
+    fn reads_direct_reference_pins() {
+        let text = "--index-url https://pypi.org/simple\n\n\
+            demo @ https://${USER}:${TOKEN}@files.example/a==b/demo-1.0-py3-none-any.whl \\\n    \
+            --hash=sha256:aa\n    # via -r requirements.in\n\n\
+            dep==2.0 \\\n    --hash=sha256:bb\n    # via demo (<3)\n\n\
+            src-pkg @ file:///wheels/Src_Pkg-3.1.tar.gz --hash=sha256:cc\n";
+        let lock = parse(text, Path::new("l.txt")).unwrap();
+        let pin = |name: &str| &lock.pins[&PackageName::from_str(name).unwrap()];
+        assert_eq!(pin("demo").version.to_string(), "1.0");
+        assert_eq!(
+            pin("demo").url.as_deref(),
+            Some("https://${USER}:${TOKEN}@files.example/a==b/demo-1.0-py3-none-any.whl")
+        );
+        assert_eq!(pin("demo").hashes, ["aa"]);
+        assert_eq!(pin("demo").via, [Via::Input("-r requirements.in".into())]);
+        assert_eq!(pin("dep").url, None);
+        assert_eq!(pin("dep").via.len(), 1);
+        assert_eq!(pin("src-pkg").version.to_string(), "3.1");
+        assert_eq!(pin("src-pkg").hashes, ["cc"]);
+        let error = parse(
+            "x @ https://files.example/archive/main.tar.gz\n",
+            Path::new("l.txt"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "l.txt:1: cannot tell the version of `x @ https://files.example/archive/main.tar.gz` \
+             from its file name `main.tar.gz`"
         );
     }
 
