@@ -382,6 +382,22 @@ fn direct_url_credentials_stay_variables() {
     let check = dockgen(dir, &[LOCK, &["--check"]].concat(), &env);
     assert!(check.status.success(), "{}", text(&check.stderr));
 
+    // The same archive with its credentials from netrc (by host), none in the input.
+    let netrc = dir.join("netrc");
+    std::fs::write(
+        &netrc,
+        "machine 127.0.0.1 login reader password s3cr3t-t0ken-value\n",
+    )
+    .unwrap();
+    let plain = files.file_url("bare_wheel-0.3-py3-none-any.whl");
+    std::fs::write(dir.join("requirements.in"), format!("{plain}\n")).unwrap();
+    let output = dockgen(dir, LOCK, &[("NETRC", netrc.to_str().unwrap())]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    assert!(lock.contains(&format!("bare-wheel @ {plain} \\")), "{lock}");
+    assert!(!lock.contains("s3cr3t"), "{lock}");
+    std::fs::write(dir.join("requirements.in"), format!("{url}\n")).unwrap();
+
     // Without the token the server refuses; the message names the URL as written.
     let output = dockgen(
         dir,
