@@ -410,3 +410,49 @@ fn direct_url_credentials_stay_variables() {
     assert!(stderr.contains("HTTP 401"), "{stderr}");
     assert!(stderr.contains("${WHEEL_TOKEN}"), "{stderr}");
 }
+
+/// An archive whose bytes change under the same URL (same version) stops a relock, as a
+/// replaced index file does; `--upgrade-package` accepts it. An input `--hash` keeps an
+/// archive in the cache, so `--offline` relocks it.
+#[test]
+fn replaced_archive_and_offline_relock() {
+    let (index, files) = servers();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    profile(dir, &index);
+    let url = files.file_url("bare_wheel-0.3-py3-none-any.whl");
+    std::fs::write(dir.join("requirements.in"), format!("{url}\n")).unwrap();
+    let output = dockgen(dir, LOCK, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let mut rebuilt = WheelSpec::new("bare-wheel", "0.3");
+    rebuilt.files = vec![(
+        "bare_wheel/__init__.py".into(),
+        b"REBUILT = True\n".to_vec(),
+    )];
+    files.set_project("hosted", vec![FixtureFile::from_spec(&rebuilt)]);
+    let output = dockgen(dir, LOCK, &[]);
+    let stderr = redact(&text(&output.stderr), dir, &index, &files);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    insta::assert_snapshot!(stderr);
+    let output = dockgen(
+        dir,
+        &[LOCK, &["--upgrade-package", "bare-wheel"]].concat(),
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    // Pinned by `--hash`: cached, so `--offline` needs neither server.
+    let hash = FixtureFile::from_spec(&rebuilt).sha256();
+    std::fs::write(
+        dir.join("requirements.in"),
+        format!("{url} --hash=sha256:{hash}\nsix\n"),
+    )
+    .unwrap();
+    let output = dockgen(dir, LOCK, &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    drop(files);
+    drop(index);
+    let output = dockgen(dir, &[LOCK, &["--offline", "--check"]].concat(), &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
