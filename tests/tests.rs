@@ -7,6 +7,7 @@ mod audit;
 mod build;
 mod build_failures;
 mod diff;
+mod direct;
 mod engine;
 mod error_words;
 mod examples;

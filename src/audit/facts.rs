@@ -203,7 +203,20 @@ fn package_facts(
         metadata: None,
         metadata_missing: None,
     };
-    let Some(project) = client.project(name).map_err(fail)? else {
+    let project = match &pin.url {
+        // A direct reference: its archive, downloaded and hashed, is its only file.
+        Some(url) => {
+            let origin = format!("lock line {}", pin.line);
+            let refs = crate::index::direct::DirectRefs::from_lock_pin(name, url, &[], origin)
+                .map_err(fail)?;
+            let archives = crate::index::direct::DirectArchives::default();
+            crate::index::direct::DirectSource::new(client, &refs, &archives)
+                .project(name)
+                .map_err(fail)?
+        }
+        None => client.project(name).map_err(fail)?,
+    };
+    let Some(project) = project else {
         facts.unknown_hashes = hashes;
         return Ok(facts);
     };

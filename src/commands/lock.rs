@@ -16,6 +16,7 @@ use pep508_rs::{ExtraName, PackageName};
 use super::Failure;
 use super::files::{display_path, relative_path, stale_diff, write_atomically};
 use crate::cli::{IndexStrategyArg, LockArgs};
+use crate::index::direct::{DirectArchives, DirectRefs, DirectSource};
 use crate::index::find_links::FindLinksSource;
 use crate::index::registry::{IndexConfig, RegistryClient};
 use crate::index::strategy::IndexStrategy;
@@ -154,8 +155,12 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         });
     }
 
+    let direct = direct_refs(&input, &overrides, &cwd)?;
+    let archives = DirectArchives::default();
+
     let progress = super::show_progress(quiet).then(super::progress_bar);
-    let options = super::client_options(&args.network, progress.clone());
+    let mut options = super::client_options(&args.network, progress.clone());
+    options.direct_urls = direct.iter().map(|r| r.request_url().clone()).collect();
     let find_links = find_links(&input);
     let client = RegistryClient::new(all_indexes(&jobs)?, find_links, options)?;
     let strategy = index_strategy(args.index_strategy);
@@ -166,9 +171,12 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             .iter()
             .enumerate()
             .map(|(i, job)| {
-                let source = client.for_indexes_with(&job.indexes, strategy);
-                let handle =
-                    scope.spawn(move || resolve::resolve(&source, &job.request, &job.profile.name));
+                let indexes = client.for_indexes_with(&job.indexes, strategy);
+                let (direct, archives) = (&direct, &archives);
+                let handle = scope.spawn(move || {
+                    let source = DirectSource::new(&indexes, direct, archives);
+                    resolve::resolve(&source, &job.request, &job.profile.name)
+                });
                 (i, handle)
             })
             .collect();
@@ -203,7 +211,14 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         return Err(Failure::Resolution(failures.join("\n\n")).into());
     }
 
-    compare_pinned_files(&jobs, &rendered, &client, args, &upgrade)?;
+    compare_pinned_files(
+        &jobs,
+        &rendered,
+        &client,
+        (&direct, &archives),
+        args,
+        &upgrade,
+    )?;
 
     if args.check {
         return check(&jobs, &rendered, &cwd);
@@ -245,6 +260,7 @@ fn compare_pinned_files(
     jobs: &[Job],
     rendered: &[(usize, String, Resolution)],
     client: &RegistryClient,
+    (direct, archives): (&DirectRefs, &DirectArchives),
     args: &LockArgs,
     upgrade: &BTreeSet<PackageName>,
 ) -> anyhow::Result<()> {
@@ -255,7 +271,8 @@ fn compare_pinned_files(
             continue;
         };
         let names = super::pinned::pylock_names(&pylock_path(&job.lock_path, &job.profile.name));
-        let source = client.for_indexes_with(&job.indexes, index_strategy(args.index_strategy));
+        let indexes = client.for_indexes_with(&job.indexes, index_strategy(args.index_strategy));
+        let source = DirectSource::new(&indexes, direct, archives);
         let drift = super::pinned::compare(previous, &names, resolution, &source, |name| {
             args.upgrade || upgrade.contains(name)
         })?;
@@ -295,6 +312,27 @@ fn read_input(path: &Path, extras: &[String]) -> anyhow::Result<RequirementsInpu
         }
         Ok(parse_requirements_file(path)?)
     }
+}
+
+/// The direct references (`name @ URL`, bare archive URLs and paths) of the input and
+/// the overrides, with the `--hash` values given for them.
+fn direct_refs(
+    input: &RequirementsInput,
+    overrides: &[RootRequirement],
+    cwd: &Path,
+) -> anyhow::Result<DirectRefs> {
+    let from_input = input
+        .requirements
+        .iter()
+        .chain(&input.constraints)
+        .map(|r| {
+            let origin = format!("{}:{}", display_path(&r.origin.file, cwd), r.origin.line);
+            (&r.requirement, r.hashes.as_slice(), origin)
+        });
+    let from_overrides = overrides
+        .iter()
+        .map(|r| (&r.requirement, &[][..], r.source.clone()));
+    Ok(DirectRefs::collect(from_input.chain(from_overrides))?)
 }
 
 fn read_overrides(files: &[PathBuf], cwd: &Path) -> anyhow::Result<Vec<RootRequirement>> {

@@ -38,6 +38,8 @@ pub enum Bucket {
     BuildSystems,
     /// Why an sdist's metadata needs a build; immutable for a given (URL, sha256).
     NeedsBuild,
+    /// Archives of direct references, by their sha256 (content-addressed).
+    Archives,
 }
 
 impl Bucket {
@@ -49,6 +51,7 @@ impl Bucket {
             Bucket::Listings => "listings",
             Bucket::BuildSystems => "build-systems",
             Bucket::NeedsBuild => "needs-build",
+            Bucket::Archives => "archives",
         }
     }
 }
@@ -99,6 +102,7 @@ impl Cache {
     pub fn path(&self, bucket: Bucket, key: &str) -> PathBuf {
         let ext = match bucket {
             Bucket::Metadata => "metadata",
+            Bucket::Archives => "archive",
             Bucket::Simple
             | Bucket::Hashes
             | Bucket::Listings

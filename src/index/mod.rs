@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub mod auth;
 pub mod cache;
 pub mod client;
+pub mod direct;
 pub mod find_links;
 pub mod registry;
 pub mod simple;
@@ -121,6 +122,12 @@ pub trait PackageSource: Send + Sync {
     /// Hints that the resolver will soon ask for these; a source may start fetching.
     fn prefetch_project(&self, _name: &PackageName) {}
     fn prefetch_metadata(&self, _file: &DistFile) {}
+
+    /// The URL the lock writes for `name` when the input requires it by a direct
+    /// reference ([`direct::DirectSource`]); `None` for a package from the indexes.
+    fn direct_url(&self, _name: &PackageName) -> Option<String> {
+        None
+    }
 }
 
 /// Errors name the package, file and index concerned. Secrets never appear: every URL
@@ -219,8 +226,23 @@ pub enum IndexError {
     NeedsBuild { file: String, reason: String },
     #[error("cannot read `{path}`: {message}")]
     Io { path: String, message: String },
+    /// A direct reference that cannot be locked (boxed to keep the error small).
+    #[error("{0}")]
+    Direct(Box<DirectFailure>),
     #[error("invalid index configuration: {message}")]
     Config { message: String },
+}
+
+/// Why a direct reference (`name @ URL`) cannot be locked.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("cannot lock `{name} @ {url}` ({origin}): {message}")]
+pub struct DirectFailure {
+    pub name: String,
+    /// As written, secrets masked.
+    pub url: String,
+    /// Where it is written, e.g. `requirements.in:3`.
+    pub origin: String,
+    pub message: String,
 }
 
 fn status_hint(status: u16) -> &'static str {

@@ -74,6 +74,9 @@ pub struct ClientOptions {
     pub env_credentials: bool,
     /// Run on this runtime instead of an own one (2 workers).
     pub runtime: Option<tokio::runtime::Handle>,
+    /// URLs of direct references: the credentials in their userinfo are bound to their
+    /// origin (after the indexes' own).
+    pub direct_urls: Vec<Url>,
 }
 
 impl Default for ClientOptions {
@@ -91,6 +94,7 @@ impl Default for ClientOptions {
             netrc: NetrcSource::Default,
             env_credentials: true,
             runtime: None,
+            direct_urls: Vec::new(),
         }
     }
 }
@@ -248,6 +252,11 @@ impl RegistryClient {
                 auth.insert(&config.url, credentials);
             }
             states.push(Index::new(config));
+        }
+        for url in &options.direct_urls {
+            if let Some(credentials) = Credentials::from_url(url) {
+                auth.insert(url, credentials);
+            }
         }
         match &options.netrc {
             NetrcSource::Default => {

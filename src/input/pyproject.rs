@@ -312,6 +312,7 @@ impl Reader<'_> {
                 file: self.file.to_path_buf(),
                 line,
             },
+            hashes: Vec::new(),
         });
         Ok(())
     }

@@ -33,6 +33,9 @@ pub struct Origin {
 pub struct InputRequirement {
     pub requirement: Requirement,
     pub origin: Origin,
+    /// The `--hash=sha256:HEX` values given on the line (lower-case hex): checked
+    /// against a direct URL's archive; an index file's hash comes from the index.
+    pub hashes: Vec<String>,
 }
 
 /// `--find-links` target: a local directory or a page of links.
@@ -474,8 +477,25 @@ impl Parser<'_> {
         let req_text = text[..req_end].trim_end();
         let req_start = first.offset;
         let base = file.parent().unwrap_or(Path::new("."));
-        let requirement = parse_requirement(&req_text[req_start..], Some(base)).map_err(|err| {
-            let at = logical.pos_at(req_start + err.start);
+        // A bare URL or path line, or `name @ ./path`: rewritten as `name @ file:///...`
+        // before PEP 508 parsing, the location kept as written for messages.
+        let direct = direct_reference(&req_text[req_start..], base).map_err(|message| {
+            let at = logical.pos_at(req_start);
+            self.syntax(
+                file,
+                physical,
+                logical,
+                at,
+                req_text.len() - req_start,
+                message,
+            )
+        })?;
+        let parsed_text = direct
+            .as_ref()
+            .map_or(&req_text[req_start..], |d| d.text.as_str());
+        let requirement = parse_requirement(parsed_text, Some(base)).map_err(|err| {
+            let start = if direct.is_some() { 0 } else { err.start };
+            let at = logical.pos_at(req_start + start);
             self.syntax(
                 file,
                 physical,
@@ -485,7 +505,7 @@ impl Parser<'_> {
                 err.message.to_string(),
             )
         })?;
-        self.requirement_options(file, physical, logical, &tokens[options_at..])?;
+        let hashes = self.requirement_options(file, physical, logical, &tokens[options_at..])?;
         let origin = Origin {
             file: file.to_path_buf(),
             line: logical.pos_at(req_start).line + 1,
@@ -493,12 +513,16 @@ impl Parser<'_> {
         let mut requirement: Requirement = requirement;
         // A URL keeps its written form (`${VAR}`, not the value), for messages.
         if let Some(pep508_rs::VersionOrUrl::Url(url)) = &mut requirement.version_or_url {
-            let given = redact(url.given().unwrap_or(url.as_str()), &logical.secrets);
+            let written = direct
+                .as_ref()
+                .map_or(url.given().unwrap_or(url.as_str()), |d| d.given.as_str());
+            let given = unexpand(written, &logical.secrets);
             *url = url.clone().with_given(given);
         }
         let requirement = InputRequirement {
             requirement,
             origin,
+            hashes,
         };
         if constraint {
             self.input.constraints.push(requirement);
@@ -514,13 +538,24 @@ impl Parser<'_> {
         physical: &[&str],
         logical: &Logical,
         tokens: &[Token<'_>],
-    ) -> Result<(), RequirementsError> {
+    ) -> Result<Vec<String>, RequirementsError> {
+        let mut hashes = Vec::new();
         let mut i = 0;
         while let Some(token) = tokens.get(i) {
             let (name, inline) = split_option(token.text);
             match name {
                 // Hashes belong to the lock; an input that carries them is still valid.
-                "--hash" => i += if inline.is_some() { 1 } else { 2 },
+                // sha256 values are kept: a direct URL's archive must match one.
+                "--hash" => {
+                    let value = match inline {
+                        Some(value) => Some(value),
+                        None => tokens.get(i + 1).map(|t| t.text),
+                    };
+                    if let Some(hex) = value.and_then(|v| v.strip_prefix("sha256:")) {
+                        hashes.push(hex.to_ascii_lowercase());
+                    }
+                    i += if inline.is_some() { 1 } else { 2 };
+                }
                 _ => {
                     // Quoted as written: `-junk` or `junk`, not `-j` or `ju`.
                     let shown = if name.starts_with("--") {
@@ -541,7 +576,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(hashes)
     }
 
     fn options(
@@ -926,6 +961,126 @@ fn context(physical: &[&str], at: Pos, len: usize) -> String {
 
 /// `message` with the values this line expanded shown as their `${VAR}`, and every
 /// other secret masked.
+/// A direct reference rewritten for the PEP 508 parser: `text` is `name @ URL ...`,
+/// `given` the location as written.
+struct DirectText {
+    text: String,
+    given: String,
+}
+
+/// Whether `location` is a path rather than a URL (pip's `_looks_like_path`, narrowed
+/// to what can name an archive).
+fn looks_like_path(location: &str) -> bool {
+    !is_url(location)
+        && (location.starts_with("./")
+            || location.starts_with("../")
+            || location.starts_with('/')
+            || (location.contains('/') && is_archive_name(location)))
+}
+
+fn is_archive_name(location: &str) -> bool {
+    let name = location.split(['#', '?']).next().unwrap_or(location);
+    let name = name.rsplit('/').next().unwrap_or(name);
+    name.to_ascii_lowercase().ends_with(".whl")
+        || crate::index::filename::SdistFormat::from_filename(name).is_some()
+}
+
+/// `file://` URL of `path` (relative to `base`), percent-encoded.
+fn path_url(path: &str, base: &Path) -> Result<String, String> {
+    let absolute = std::path::absolute(base.join(path))
+        .map_err(|err| format!("cannot make `{path}` an absolute path: {err}"))?;
+    Url::from_file_path(&absolute)
+        .map(String::from)
+        .map_err(|()| format!("`{path}` is not a usable file path"))
+}
+
+/// Recognises the direct references pip accepts beyond PEP 508: a bare URL or path of
+/// an archive (the name from the wheel's file name, or `#egg=name`), and `name @ PATH`.
+/// `Ok(None)`: an ordinary requirement, for the PEP 508 parser.
+fn direct_reference(text: &str, base: &Path) -> Result<Option<DirectText>, String> {
+    // A marker follows `;` after whitespace (pip's rule for URL lines).
+    let (location_part, marker) = match text.find(" ;").or_else(|| text.find("\t;")) {
+        Some(at) => (text[..at].trim(), Some(text[at..].trim_start())),
+        None => (text.trim(), None),
+    };
+    let marker = marker.map(|m| format!(" {m}")).unwrap_or_default();
+    if let Some((name, location)) = location_part.split_once(" @ ") {
+        let location = location.trim();
+        if !looks_like_path(location) {
+            return Ok(None);
+        }
+        let url = path_url(location.split('#').next().unwrap_or(location), base)?;
+        return Ok(Some(DirectText {
+            text: format!("{} @ {url}{marker}", name.trim()),
+            given: location.to_string(),
+        }));
+    }
+    let is_path = looks_like_path(location_part);
+    if !is_url(location_part) && !is_path {
+        return Ok(None);
+    }
+    let (without_fragment, fragment) = match location_part.split_once('#') {
+        Some((before, after)) => (before, Some(after)),
+        None => (location_part, None),
+    };
+    let egg = fragment.and_then(|f| {
+        f.split('&')
+            .find_map(|part| part.strip_prefix("egg="))
+            .map(str::to_string)
+    });
+    let filename = without_fragment
+        .split('?')
+        .next()
+        .unwrap_or(without_fragment)
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    let filename = percent_encoding::percent_decode_str(filename).decode_utf8_lossy();
+    if !is_archive_name(without_fragment) {
+        return Err(format!(
+            "`{location_part}` is not a wheel or an sdist archive (`.whl`, `.tar.gz`, `.zip`); \
+             local directories and VCS URLs are not supported yet"
+        ));
+    }
+    let name = match egg {
+        Some(egg) => egg,
+        None if filename.to_ascii_lowercase().ends_with(".whl") => {
+            crate::index::filename::WheelFilename::from_str(&filename)
+                .map_err(|err| format!("`{filename}` is not a valid wheel file name: {err}"))?
+                .name
+                .to_string()
+        }
+        None => {
+            return Err(format!(
+                "cannot tell the package name of `{location_part}`: write it as \
+                 `name @ {location_part}` (or add `#egg=name`)"
+            ));
+        }
+    };
+    let url = if is_path {
+        path_url(without_fragment, base)?
+    } else {
+        without_fragment.to_string()
+    };
+    Ok(Some(DirectText {
+        text: format!("{name} @ {url}{marker}"),
+        given: without_fragment.to_string(),
+    }))
+}
+
+/// `text` with each value the line expanded put back as its `${VAR}` (longest value
+/// first): a URL as written, so a userinfo written as `${USER}:${TOKEN}` stays that
+/// way. Not a mask: literal credentials stay; outputs take [`crate::secrets::text`].
+fn unexpand(text: &str, secrets: &[(String, String)]) -> String {
+    let mut values: Vec<&(String, String)> = secrets.iter().collect();
+    values.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+    let mut text = text.to_string();
+    for (value, written) in values {
+        text = text.replace(value.as_str(), written);
+    }
+    text
+}
+
 fn redact(message: &str, secrets: &[(String, String)]) -> String {
     crate::secrets::Redacted::new(message, secrets).into_string()
 }
@@ -1181,15 +1336,76 @@ Foo.Bar_baz
 
     #[test]
     fn bare_url_and_path_requirements() {
-        let url = tree(&[(
+        let dir = tree(&[
+            (
+                "requirements.in",
+                "https://example.com/files/Pkg_One-1.0-py3-none-any.whl --hash=sha256:AB12
+                 https://example.com/two-2.0.tar.gz#egg=two ; python_version >= \"3\"
+                 -r sub/more.in
+",
+            ),
+            (
+                "sub/more.in",
+                "./wheels/three-3.0-py3-none-any.whl
+four @ ../four-4.0.tar.gz
+",
+            ),
+        ]);
+        let input = parse(&dir, "requirements.in").expect("valid");
+        let root = std::path::absolute(dir.path()).unwrap();
+        let root = Url::from_directory_path(&root).unwrap();
+        let shown: Vec<String> = input
+            .requirements
+            .iter()
+            .map(|r| {
+                let Some(pep508_rs::VersionOrUrl::Url(url)) = &r.requirement.version_or_url else {
+                    panic!("{} is not a URL requirement", r.requirement);
+                };
+                format!(
+                    "{} @ {} (given `{}`, marker `{:?}`, hashes {:?})",
+                    r.requirement.name,
+                    url.as_str().replace(root.as_str(), "file:///[dir]/"),
+                    url.given().unwrap_or_default(),
+                    r.requirement.marker.contents().map(|m| m.to_string()),
+                    r.hashes
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "pkg-one @ https://example.com/files/Pkg_One-1.0-py3-none-any.whl (given \
+                 `https://example.com/files/Pkg_One-1.0-py3-none-any.whl`, marker `None`, \
+                 hashes [\"ab12\"])",
+                "two @ https://example.com/two-2.0.tar.gz (given \
+                 `https://example.com/two-2.0.tar.gz`, marker \
+                 `Some(\"python_full_version >= '3'\")`, hashes [])",
+                "three @ file:///[dir]/sub/wheels/three-3.0-py3-none-any.whl (given \
+                 `./wheels/three-3.0-py3-none-any.whl`, marker `None`, hashes [])",
+                "four @ file:///[dir]/four-4.0.tar.gz (given `../four-4.0.tar.gz`, marker \
+                 `None`, hashes [])",
+            ]
+        );
+        let no_name = tree(&[(
             "requirements.in",
-            "https://example.com/pkg-1.0-py3-none-any.whl\n",
+            "https://example.com/two-2.0.tar.gz
+",
         )]);
-        let path = tree(&[("requirements.in", "./vendor/pkg\n")]);
+        let directory = tree(&[(
+            "requirements.in",
+            "./vendor/pkg
+",
+        )]);
+        let vcs = tree(&[(
+            "requirements.in",
+            "git+https://example.com/r.git#egg=r
+",
+        )]);
         insta::assert_snapshot!(format!(
-            "{}\n{}",
-            error(&url, "requirements.in"),
-            error(&path, "requirements.in")
+            "{}\n{}\n{}",
+            error(&no_name, "requirements.in"),
+            error(&directory, "requirements.in"),
+            error(&vcs, "requirements.in")
         ));
     }
 

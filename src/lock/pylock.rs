@@ -22,9 +22,13 @@ struct PyLock<'a> {
 struct Package<'a> {
     name: &'a str,
     version: String,
-    index: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dependencies: Vec<Dependency<'a>>,
+    /// A direct reference's archive (PEP 751 `[packages.archive]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archive: Option<Archive<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sdist: Option<File<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -40,6 +44,14 @@ struct Dependency<'a> {
 struct File<'a> {
     name: &'a str,
     url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    hashes: Hashes<'a>,
+}
+
+#[derive(Serialize)]
+struct Archive<'a> {
+    url: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     hashes: Hashes<'a>,
@@ -82,11 +94,27 @@ pub fn render(
                 .collect();
             dependencies.sort_by(|a, b| a.name.cmp(b.name));
             dependencies.dedup_by(|a, b| a.name == b.name);
+            if let Some(url) = &p.direct {
+                return Package {
+                    name: p.name.as_ref(),
+                    version: p.version.to_string(),
+                    index: None,
+                    dependencies,
+                    archive: p.files.first().map(|f| Archive {
+                        url,
+                        size: f.size,
+                        hashes: Hashes { sha256: &f.sha256 },
+                    }),
+                    sdist: None,
+                    wheels: Vec::new(),
+                };
+            }
             Package {
                 name: p.name.as_ref(),
                 version: p.version.to_string(),
-                index: index_url(&p.index),
+                index: Some(index_url(&p.index)),
                 dependencies,
+                archive: None,
                 sdist: p.files.iter().find(|f| !f.is_wheel).map(file),
                 wheels: p.files.iter().filter(|f| f.is_wheel).map(file).collect(),
             }

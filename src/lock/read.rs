@@ -18,6 +18,9 @@ pub struct LockedPin {
     pub name: String,
     pub version: Version,
     pub hashes: Vec<String>,
+    /// The URL of a direct reference (`name @ URL`), as written; its version is the
+    /// one its archive's file name says.
+    pub url: Option<String>,
     pub line: usize,
     /// The `# via` annotation: the inputs (`-r FILE`) and packages that require it.
     pub via: Vec<Via>,
@@ -212,11 +215,26 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
             Some((requirement, marker)) => (requirement.trim(), Some(marker.trim())),
             None => (requirement, None),
         };
+        let mut url = None;
         if !requirement.is_empty() {
-            let (name, version) = requirement.split_once("==").ok_or_else(|| {
-                let first = requirement.split_whitespace().next().unwrap_or_default();
-                syntax(format!("expected `name==version`, found `{first}`"))
-            })?;
+            let direct;
+            let mut words = requirement.split_whitespace();
+            let first = words.next().unwrap_or_default();
+            let (name, version) = if words.next() == Some("@") {
+                // `name @ URL`: the URL may hold `==` anywhere.
+                let written = words
+                    .next()
+                    .ok_or_else(|| syntax(format!("expected a URL after `{first} @`")))?;
+                direct = direct_version(first, written).map_err(syntax)?;
+                url = Some(written.to_string());
+                (first, direct.as_str())
+            } else {
+                requirement.split_once("==").ok_or_else(|| {
+                    syntax(format!(
+                        "expected `name==version` or `name @ URL`, found `{first}`"
+                    ))
+                })?
+            };
             let written = name.split('[').next().unwrap_or(name).trim();
             let name = PackageName::from_str(written)
                 .map_err(|e| syntax(format!("bad package name `{written}`: {e}")))?;
@@ -235,6 +253,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                     name: written.to_string(),
                     version,
                     hashes: Vec::new(),
+                    url,
                     line,
                     via: Vec::new(),
                     marker: marker.filter(|m| !m.is_empty()).map(String::from),
@@ -273,6 +292,24 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
     Ok(lock)
 }
 
+/// The version of the direct reference `name @ url`, from its archive's file name (a
+/// wheel's, or an sdist's `name-version.tar.gz`), as the lock writer relies on.
+fn direct_version(name: &str, url: &str) -> Result<String, String> {
+    let name_part = name.split('[').next().unwrap_or(name);
+    let package = PackageName::from_str(name_part)
+        .map_err(|e| format!("bad package name `{name_part}`: {e}"))?;
+    let path = url.split(['#', '?']).next().unwrap_or(url);
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let filename = percent_encoding::percent_decode_str(last).decode_utf8_lossy();
+    match crate::index::filename::parse(&filename, &package) {
+        Ok(Some(parsed)) => Ok(parsed.version().to_string()),
+        _ => Err(format!(
+            "cannot tell the version of `{name} @ {}` from its file name `{filename}`",
+            crate::secrets::url_text(url)
+        )),
+    }
+}
+
 /// `# via` annotations by the pin they follow: `    # via a` or `    # via` then
 /// `    #   a` lines, as pip-compile and dockgen write them.
 fn via_annotations(text: &str) -> BTreeMap<String, Vec<String>> {
@@ -281,8 +318,13 @@ fn via_annotations(text: &str) -> BTreeMap<String, Vec<String>> {
     let mut listing = false;
     for line in text.lines() {
         let trimmed = line.trim_start();
-        if !line.starts_with([' ', '#', '-']) && line.contains("==") {
-            let name = line.split("==").next().unwrap_or_default();
+        if !line.starts_with([' ', '#', '-']) && (line.contains("==") || line.contains(" @ ")) {
+            let name = line
+                .split("==")
+                .next()
+                .and_then(|l| l.split(" @ ").next())
+                .unwrap_or_default()
+                .trim();
             current = Some(name.split('[').next().unwrap_or(name).to_string());
             listing = false;
         } else if let Some(rest) = trimmed.strip_prefix("# via") {
@@ -513,6 +555,38 @@ mod tests {
     }
 
     #[test]
+    fn reads_direct_reference_pins() {
+        let text = "--index-url https://pypi.org/simple\n\n\
+            demo @ https://${USER}:${TOKEN}@files.example/a==b/demo-1.0-py3-none-any.whl \\\n    \
+            --hash=sha256:aa\n    # via -r requirements.in\n\n\
+            dep==2.0 \\\n    --hash=sha256:bb\n    # via demo (<3)\n\n\
+            src-pkg @ file:///wheels/Src_Pkg-3.1.tar.gz --hash=sha256:cc\n";
+        let lock = parse(text, Path::new("l.txt")).unwrap();
+        let pin = |name: &str| &lock.pins[&PackageName::from_str(name).unwrap()];
+        assert_eq!(pin("demo").version.to_string(), "1.0");
+        assert_eq!(
+            pin("demo").url.as_deref(),
+            Some("https://${USER}:${TOKEN}@files.example/a==b/demo-1.0-py3-none-any.whl")
+        );
+        assert_eq!(pin("demo").hashes, ["aa"]);
+        assert_eq!(pin("demo").via, [Via::Input("-r requirements.in".into())]);
+        assert_eq!(pin("dep").url, None);
+        assert_eq!(pin("dep").via.len(), 1);
+        assert_eq!(pin("src-pkg").version.to_string(), "3.1");
+        assert_eq!(pin("src-pkg").hashes, ["cc"]);
+        let error = parse(
+            "x @ https://files.example/archive/main.tar.gz\n",
+            Path::new("l.txt"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "l.txt:1: cannot tell the version of `x @ https://files.example/archive/main.tar.gz` \
+             from its file name `main.tar.gz`"
+        );
+    }
+
+    #[test]
     fn a_dockgen_lock_of_no_requirements_reads_back() {
         let text = "#\n# This file is generated by dockgen for profile `cpu-x86_64`; do not edit it.\n\
                     # To update it, run from the directory of the input:\n#\n\
@@ -526,7 +600,7 @@ mod tests {
         let error = parse("ok==1.0\nnot-a-pin>=2\n", Path::new("l.txt")).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "l.txt:2: expected `name==version`, found `not-a-pin>=2`"
+            "l.txt:2: expected `name==version` or `name @ URL`, found `not-a-pin>=2`"
         );
     }
 }

@@ -83,6 +83,15 @@ pub fn check(resolution: &Resolution, header: &LockHeader) -> Result<(), String>
     }
     for package in resolution.packages.values() {
         line("the package name", package.name.as_ref())?;
+        if let Some(url) = &package.direct
+            && url.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "the URL {} of `{}` contains whitespace or a control character",
+                crate::index::validate::quoted(url),
+                package.name
+            ));
+        }
         line("the version", &package.version.to_string())?;
         for file in &package.files {
             let hash = &file.sha256;
@@ -149,7 +158,16 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
     }
     for package in resolution.packages.values() {
         let _ = writeln!(out);
-        let _ = write!(out, "{}=={}", package.name, package.version);
+        match &package.direct {
+            // pip's format: a URL requirement with hashes, installed with
+            // `--require-hashes` like any pin; the version is the archive's.
+            Some(url) => {
+                let _ = write!(out, "{} @ {url}", package.name);
+            }
+            None => {
+                let _ = write!(out, "{}=={}", package.name, package.version);
+            }
+        }
         // Two files with the same bytes (or one listed twice) are one hash for pip.
         let mut written = std::collections::BTreeSet::new();
         for file in &package.files {
@@ -263,6 +281,7 @@ mod tests {
             name: name.clone(),
             version,
             index: Arc::from("idx"),
+            direct: None,
             extras: BTreeSet::new(),
             files,
             dependencies: Vec::new(),

@@ -127,6 +127,13 @@ pub enum RenderError {
     Credentials(String),
     #[error("the lock has no packages; nothing to build")]
     Empty,
+    #[error(
+        "the lock pins `{name} @ {url}`, a direct reference: images cannot install direct \
+         references yet (the image installs from its package store, by hash, without \
+         network); publish the archive on an index or a `--find-links` directory and \
+         require `{name}` by version"
+    )]
+    DirectReference { name: String, url: String },
     #[error("cannot render `{template}`: {message}")]
     Template { template: String, message: String },
 }
@@ -397,6 +404,12 @@ pub fn check_lock(profile: &Profile, lock_text: &str, lock: &LockFile) -> Result
     }
     if lock.pins.is_empty() {
         return Err(RenderError::Empty);
+    }
+    if let Some(pin) = lock.pins.values().find(|pin| pin.url.is_some()) {
+        return Err(RenderError::DirectReference {
+            name: pin.name.clone(),
+            url: crate::secrets::url_text(pin.url.as_deref().unwrap_or_default()),
+        });
     }
     Ok(())
 }

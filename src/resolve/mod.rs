@@ -80,6 +80,9 @@ pub struct ResolvedPackage {
     pub version: Version,
     /// The index (or find-links source) the files come from.
     pub index: Arc<str>,
+    /// The URL the lock writes (`name @ URL`) when the input requires the package by a
+    /// direct reference; its one file is that archive.
+    pub direct: Option<String>,
     /// Extras some requirement activated.
     pub extras: BTreeSet<ExtraName>,
     /// Installable files of this version for the target, by filename.

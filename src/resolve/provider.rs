@@ -89,7 +89,7 @@ pub(super) fn solve(
     request: &ResolveRequest,
     profile: &str,
 ) -> Result<Resolution, ResolveError> {
-    let inputs = Inputs::new(request)?;
+    let inputs = Inputs::new(request, source)?;
     let (tx, rx) = channel();
     let provider = Provider {
         source,
@@ -144,17 +144,21 @@ impl Drop for ClosePrefetch<'_> {
 }
 
 impl Inputs {
-    fn new(request: &ResolveRequest) -> Result<Self, ResolveError> {
+    fn new(request: &ResolveRequest, source: &dyn PackageSource) -> Result<Self, ResolveError> {
         let env = &request.target.markers;
         let active = |reqs: &[super::RootRequirement]| -> Result<Vec<Requirement>, ResolveError> {
             reqs.iter()
                 .filter(|r| r.requirement.marker.evaluate(env, &[]))
                 .map(|r| {
-                    if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url {
+                    // A direct reference is served by the source as the only candidate
+                    // of its name; a source that does not know it must not answer it
+                    // from an index.
+                    if let Some(VersionOrUrl::Url(url)) = &r.requirement.version_or_url
+                        && source.direct_url(&r.requirement.name).is_none()
+                    {
                         return Err(ResolveError::Unsupported(format!(
-                            "`{}` ({}) is a direct URL requirement ({}); dockgen does not lock \
-                             direct URLs yet: publish the file on an index or a --find-links \
-                             directory and require it by version",
+                            "`{}` ({}) is a direct URL requirement ({}), but this resolution \
+                             has no source for direct references",
                             r.requirement.name,
                             r.source,
                             // As written (`${VAR}`, not its value), secrets masked.
@@ -378,6 +382,22 @@ impl Provider<'_> {
             .expect("candidates lock")
             .get(name)
             .cloned()?;
+        if let Some(url) = self.source.direct_url(name) {
+            let versions: Vec<String> = candidates.versions.keys().map(|v| v.to_string()).collect();
+            return Some(match versions.as_slice() {
+                [] => format!(
+                    "`{name}` comes from the direct reference `{}`, whose archive does not \
+                     install on the target (its wheel tags or Requires-Python)",
+                    crate::secrets::url_text(&url)
+                ),
+                _ => format!(
+                    "`{name}` comes from the direct reference `{}` only (version {}); no \
+                     index is asked for other versions",
+                    crate::secrets::url_text(&url),
+                    versions.join(", ")
+                ),
+            });
+        }
         if let Some(index) = &candidates.empty_on {
             return Some(format!(
                 "`{name}`: index `{index}` has a page for the project, but no files of it on that page"
@@ -567,6 +587,7 @@ impl Provider<'_> {
                     name: name.clone(),
                     version: version.clone(),
                     index: candidate.representative().index.clone(),
+                    direct: self.source.direct_url(name),
                     extras: active_extras,
                     files: Vec::new(),
                     dependencies,

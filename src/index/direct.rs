@@ -1,0 +1,549 @@
+//! Direct references to archives (`name @ https://.../x-1.0-py3-none-any.whl`, a bare
+//! archive URL or path, `name @ file:///...`): a [`PackageSource`] beside the indexes.
+//!
+//! For a name the input gives a direct URL for, the only candidate is that archive's
+//! version, wherever the name appears in the graph (as in pip and uv); every other name
+//! goes to the indexes. Each archive is downloaded once per run (with the index
+//! client's credentials, retries and `--offline`), hashed, checked against the input's
+//! `--hash` values, and its metadata read from the wheel's METADATA or the sdist's
+//! static PKG-INFO. An sdist that needs a build to tell its metadata is today's
+//! [`IndexError::NeedsBuild`]; local directories and VCS URLs are refused clearly.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use pep508_rs::{PackageName, Requirement, VersionOrUrl};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use super::cache::{Bucket, Cache};
+use super::filename::{SdistFilename, SdistFormat, WheelFilename};
+use super::registry::RegistryClient;
+use super::{
+    CoreMetadata, DirectFailure, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
+    metadata,
+};
+
+/// The index name of direct archives: no index is named with a space.
+pub const DIRECT_INDEX: &str = "direct URL";
+
+/// One direct reference of the input.
+#[derive(Debug, Clone)]
+pub struct DirectRef {
+    pub name: PackageName,
+    /// What is requested: expanded, credentials included. Never output.
+    url: Url,
+    /// What the lock writes (see [`lock_url`]).
+    pub locked: String,
+    /// What messages show: as written, secrets masked.
+    pub shown: String,
+    /// Accepted sha256 values (`--hash` on the input line); empty accepts any.
+    pub hashes: Vec<String>,
+    /// Where it was written, e.g. `requirements.in:3`.
+    pub origin: String,
+}
+
+impl DirectRef {
+    /// The URL to request, credentials included (for the client's auth store only).
+    pub fn request_url(&self) -> &Url {
+        &self.url
+    }
+}
+
+/// The direct references of one lock's inputs, by package name.
+#[derive(Debug, Clone, Default)]
+pub struct DirectRefs {
+    refs: BTreeMap<PackageName, DirectRef>,
+}
+
+impl DirectRefs {
+    /// Collects `(requirement, --hash values, origin)`; requirements without a URL are
+    /// skipped. The same name with two different URLs is an error naming both.
+    pub fn collect<'r>(
+        requirements: impl IntoIterator<Item = (&'r Requirement, &'r [String], String)>,
+    ) -> Result<Self, IndexError> {
+        let mut refs: BTreeMap<PackageName, DirectRef> = BTreeMap::new();
+        for (requirement, hashes, origin) in requirements {
+            let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url else {
+                continue;
+            };
+            let given = url.given().unwrap_or(url.as_str());
+            let mut request = url.to_url();
+            request.set_fragment(None);
+            let new = DirectRef {
+                name: requirement.name.clone(),
+                locked: lock_url(&request, given),
+                shown: crate::secrets::text(given),
+                url: request,
+                hashes: hashes.to_vec(),
+                origin,
+            };
+            match refs.get_mut(&new.name) {
+                Some(known) if known.url != new.url => {
+                    return Err(IndexError::Direct(Box::new(DirectFailure {
+                        name: new.name.to_string(),
+                        url: new.shown.clone(),
+                        origin: new.origin.clone(),
+                        message: format!(
+                            "`{}` is also required from `{}` ({}); one package can come \
+                             from one URL only",
+                            new.name, known.shown, known.origin
+                        ),
+                    })));
+                }
+                Some(known) => {
+                    for hash in new.hashes {
+                        if !known.hashes.contains(&hash) {
+                            known.hashes.push(hash);
+                        }
+                    }
+                }
+                None => {
+                    refs.insert(new.name.clone(), new);
+                }
+            }
+        }
+        Ok(Self { refs })
+    }
+
+    /// The reference of a lock's `name @ URL` pin (`${VAR}` expanded from the
+    /// environment, as pip does when it reads the lock); `hash` values accepted.
+    pub fn from_lock_pin(
+        name: &PackageName,
+        url: &str,
+        hashes: &[String],
+        origin: String,
+    ) -> Result<Self, IndexError> {
+        let requirement = Requirement::from_str(&format!("{name} @ {url}")).map_err(|err| {
+            IndexError::Direct(Box::new(DirectFailure {
+                name: name.to_string(),
+                url: crate::secrets::url_text(url),
+                origin: origin.clone(),
+                message: format!("not a URL: {}", err.message),
+            }))
+        })?;
+        Self::collect([(&requirement, hashes, origin)])
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.refs.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &DirectRef> {
+        self.refs.values()
+    }
+
+    pub fn get(&self, name: &PackageName) -> Option<&DirectRef> {
+        self.refs.get(name)
+    }
+}
+
+/// The URL as the lock writes it: a local file as its `file://` URL; a remote one
+/// without credentials (pip takes them from netrc or the environment), except a
+/// userinfo written as `${VAR}` references, which pip expands when it reads the lock;
+/// credential query values masked.
+pub fn lock_url(url: &Url, given: &str) -> String {
+    if url.scheme() == "file" {
+        return url.to_string();
+    }
+    let shown = crate::secrets::url(url);
+    let written_userinfo = given
+        .split_once("://")
+        .and_then(|(_, rest)| {
+            let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+            authority.rsplit_once('@').map(|(userinfo, _)| userinfo)
+        })
+        .filter(|userinfo| userinfo.split(':').all(is_variable));
+    match (written_userinfo, shown.split_once("://")) {
+        (Some(userinfo), Some((scheme, rest))) => format!("{scheme}://{userinfo}@{rest}"),
+        _ => shown,
+    }
+}
+
+/// `${NAME}` as pip expands it (upper-case letters, digits, `_`).
+fn is_variable(part: &str) -> bool {
+    part.strip_prefix("${")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+/// What went wrong fetching or reading an archive, worded for a URL (the index
+/// client's messages speak of indexes). URLs in them are already redacted.
+fn fetch_message(error: IndexError) -> String {
+    match error {
+        IndexError::Http { url, status, .. } => {
+            let hint = match status {
+                401 | 403 => {
+                    "; give credentials as `https://${USER}:${TOKEN}@host/...` in the input, \
+                     or in netrc"
+                }
+                404 => "; check the URL",
+                _ => "",
+            };
+            format!("the server answered HTTP {status} for `{url}`{hint}")
+        }
+        IndexError::Network {
+            url,
+            attempts,
+            cause,
+            ..
+        } => format!(
+            "could not reach `{url}` after {attempts} attempt(s): {cause}; check the network \
+             and the URL"
+        ),
+        IndexError::Timeout {
+            url,
+            seconds,
+            attempts,
+            ..
+        } => format!(
+            "`{url}` did not answer within {seconds:.1}s ({attempts} attempt(s)); the server \
+             may be down, or raise the timeout"
+        ),
+        IndexError::Offline { .. } => "`--offline` forbids the network, and the archive is \
+                                        not in the cache (only archives pinned by `--hash` \
+                                        in the input are cached)"
+            .to_string(),
+        IndexError::NeedsBuild { file, reason } => format!(
+            "`{file}` needs a build to tell its dependencies ({reason}); dockgen does not \
+             build sdists for their metadata yet: require a wheel of it instead"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// One fetched archive.
+#[derive(Debug)]
+struct Archive {
+    project: Arc<ProjectFiles>,
+    metadata: Arc<CoreMetadata>,
+}
+
+type Cell = Arc<OnceLock<Result<Arc<Archive>, IndexError>>>;
+
+/// Archives fetched so far, shared by every profile of one run: each is downloaded once.
+#[derive(Debug, Default)]
+pub struct DirectArchives {
+    cells: Mutex<HashMap<Url, Cell>>,
+}
+
+/// The indexes (`base`), with the input's direct references in front.
+pub struct DirectSource<'a> {
+    base: &'a RegistryClient,
+    refs: &'a DirectRefs,
+    archives: &'a DirectArchives,
+}
+
+impl<'a> DirectSource<'a> {
+    pub fn new(
+        base: &'a RegistryClient,
+        refs: &'a DirectRefs,
+        archives: &'a DirectArchives,
+    ) -> Self {
+        Self {
+            base,
+            refs,
+            archives,
+        }
+    }
+
+    fn archive(&self, reference: &DirectRef) -> Result<Arc<Archive>, IndexError> {
+        let cell = self
+            .archives
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(reference.url.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            self.fetch(reference)
+                .map(Arc::new)
+                .map_err(|error| match error {
+                    error @ IndexError::Direct(_) => error,
+                    other => IndexError::Direct(Box::new(DirectFailure {
+                        name: reference.name.to_string(),
+                        url: reference.shown.clone(),
+                        origin: reference.origin.clone(),
+                        message: fetch_message(other),
+                    })),
+                })
+        })
+        .clone()
+    }
+
+    fn fetch(&self, reference: &DirectRef) -> Result<Archive, IndexError> {
+        let fail = |message: String| {
+            IndexError::Direct(Box::new(DirectFailure {
+                name: reference.name.to_string(),
+                url: reference.shown.clone(),
+                origin: reference.origin.clone(),
+                message,
+            }))
+        };
+        let url = &reference.url;
+        if url.scheme() == "file" {
+            let path = url
+                .to_file_path()
+                .map_err(|()| fail("not a usable local path".into()))?;
+            if path.is_dir() {
+                return Err(fail(
+                    "it is a directory; dockgen locks local archives (`.whl`, `.tar.gz`, \
+                     `.zip`) but not local project directories yet: build a wheel or an \
+                     sdist of it and require that file"
+                        .into(),
+                ));
+            }
+        } else if !matches!(url.scheme(), "http" | "https") {
+            return Err(fail(format!(
+                "the scheme `{}:` is not supported; dockgen locks archives from `https://`, \
+                 `http://` and `file://` URLs and local paths (VCS URLs are not supported yet)",
+                url.scheme()
+            )));
+        }
+        let filename = url
+            .path_segments()
+            .and_then(|mut segments| segments.next_back())
+            .map(|last| {
+                percent_encoding::percent_decode_str(last)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .unwrap_or_default();
+        let is_wheel = filename.to_ascii_lowercase().ends_with(".whl");
+        let kind = if is_wheel {
+            let wheel = WheelFilename::from_str(&filename)
+                .map_err(|err| fail(format!("`{filename}` is not a valid wheel name: {err}")))?;
+            if wheel.name != reference.name {
+                return Err(fail(format!(
+                    "the wheel `{filename}` is of `{}`, not `{}`",
+                    wheel.name, reference.name
+                )));
+            }
+            wheel.kind()
+        } else if SdistFormat::from_filename(&filename).is_some() {
+            DistKind::Sdist
+        } else {
+            return Err(fail(format!(
+                "`{filename}` is not a wheel or an sdist (`.whl`, `.tar.gz`, `.zip`); \
+                 dockgen locks direct references to archives only (VCS URLs and local \
+                 directories are not supported yet)"
+            )));
+        };
+        let mut file = DistFile {
+            filename: filename.clone(),
+            kind,
+            version: pep440_rs::Version::new([0]),
+            url: crate::secrets::without_userinfo(url),
+            sha256: None,
+            requires_python: None,
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(DIRECT_INDEX),
+        };
+        // An archive the input pins by `--hash` is content-addressed: a cached copy
+        // with that hash is that archive, so a relock (or `--offline`) needs no download.
+        let cache = (url.scheme() != "file")
+            .then(|| self.base.cache_dir().map(Cache::new))
+            .flatten();
+        let cached = cache.as_ref().and_then(|cache| {
+            reference.hashes.iter().find_map(|hash| {
+                cache
+                    .read_bytes(Bucket::Archives, hash)
+                    .filter(|bytes| hex::encode(Sha256::digest(bytes)) == *hash)
+            })
+        });
+        let bytes = match cached {
+            Some(bytes) => bytes,
+            None => {
+                let temp = tempfile::NamedTempFile::new().map_err(|err| IndexError::Io {
+                    path: std::env::temp_dir().display().to_string(),
+                    message: err.to_string(),
+                })?;
+                self.base.download_to_path(&file, temp.path())?;
+                std::fs::read(temp.path()).map_err(|err| IndexError::Io {
+                    path: temp.path().display().to_string(),
+                    message: err.to_string(),
+                })?
+            }
+        };
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        if let Some(cache) = &cache
+            && reference.hashes.contains(&sha256)
+        {
+            cache.write_bytes(Bucket::Archives, &sha256, &bytes);
+        }
+        if !reference.hashes.is_empty() && !reference.hashes.contains(&sha256) {
+            return Err(fail(format!(
+                "the file has sha256 `{sha256}`, but the input's `--hash` expects {}; the \
+                 file changed, or the hash is wrong: do not install it",
+                reference
+                    .hashes
+                    .iter()
+                    .map(|h| format!("`sha256:{h}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )));
+        }
+        let core = if is_wheel {
+            metadata::wheel_metadata(&bytes, &filename)?
+        } else {
+            metadata::sdist_metadata(&bytes, &filename)?
+        };
+        if core.name != reference.name {
+            return Err(fail(format!(
+                "its metadata names the package `{}`, not `{}`",
+                core.name, reference.name
+            )));
+        }
+        if !is_wheel {
+            // The lock names the version only through the file name (pip's format has
+            // no version on a URL line), so it must say it.
+            let named = SdistFilename::parse(&filename, &reference.name)
+                .ok()
+                .map(|sdist| sdist.version);
+            if named.as_ref() != Some(&core.version) {
+                return Err(fail(format!(
+                    "the sdist's file name `{filename}` does not say its version {}; \
+                     dockgen needs `{}-{}.tar.gz` (or `.zip`)",
+                    core.version, reference.name, core.version
+                )));
+            }
+        }
+        file.version = core.version.clone();
+        file.sha256 = Some(sha256);
+        file.size = Some(bytes.len() as u64);
+        file.requires_python = core.requires_python.clone();
+        Ok(Archive {
+            project: Arc::new(ProjectFiles {
+                name: reference.name.clone(),
+                index: Arc::from(DIRECT_INDEX),
+                files: vec![file],
+            }),
+            metadata: Arc::new(core),
+        })
+    }
+
+    /// The reference whose archive `file` is.
+    fn reference_of(&self, file: &DistFile) -> Option<&DirectRef> {
+        if *file.index != *DIRECT_INDEX {
+            return None;
+        }
+        self.refs
+            .iter()
+            .find(|r| crate::secrets::without_userinfo(&r.url) == file.url)
+    }
+}
+
+impl PackageSource for DirectSource<'_> {
+    fn project(&self, name: &PackageName) -> Result<Option<Arc<ProjectFiles>>, IndexError> {
+        match self.refs.get(name) {
+            Some(reference) => Ok(Some(self.archive(reference)?.project.clone())),
+            None => self.base.project(name),
+        }
+    }
+
+    fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        match self.reference_of(file) {
+            Some(reference) => Ok(self.archive(reference)?.metadata.clone()),
+            None => self.base.metadata(file),
+        }
+    }
+
+    fn sha256(&self, file: &DistFile) -> Result<String, IndexError> {
+        match (self.reference_of(file), &file.sha256) {
+            (Some(_), Some(sha256)) => Ok(sha256.clone()),
+            _ => self.base.sha256(file),
+        }
+    }
+
+    fn survey(&self, name: &PackageName) -> Option<super::strategy::IndexSurvey> {
+        match self.refs.get(name) {
+            Some(_) => None,
+            None => self.base.survey(name),
+        }
+    }
+
+    fn prefetch_project(&self, name: &PackageName) {
+        if self.refs.get(name).is_none() {
+            self.base.prefetch_project(name);
+        }
+    }
+
+    fn prefetch_metadata(&self, file: &DistFile) {
+        if self.reference_of(file).is_none() {
+            self.base.prefetch_metadata(file);
+        }
+    }
+
+    fn direct_url(&self, name: &PackageName) -> Option<String> {
+        self.refs.get(name).map(|r| r.locked.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(url: &str, given: &str) -> String {
+        lock_url(&Url::parse(url).unwrap(), given)
+    }
+
+    #[test]
+    fn lock_urls_carry_no_credentials_but_keep_variables() {
+        assert_eq!(
+            lock(
+                "https://user:hunter2secret@files.example/x-1.0-py3-none-any.whl",
+                "https://user:hunter2secret@files.example/x-1.0-py3-none-any.whl"
+            ),
+            "https://files.example/x-1.0-py3-none-any.whl"
+        );
+        assert_eq!(
+            lock(
+                "https://me:expanded-token-value@files.example/x.whl",
+                "https://${USER}:${TOKEN}@files.example/x.whl"
+            ),
+            "https://${USER}:${TOKEN}@files.example/x.whl"
+        );
+        assert_eq!(
+            lock(
+                "https://files.example/x.whl?token=abcdefghijk",
+                "https://files.example/x.whl?token=abcdefghijk"
+            ),
+            "https://files.example/x.whl?token=****"
+        );
+        assert_eq!(
+            lock("file:///wheels/x-1.0-py3-none-any.whl", "./wheels/x.whl"),
+            "file:///wheels/x-1.0-py3-none-any.whl"
+        );
+    }
+
+    #[test]
+    fn two_urls_for_one_name_are_an_error_naming_both() {
+        let a = Requirement::from_str("x @ https://a.example/x-1.0-py3-none-any.whl").unwrap();
+        let b = Requirement::from_str("x @ https://b.example/x-1.0-py3-none-any.whl").unwrap();
+        let error = DirectRefs::collect([
+            (&a, &[][..], "requirements.in:1".to_string()),
+            (&b, &[][..], "requirements.in:2".to_string()),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("https://a.example/x-1.0-py3-none-any.whl"),
+            "{error}"
+        );
+        assert!(
+            error.contains("https://b.example/x-1.0-py3-none-any.whl"),
+            "{error}"
+        );
+        assert!(error.contains("requirements.in:1") && error.contains("requirements.in:2"));
+    }
+}
