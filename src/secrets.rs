@@ -394,6 +394,12 @@ mod tests {
     }
 
     #[test]
+    fn without_userinfo_keeps_the_rest() {
+        let u = Url::parse("https://me:p%40ss@example.com/simple/").unwrap();
+        assert_eq!(without_userinfo(&u).as_str(), "https://example.com/simple/");
+    }
+
+    #[test]
     fn text_masks_userinfo_as_pip_does() {
         assert_eq!(
             redact("--index-url https://u:LITERALPW@host.invalid/simple junk"),

@@ -182,10 +182,10 @@ fn lock_sources(
             let Ok(url) = Url::parse(&expand_env(value.trim())) else {
                 continue;
             };
-            let redacted = crate::index::redact(&url);
+            let redacted = crate::secrets::url(&url);
             if indexes
                 .iter()
-                .any(|known| crate::index::redact(&known.url) == redacted)
+                .any(|known| crate::secrets::url(&known.url) == redacted)
             {
                 continue;
             }

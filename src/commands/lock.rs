@@ -420,8 +420,8 @@ fn all_indexes(jobs: &[Job]) -> anyhow::Result<Vec<IndexConfig>> {
                 Some(known) if known.url != index.url => bail!(
                     "two profiles name different URLs `{}`: `{}` and `{}`; give the indexes different names",
                     index.name,
-                    crate::index::redact(&known.url),
-                    crate::index::redact(&index.url)
+                    crate::secrets::url(&known.url),
+                    crate::secrets::url(&index.url)
                 ),
                 Some(_) => {}
                 None => all.push(index.clone()),
@@ -509,14 +509,14 @@ fn header(
         indexes: general
             .iter()
             .chain(pinned.iter())
-            .map(|i| (i.name.clone(), crate::index::redact(&i.url)))
+            .map(|i| (i.name.clone(), crate::secrets::url(&i.url)))
             .collect(),
         find_links: input
             .find_links
             .iter()
             .map(|f| match f {
                 FindLinks::Directory(dir) => relative_path(dir, lock_dir),
-                FindLinks::Url(url) => crate::index::redact(url),
+                FindLinks::Url(url) => crate::secrets::url(url),
             })
             .collect(),
     }
@@ -552,7 +552,7 @@ fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
     let urls: BTreeMap<&str, String> = job
         .indexes
         .iter()
-        .map(|i| (i.name.as_str(), crate::index::redact(&i.url)))
+        .map(|i| (i.name.as_str(), crate::secrets::url(&i.url)))
         .collect();
     lock::pylock::render(
         resolution,

@@ -1,6 +1,6 @@
 //! The HTTP layer under every index request: timeouts, retries with backoff, per-request
-//! credentials, a concurrency limit, range requests, `--offline`, and [`redact`], the one
-//! way a URL reaches an error, a log line or a progress message.
+//! credentials, a concurrency limit, range requests and `--offline`. A URL reaches an
+//! error, a log line or a progress message only through [`crate::secrets::url`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +14,7 @@ use url::Url;
 
 use super::IndexError;
 use super::auth::AuthStore;
-
-/// A URL fit for output: see [`crate::secrets::url`].
-pub use crate::secrets::url as redact;
+use crate::secrets;
 
 /// How the client talks to indexes.
 #[derive(Debug, Clone)]
@@ -194,7 +192,7 @@ impl HttpClient {
     fn check_online(&self, index: &str, url: &Url) -> Result<(), IndexError> {
         if self.settings.offline {
             return Err(IndexError::Offline {
-                what: format!("`{}` (index `{index}`)", redact(url)),
+                what: format!("`{}` (index `{index}`)", secrets::url(url)),
             });
         }
         Ok(())
@@ -230,7 +228,7 @@ impl HttpClient {
                 Attempt::Retry(_, Failure::Fatal(cause)) => {
                     return Err(IndexError::Network {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         attempts: attempt + 1,
                         cause,
                     });
@@ -239,7 +237,7 @@ impl HttpClient {
                     tracing::debug!(
                         "attempt {} of {attempts} for `{}` failed: {failure:?}",
                         attempt + 1,
-                        redact(url)
+                        secrets::url(url)
                     );
                     wait = fetched
                         .as_ref()
@@ -248,7 +246,7 @@ impl HttpClient {
                 }
             }
         }
-        let redacted = redact(url);
+        let redacted = secrets::url(url);
         Err(match last {
             Some((Some(fetched), _)) => IndexError::Http {
                 index: index.to_owned(),
@@ -263,7 +261,7 @@ impl HttpClient {
     /// The error after the last attempt failed with `failure`.
     fn failed(&self, index: &str, url: &Url, attempts: u32, failure: Failure) -> IndexError {
         let index = index.to_owned();
-        let url = redact(url);
+        let url = secrets::url(url);
         match failure {
             Failure::Timeout(after) => IndexError::Timeout {
                 index,
@@ -297,7 +295,7 @@ impl HttpClient {
         if !fetched.status.is_success() {
             return Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: fetched.status.as_u16(),
             });
         }
@@ -335,7 +333,7 @@ impl HttpClient {
                 let Some((start, total)) = content_range else {
                     return Err(IndexError::Parse {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         message: "206 response without a usable `Content-Range`".to_owned(),
                     });
                 };
@@ -348,7 +346,7 @@ impl HttpClient {
             StatusCode::OK => Ok(RangeReply::Full(fetched.body)),
             status => Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: status.as_u16(),
             }),
         }
@@ -403,7 +401,7 @@ impl HttpClient {
                 Err((Failure::Fatal(cause), _)) => {
                     return Err(IndexError::Network {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         attempts: attempt + 1,
                         cause,
                     });
@@ -412,7 +410,7 @@ impl HttpClient {
                     tracing::debug!(
                         "attempt {} of {attempts} for `{}` failed: {failure:?}",
                         attempt + 1,
-                        redact(url)
+                        secrets::url(url)
                     );
                     wait = after;
                     last = Some(failure);
@@ -448,7 +446,7 @@ impl HttpClient {
         if !status.is_success() {
             return Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: status.as_u16(),
             });
         }
@@ -491,7 +489,7 @@ impl HttpClient {
         match length {
             Some(length) if length > limit.max_bytes => Err(IndexError::TooLarge {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 what: limit.what.to_owned(),
                 limit: limit.max_bytes,
             }),
@@ -500,7 +498,7 @@ impl HttpClient {
     }
 
     async fn send(&self, url: &Url, headers: &HeaderMap) -> Result<Response, Failure> {
-        let clean = super::auth::strip_userinfo(url);
+        let clean = secrets::without_userinfo(url);
         let mut request = self.client.get(clean.clone()).headers(headers.clone());
         if let Some(creds) = self.auth.for_url(url) {
             request = request.basic_auth(&creds.username, creds.password.as_ref());
@@ -645,12 +643,6 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_removes_userinfo() {
-        let url = Url::parse("https://user:tok@example.com:8080/simple/x/?a=1").unwrap();
-        assert_eq!(redact(&url), "https://example.com:8080/simple/x/?a=1");
-    }
 
     #[test]
     fn content_range() {

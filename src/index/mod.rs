@@ -116,7 +116,7 @@ pub trait PackageSource: Send + Sync {
 }
 
 /// Errors name the package, file and index concerned. Secrets never appear: every URL
-/// in here went through [`client::redact`].
+/// in here went through [`crate::secrets::url`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IndexError {
     #[error(
@@ -254,5 +254,3 @@ impl From<metadata::MetadataError> for IndexError {
         }
     }
 }
-
-pub use client::redact;

@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use url::Url;
 
-use super::auth::{AuthStore, Credentials, strip_userinfo};
+use super::auth::{AuthStore, Credentials};
 use super::cache::{Bucket, Cache};
-use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec, redact};
+use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec};
 use super::find_links::{FindLinksSource, list_dir};
 use super::metadata::{self, MetadataError};
 use super::simple::{self, PageFile, SimplePage};
@@ -31,6 +31,7 @@ use super::zip::{self, RangeError};
 use super::{
     BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
 };
+use crate::secrets::{self, without_userinfo};
 
 /// One index, in the order the profile lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +120,7 @@ struct Index {
 
 impl Index {
     fn new(config: IndexConfig) -> Self {
-        let mut url = strip_userinfo(&config.url);
+        let mut url = without_userinfo(&config.url);
         if !url.path().ends_with('/') {
             url.set_path(&format!("{}/", url.path()));
         }
@@ -148,7 +149,7 @@ struct Inner {
     find_links: Arc<Vec<FindLinks>>,
     progress: Option<indicatif::ProgressBar>,
     projects: SharedMap<PackageName, Option<Arc<ProjectFiles>>>,
-    /// Parsed project pages by redacted page URL; `None` is a 404.
+    /// Parsed project pages by page URL without userinfo; `None` is a 404.
     pages: Arc<SharedMap<String, Option<SimplePage>>>,
     metadata: Arc<SharedMap<String, Arc<CoreMetadata>>>,
     hashes: Arc<SharedMap<String, String>>,
@@ -563,7 +564,7 @@ impl Inner {
                 ),
             })?;
         let what = || format!("the project page of `{name}` on index `{}`", index.name);
-        let cell = shared(&self.pages, &strip_userinfo(&url).to_string());
+        let cell = shared(&self.pages, &without_userinfo(&url).to_string());
         let page = cell
             .get_or_init(|| self.cached_page(&index.name, &url, what))
             .await
@@ -619,7 +620,7 @@ impl Inner {
             let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
             if entry.page.hashes_well_formed() {
                 Some(CachedPage {
-                    page: entry.page.resolved(&strip_userinfo(url)),
+                    page: entry.page.resolved(&without_userinfo(url)),
                     ..entry
                 })
             } else {
@@ -663,7 +664,7 @@ impl Inner {
                     &key,
                     &CachedPage {
                         policy,
-                        page: page.relative_to(&strip_userinfo(url)),
+                        page: page.relative_to(&without_userinfo(url)),
                     },
                 );
             }
@@ -673,7 +674,7 @@ impl Inner {
                 let Some(entry) = cached else {
                     return Err(IndexError::Parse {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         message: "304 Not Modified to a request that was not conditional"
                             .to_owned(),
                     });
@@ -683,7 +684,10 @@ impl Inner {
                         policy
                     }
                 };
-                tracing::debug!("`{}` not modified; cache entry refreshed", redact(url));
+                tracing::debug!(
+                    "`{}` not modified; cache entry refreshed",
+                    secrets::url(url)
+                );
                 store(policy, &entry.page);
                 Ok(Some(entry.page))
             }
@@ -697,7 +701,7 @@ impl Inner {
                     simple::parse_page(content_type, &fetched.body, url).map_err(|message| {
                         IndexError::Parse {
                             index: index.to_owned(),
-                            url: redact(url),
+                            url: secrets::url(url),
                             message,
                         }
                     })?;
@@ -715,7 +719,7 @@ impl Inner {
             }
             status => Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: status.as_u16(),
             }),
         }
@@ -739,7 +743,7 @@ impl Inner {
                     Some(page) => Ok(Arc::new(page.files)),
                     None => Err(IndexError::Http {
                         index: source.name.to_string(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         status: 404,
                     }),
                 }
@@ -847,7 +851,7 @@ impl Inner {
             if fetched.status != StatusCode::NOT_FOUND {
                 return Err(IndexError::Http {
                     index: file.index.to_string(),
-                    url: redact(&sidecar),
+                    url: secrets::url(&sidecar),
                     status: fetched.status.as_u16(),
                 });
             }
@@ -947,7 +951,7 @@ impl Inner {
             Ok(RangeReply::Full(bytes)) => {
                 tracing::debug!(
                     "`{}` ignores range requests; using the whole file",
-                    redact(&file.url)
+                    secrets::url(&file.url)
                 );
                 self.verify(file, &bytes)?;
                 Ok(Probe::Whole(bytes))
@@ -978,14 +982,14 @@ impl Inner {
             Ok(RangeReply::Partial { total: None, .. }) => {
                 tracing::debug!(
                     "`{}` gives no file size in `Content-Range`",
-                    redact(&file.url)
+                    secrets::url(&file.url)
                 );
                 Ok(Probe::NoRanges)
             }
             Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {
                 tracing::debug!(
                     "range request into `{}` answered {status}",
-                    redact(&file.url)
+                    secrets::url(&file.url)
                 );
                 Ok(Probe::NoRanges)
             }
@@ -1206,7 +1210,7 @@ fn page_request(url: &Url) -> http::request::Parts {
     headers.insert(header::ACCEPT, HeaderValue::from_static(simple::ACCEPT));
     // The policy is cached with this URI: the URL as output, so that no secret in the
     // URL reaches the cache (the entry's key is the real URL's).
-    let uri = Url::parse(&redact(url))
+    let uri = Url::parse(&secrets::url(url))
         .ok()
         .and_then(|shown| shown.as_str().parse::<http::Uri>().ok())
         .unwrap_or_default();

@@ -235,7 +235,7 @@ fn resolve(base: &Url, href: &str) -> Option<(String, Option<String>)> {
             .map(|h| h.to_ascii_lowercase())
     });
     url.set_fragment(None);
-    Some((super::auth::strip_userinfo(&url).to_string(), hash))
+    Some((crate::secrets::without_userinfo(&url).to_string(), hash))
 }
 
 /// The percent-decoded last path segment of a URL.
