@@ -134,7 +134,10 @@ impl HttpClient {
             .read_timeout(settings.read_timeout)
             .build()
             .map_err(|err| IndexError::Config {
-                message: format!("cannot build the HTTP client: {}", error_chain(&err)),
+                message: format!(
+                    "cannot build the HTTP client: {}",
+                    crate::errors::chain(&err)
+                ),
             })?;
         Ok(Self {
             client,
@@ -584,10 +587,10 @@ fn classify(err: reqwest::Error, read_timeout: Duration) -> Failure {
         // A redirect loop (or more than 10 redirects) loops again on every try.
         Failure::Fatal(format!(
             "{}; the index redirects in a loop or too often",
-            error_chain(&err.without_url())
+            crate::errors::chain(&err.without_url())
         ))
     } else {
-        Failure::Network(error_chain(&err.without_url()))
+        Failure::Network(crate::errors::chain(&err.without_url()))
     }
 }
 
@@ -607,21 +610,6 @@ fn retry_after(status: StatusCode, headers: &HeaderMap, now: jiff::Timestamp) ->
         }
     };
     Some(wait.min(RETRY_AFTER_MAX))
-}
-
-/// An error and its causes, `: `-joined. reqwest errors must have had their URL removed.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
 }
 
 fn header_value(s: &str) -> HeaderValue {
