@@ -347,7 +347,10 @@ pub fn to_dist_files(
             url,
             sha256,
             requires_python,
-            yanked: file.yanked.as_deref().map(validate::escape_control),
+            yanked: file
+                .yanked
+                .as_deref()
+                .map(|reason| crate::input::text::printable(reason).into_owned()),
             upload_time: file.upload_time,
             size: file.size,
             has_metadata_sidecar: file.has_metadata,
