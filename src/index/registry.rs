@@ -169,22 +169,54 @@ struct CachedPage {
     page: SimplePage,
 }
 
-impl SimplePage {
-    /// The page as cached: file URLs on the page's origin relative to the page, so
-    /// that what the page URL holds (a token in its path) is not written to disk.
-    fn relative_to(&self, page_url: &Url) -> SimplePage {
-        let mut page = self.clone();
-        for file in &mut page.files {
-            if let Ok(url) = Url::parse(&file.url)
-                && url.origin() == page_url.origin()
-                && let Some(relative) = page_url.make_relative(&url)
-            {
-                file.url = relative;
+/// What [`CachedPage`] is written from, without copying the page (up to
+/// [`HttpClient::page_limit`] of it): the same JSON, its file URLs made relative as
+/// [`RelativePage`] says.
+#[derive(Serialize)]
+struct CachedPageRef<'a> {
+    policy: &'a CachePolicy,
+    page: RelativePage<'a>,
+}
+
+/// The page as cached: file URLs on the page's origin relative to the page, so that
+/// what the page URL holds (a token in its path) is not written to disk. Serialises
+/// as a [`SimplePage`] does; only one file at a time is copied.
+struct RelativePage<'a> {
+    page: &'a SimplePage,
+    page_url: &'a Url,
+}
+
+impl Serialize for RelativePage<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        struct Files<'a>(&'a RelativePage<'a>);
+        impl Serialize for Files<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let page_url = self.0.page_url;
+                let mut seq = serializer.serialize_seq(Some(self.0.page.files.len()))?;
+                for file in &self.0.page.files {
+                    match Url::parse(&file.url)
+                        .ok()
+                        .filter(|url| url.origin() == page_url.origin())
+                        .and_then(|url| page_url.make_relative(&url))
+                    {
+                        Some(relative) => seq.serialize_element(&PageFile {
+                            url: relative,
+                            ..file.clone()
+                        })?,
+                        None => seq.serialize_element(file)?,
+                    }
+                }
+                seq.end()
             }
         }
-        page
+        let mut page = serializer.serialize_struct("SimplePage", 1)?;
+        page.serialize_field("files", &Files(self))?;
+        page.end()
     }
+}
 
+impl SimplePage {
     /// A cached page with its file URLs absolute again.
     fn resolved(self, page_url: &Url) -> SimplePage {
         let mut page = self;
@@ -654,17 +686,16 @@ impl Inner {
         };
         let response = response_parts(fetched.status, &fetched.headers);
         let store = |policy: CachePolicy, page: &SimplePage| {
-            // A page with a malformed hash is an error for the projects it lists (see
-            // `simple::to_dist_files`); it is fetched again rather than kept.
-            if let Some(cache) = &self.cache
-                && page.hashes_well_formed()
-            {
+            if let Some(cache) = &self.cache {
                 cache.write_json(
                     Bucket::Simple,
                     &key,
-                    &CachedPage {
-                        policy,
-                        page: page.relative_to(&without_userinfo(url)),
+                    &CachedPageRef {
+                        policy: &policy,
+                        page: RelativePage {
+                            page,
+                            page_url: &without_userinfo(url),
+                        },
                     },
                 );
             }
@@ -1304,5 +1335,53 @@ impl HttpRangeReader<'_> {
                 "the server answered a range request with other bytes".to_owned(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_page_holds_relative_urls_on_its_origin_and_reads_back() {
+        let page_url = Url::parse("https://idx.example/t0ken/simple/demo/").unwrap();
+        let file = |filename: &str, url: &str| PageFile {
+            filename: filename.to_owned(),
+            url: url.to_owned(),
+            sha256: Some("ab".repeat(32)),
+            requires_python: Some(">=3.8".to_owned()),
+            yanked: None,
+            upload_time: None,
+            size: Some(10),
+            has_metadata: true,
+            metadata_sha256: None,
+        };
+        let page = SimplePage {
+            files: vec![
+                file(
+                    "demo-1.0.tar.gz",
+                    "https://idx.example/t0ken/files/demo-1.0.tar.gz",
+                ),
+                file(
+                    "demo-1.0-py3-none-any.whl",
+                    "https://cdn.example/demo-1.0-py3-none-any.whl",
+                ),
+            ],
+        };
+        let written = serde_json::to_value(RelativePage {
+            page: &page,
+            page_url: &page_url,
+        })
+        .unwrap();
+        let expected = SimplePage {
+            files: vec![
+                file("demo-1.0.tar.gz", "../../files/demo-1.0.tar.gz"),
+                page.files[1].clone(),
+            ],
+        };
+        assert_eq!(written, serde_json::to_value(&expected).unwrap());
+        assert!(!written.to_string().contains("t0ken"));
+        let read: SimplePage = serde_json::from_value(written).unwrap();
+        assert_eq!(read.resolved(&page_url), page);
     }
 }

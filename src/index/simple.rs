@@ -42,8 +42,9 @@ pub struct SimplePage {
 }
 
 impl SimplePage {
-    /// Every hash on the page is a well-formed sha256. A cached page that is not was
-    /// changed on disk (dockgen does not store such pages): a corrupt entry.
+    /// Every hash on the page is a well-formed sha256. A cached page that is not is
+    /// dropped and fetched again: it was changed on disk, or the index served it so (an
+    /// error for the projects it lists, see `to_dist_files`, which checks every hash).
     pub fn hashes_well_formed(&self) -> bool {
         self.files.iter().all(|file| {
             [&file.sha256, &file.metadata_sha256]
