@@ -16,6 +16,7 @@ use crate::index::registry::{IndexConfig, RegistryClient};
 use crate::input::profile::{self, Profile};
 use crate::input::requirements::RequirementsInput;
 use crate::input::target::Target;
+use crate::lock::{self, SourceOption};
 
 pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
@@ -173,13 +174,10 @@ fn lock_sources(
                     index.exclude_newer = Some(at);
                 }
             }
-        } else if let Some(value) = line
-            .strip_prefix("--index-url ")
-            .or_else(|| line.strip_prefix("--extra-index-url "))
-        {
+        } else if let Some((SourceOption::Index, value)) = lock::source_option(line) {
             // pip expands `${VAR}` in a requirements file, and so in a lock, whose
             // URLs name a secret (`https://host/${TOKEN}/simple`) by its variable.
-            let Ok(url) = Url::parse(&expand_env(value.trim())) else {
+            let Ok(url) = Url::parse(&expand_env(value)) else {
                 continue;
             };
             let redacted = crate::secrets::url(&url);
@@ -195,8 +193,8 @@ fn lock_sources(
                 packages: None,
                 exclude_newer: None,
             });
-        } else if let Some(value) = line.strip_prefix("--find-links ") {
-            find_links.push(FindLinksSource::parse(value.trim(), lock_dir));
+        } else if let Some((SourceOption::FindLinks, value)) = lock::source_option(line) {
+            find_links.push(FindLinksSource::parse(value, lock_dir));
         }
     }
     (indexes, find_links)
