@@ -123,29 +123,16 @@ impl Audit {
 /// `${NAME}` replaced by the environment's value where one is set, as pip does.
 fn expand_env(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let name_len = after
-            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-            .unwrap_or(after.len());
-        let value = (name_len > 0 && after[name_len..].starts_with('}'))
-            .then(|| std::env::var(&after[..name_len]).ok())
-            .flatten();
-        match value {
-            Some(value) => {
-                crate::secrets::register_expansion(&value, &after[..name_len]);
-                out.push_str(&value);
-                rest = &after[name_len + 1..];
-            }
-            None => {
-                out.push_str("${");
-                rest = after;
-            }
+    let mut rest = 0;
+    for (range, name) in crate::input::text::variables(text) {
+        if let Ok(value) = std::env::var(name) {
+            crate::secrets::register_expansion(&value, name);
+            out.push_str(&text[rest..range.start]);
+            out.push_str(&value);
+            rest = range.end;
         }
     }
-    out.push_str(rest);
+    out.push_str(&text[rest..]);
     out
 }
 
