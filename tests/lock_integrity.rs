@@ -3,12 +3,9 @@
 //! included, no pins at all.
 
 use std::path::Path;
-use std::process::Command;
 
 fn dockgen(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .env("DOCKGEN_CACHE_DIR", dir.join("cache"))
+    let output = crate::support::dockgen_command(dir)
         .args(args)
         .output()
         .expect("run dockgen");

@@ -4,7 +4,7 @@
 //! deadline: a hang fails the test instead of stalling the suite.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::audit::{Scratch, lock_text, pin, wheel};
@@ -20,22 +20,12 @@ struct Run {
 /// `dockgen ARGS` in the scratch dir as [`Scratch::dockgen`] runs it, killed and failed
 /// after `deadline`.
 fn dockgen_within(scratch: &Scratch, args: &[&str], deadline: Duration) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+    let mut command = crate::support::dockgen_command(scratch.path());
     command
-        .current_dir(scratch.path())
         .args(args)
-        .env("NETRC", scratch.path().join("no-netrc"))
-        .env_remove("XDG_CACHE_HOME")
-        .env_remove("SOURCE_DATE_EPOCH")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DOCKGEN_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("DOCKGEN_CACHE_DIR", scratch.path().join("cache"));
     let mut child = command.spawn().expect("run dockgen");
     let mut stderr_pipe = child.stderr.take().expect("stderr");
     let reader = std::thread::spawn(move || {

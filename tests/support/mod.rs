@@ -50,3 +50,41 @@ pub fn run(command: &mut Command) -> String {
     );
     stdout
 }
+
+/// `dockgen` run in `scratch` as every test runs it: its cache in `scratch/cache`, no
+/// netrc, and none of the developer's `DOCKGEN_*` settings, `XDG_CACHE_HOME` or
+/// `SOURCE_DATE_EPOCH`. Callers add arguments, variables, another `current_dir`.
+pub fn dockgen_command(scratch: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+    command
+        .current_dir(scratch)
+        .env("NETRC", scratch.join("no-netrc"))
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("SOURCE_DATE_EPOCH");
+    // The developer's own `DOCKGEN_OFFLINE`, `DOCKGEN_HTTP_TIMEOUT`, credentials...
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("DOCKGEN_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("DOCKGEN_CACHE_DIR", scratch.join("cache"));
+    command
+}
+
+/// Every file under `dir` (not directories), sorted.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
