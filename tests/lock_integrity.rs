@@ -68,7 +68,7 @@ fn check_reports_trusted_hosts_and_markers() {
     use crate::support::fixture_index::{FixtureFile, FixtureIndex};
     use crate::support::wheels::WheelSpec;
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::audit::Scratch::new();
     let wheel = |name: &str| {
         FixtureFile::from_spec(&WheelSpec::new(name, "1.0")).uploaded("2024-06-01T00:00:00Z")
     };
@@ -88,14 +88,7 @@ fn check_reports_trusted_hosts_and_markers() {
         .project("beta", vec![beta])
         .project("gamma", vec![gamma])
         .start();
-    std::fs::write(
-        dir.path().join("fixture.yaml"),
-        format!(
-            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
-            index.url()
-        ),
-    )
-    .expect("profile");
+    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
     std::fs::write(dir.path().join("lock.txt"), lock).expect("lock");
     let (code, stdout, stderr) = dockgen(
         dir.path(),
@@ -113,7 +106,7 @@ fn lock_onto_an_empty_file_or_a_device() {
     use crate::support::fixture_index::{FixtureFile, FixtureIndex};
     use crate::support::wheels::WheelSpec;
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::audit::Scratch::new();
     let index = FixtureIndex::builder()
         .project(
             "alpha",
@@ -123,14 +116,7 @@ fn lock_onto_an_empty_file_or_a_device() {
             ],
         )
         .start();
-    std::fs::write(
-        dir.path().join("fixture.yaml"),
-        format!(
-            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
-            index.url()
-        ),
-    )
-    .expect("profile");
+    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
     std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
     std::fs::write(dir.path().join("empty.txt"), "").expect("empty");
     for output in ["empty.txt", "/dev/null"] {
