@@ -1,6 +1,7 @@
 //! Bounded fuzz tests of the parsers that read text dockgen does not control: the
 //! requirements parser (files a user hands in), the lock reader (locks the audit views
-//! read) and the core-metadata parser (METADATA an index serves).
+//! read), the core-metadata parser (METADATA an index serves) and the project-page
+//! parsers (the simple API's JSON and HTML).
 //!
 //! Each test mutates realistic seeds with a seeded generator (byte flips, the
 //! characters PEP 508 and pip's syntax give meaning to, NULs, continuations,
@@ -267,4 +268,44 @@ fn the_metadata_parser_never_panics() {
             assert_message(&error, bytes);
         }
     });
+}
+
+/// Mutated JSON and HTML project pages: parsing never panics, and every file that
+/// comes out has a plain name, a well-formed hash and an http(s) URL.
+#[test]
+fn mutated_pages_never_yield_unchecked_values() {
+    use std::str::FromStr;
+    use std::sync::Arc;
+
+    use crate::index::simple::{JSON_CONTENT_TYPE, parse_page, to_dist_files};
+    use crate::index::validate;
+
+    let json = br#"{"meta":{"api-version":"1.1"},"files":[{"filename":"demo-1.0-py3-none-any.whl","url":"../../f/demo-1.0-py3-none-any.whl","hashes":{"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},"requires-python":">=3.8","core-metadata":{"sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}}]}"#;
+    let html = br#"<a href="demo-1.0.tar.gz#sha256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" data-requires-python="&gt;=3.8">demo-1.0.tar.gz</a>"#;
+    let demo = pep508_rs::PackageName::from_str("demo").unwrap();
+    let index: Arc<str> = Arc::from("idx");
+    let url = url::Url::parse("https://idx.example/simple/demo/").unwrap();
+    for (seed, content_type, page) in [
+        (0x5eed_0004, Some(JSON_CONTENT_TYPE), &json[..]),
+        (0x5eed_0005, None, &html[..]),
+    ] {
+        fuzz(seed, &[page], 10_000, |body| {
+            let Ok(page) = parse_page(content_type, body, &url) else {
+                return;
+            };
+            let Ok(files) = to_dist_files(&page.files, &demo, &index, false) else {
+                return;
+            };
+            for file in files {
+                assert!(
+                    validate::distribution_filename(&file.filename).is_ok(),
+                    "{file:?}"
+                );
+                if let Some(hash) = &file.sha256 {
+                    assert_eq!(validate::sha256(hash).as_ref(), Ok(hash), "{file:?}");
+                }
+                assert!(matches!(file.url.scheme(), "http" | "https"), "{file:?}");
+            }
+        });
+    }
 }

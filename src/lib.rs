@@ -12,7 +12,8 @@
 //! dependency tree) computed from the lock alone.
 //!
 //! `secrets` sits below them all: the one way a URL or a message is made fit for
-//! output, used by `input` and `index` alike.
+//! output, used by `input` and `index` alike; `errors` says an error's chain of
+//! causes in one line, each cause once.
 //!
 //! `commands` is the only layer that ties stages together and touches the file
 //! system and the network; `main.rs` parses arguments and maps errors to exit codes.
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod errors;
 pub mod index;
 pub mod input;
 pub mod lock;

@@ -155,11 +155,16 @@ fn register(value: &str, shown: String) {
 
 fn register_one(value: &str, shown: String) {
     let mut register = REGISTER.write().unwrap_or_else(|e| e.into_inner());
-    if register.iter().any(|(v, _)| v == value) {
-        return;
+    // Kept sorted, longest first (then by value), so `Redacted::new` need not sort it.
+    let at = register.binary_search_by(|(v, _)| {
+        value
+            .len()
+            .cmp(&v.len())
+            .then_with(|| v.as_str().cmp(value))
+    });
+    if let Err(at) = at {
+        register.insert(at, (value.to_owned(), shown));
     }
-    register.push((value.to_owned(), shown));
-    register.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
 }
 
 /// A URL fit for output as a value: no userinfo, credential query values and known
@@ -208,22 +213,34 @@ impl Redacted {
     pub fn new(original: &str, local: &[(String, String)]) -> Self {
         let mut found: Vec<(Range<usize>, String)> = Vec::new();
         let register = REGISTER.read().unwrap_or_else(|e| e.into_inner());
-        let mut known: Vec<&(String, String)> = local
-            .iter()
-            .filter(|(value, _)| !value.is_empty())
-            .chain(register.iter())
-            .collect();
-        known.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
-        for (value, shown) in known {
+        let find = |(value, shown): &(String, String)| {
             for (start, _) in original.match_indices(value.as_str()) {
                 found.push((start..start + value.len(), shown.clone()));
             }
+        };
+        if local.is_empty() {
+            // The register is kept longest first.
+            register.iter().for_each(find);
+        } else {
+            let mut known: Vec<&(String, String)> = local
+                .iter()
+                .filter(|(value, _)| !value.is_empty())
+                .chain(register.iter())
+                .collect();
+            known.sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+            known.into_iter().for_each(find);
         }
         drop(register);
         // After the known values: where a URL's mask covers exactly a known value
         // (`?token=` and the value of `${TOK}`), the value's own name is shown, which
         // a reader (and pip, in a lock) can use.
         url_edits(original, &mut found);
+        if found.is_empty() {
+            return Self {
+                text: original.to_owned(),
+                edits: Vec::new(),
+            };
+        }
 
         // Overlapping edits merge into one mask: a secret is never shown in part.
         found.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(b.0.end.cmp(&a.0.end)));
@@ -394,6 +411,32 @@ mod tests {
         assert_eq!(url_text("https://pypi.org"), "https://pypi.org");
         assert_eq!(url_text("not a url?token=x"), "not a url?token=x");
         assert_eq!(url_text("https://h?token=x"), "https://h?token=****");
+    }
+
+    #[test]
+    fn the_register_stays_longest_first() {
+        for value in [
+            "reg-bbbbbbbbbb",
+            "reg-aaaaaaaaaaaaaaa",
+            "reg-aaaaaaaaaa",
+            "reg-bbbbbbbbbb",
+        ] {
+            register_credential(value);
+        }
+        let register = REGISTER.read().unwrap();
+        assert!(
+            register
+                .windows(2)
+                .all(|w| (std::cmp::Reverse(w[0].0.len()), &w[0].0)
+                    < (std::cmp::Reverse(w[1].0.len()), &w[1].0)),
+            "{register:?}"
+        );
+    }
+
+    #[test]
+    fn without_userinfo_keeps_the_rest() {
+        let u = Url::parse("https://me:p%40ss@example.com/simple/").unwrap();
+        assert_eq!(without_userinfo(&u).as_str(), "https://example.com/simple/");
     }
 
     #[test]

@@ -174,19 +174,8 @@ impl Scratch {
     /// `dockgen ARGS` in the scratch dir, with its own cache, no netrc, none of the
     /// developer's `DOCKGEN_*` settings, and `env`.
     pub(crate) fn dockgen(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
-        command
-            .current_dir(self.path())
-            .args(args)
-            .env("NETRC", self.path().join("no-netrc"))
-            .env_remove("XDG_CACHE_HOME")
-            .env_remove("SOURCE_DATE_EPOCH");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("DOCKGEN_") {
-                command.env_remove(key);
-            }
-        }
-        command.env("DOCKGEN_CACHE_DIR", self.path().join("cache"));
+        let mut command = crate::support::dockgen_command(self.path());
+        command.args(args);
         for (key, value) in env {
             command.env(key, value);
         }

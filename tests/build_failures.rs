@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::support::docker::{
     PROFILE, build_report, dockgen, dockgen_command, engine_answers, ensure_base_image,
@@ -428,45 +428,6 @@ fn assert_nothing_built(dir: &Path, tag: &str) {
     assert!(left.is_empty(), "artifacts were written: {left:?}");
 }
 
-/// Runs `command`; kills it and fails when it has not ended after `limit` (a hang).
-fn output_within(command: &mut Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn dockgen");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for dockgen") {
-            break status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-            panic!("dockgen hung after the engine went away; its stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    Output {
-        status,
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-    }
-}
-
 #[test]
 fn the_engine_going_away_mid_build_leaves_the_previous_artifacts() {
     if !engine_answers() {
@@ -521,7 +482,7 @@ fn the_engine_going_away_mid_build_leaves_the_previous_artifacts() {
         )
         .expect("profile");
         let proxy = EngineProxy::cutting_on(step);
-        let output = output_within(
+        let output = crate::support::output_within(
             dockgen_command(dir.path(), &cache, &build).env("DOCKER_HOST", proxy.address()),
             Duration::from_secs(300),
         );

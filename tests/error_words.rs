@@ -1,13 +1,9 @@
 //! What the binary prints when a file it is given is missing or in the way: the
 //! OS's words once, after what dockgen was doing and on which file.
 
-use std::process::Command;
-
 fn dockgen(args: &[&str]) -> (i32, String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir.path())
-        .env("DOCKGEN_CACHE_DIR", dir.path().join("cache"))
+    let output = crate::support::dockgen_command(dir.path())
         .args(args)
         .output()
         .expect("run dockgen");

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -322,19 +321,10 @@ impl Project {
     }
 
     fn dockgen(&self, extra: &[&str]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+        let mut command = crate::support::dockgen_command(self.path());
         command
-            .current_dir(self.path())
             .args(["lock", "--profile", "hostile.yaml"])
-            .args(extra)
-            .env("NETRC", self.path().join("no-netrc"))
-            .env_remove("XDG_CACHE_HOME");
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("DOCKGEN_") {
-                command.env_remove(key);
-            }
-        }
-        command.env("DOCKGEN_CACHE_DIR", self.path().join("cache"));
+            .args(extra);
         let output = command.output().expect("run dockgen");
         Run {
             code: output.status.code().unwrap_or(-1),

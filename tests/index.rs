@@ -616,27 +616,16 @@ fn credentials_are_sent_and_never_shown() {
     let err = client.project(&pkg("demo")).unwrap_err().to_string();
     assert!(!err.contains("wrong-pass"));
     insta::assert_snapshot!(fixture.redact(&err), @"index `private` answered HTTP 401 for `http://[index]/simple/demo/`; check the credentials for this index (URL userinfo, `DOCKGEN_INDEX_<NAME>_USERNAME`/`_PASSWORD`, or netrc)");
-    for entry in walk(cache.path()).iter().chain(walk(wrong.path()).iter()) {
+    for entry in crate::support::walk(cache.path())
+        .iter()
+        .chain(crate::support::walk(wrong.path()).iter())
+    {
         let text = String::from_utf8_lossy(&std::fs::read(entry).unwrap()).into_owned();
         assert!(
             !text.contains("s3cr3t") && !text.contains("wrong-pass"),
             "secret in {entry:?}"
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]
@@ -696,7 +685,7 @@ fn corrupt_cache_entries_are_dropped_and_refetched() {
         metadata_summary(&client, &wheel)
     };
     assert_eq!(fill(), "demo 1.0 requires [six]");
-    let entries = walk(cache.path());
+    let entries = crate::support::walk(cache.path());
     assert_eq!(entries.len(), 2);
     for entry in &entries {
         std::fs::write(entry, b"\x00garbage{").unwrap();

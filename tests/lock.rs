@@ -5,7 +5,6 @@
 //! `127.0.0.1:PORT` and the temp dir replaced by stable placeholders.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::fixture_index::{Api, Auth, FixtureFile, FixtureIndex, HashMode};
@@ -112,19 +111,8 @@ impl Scratch {
 
     /// [`Scratch::dockgen_env`], run in `dir` (relative to the scratch dir).
     fn dockgen_in(&self, dir: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
-        command
-            .current_dir(self.path().join(dir))
-            .args(args)
-            .env("NETRC", self.path().join("no-netrc"))
-            .env_remove("XDG_CACHE_HOME");
-        // The developer's own `DOCKGEN_OFFLINE`, `DOCKGEN_HTTP_TIMEOUT`, credentials...
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("DOCKGEN_") {
-                command.env_remove(key);
-            }
-        }
-        command.env("DOCKGEN_CACHE_DIR", self.cache());
+        let mut command = crate::support::dockgen_command(self.path());
+        command.current_dir(self.path().join(dir)).args(args);
         for (key, value) in env {
             command.env(key, value);
         }
@@ -668,7 +656,7 @@ fn assert_secret_absent(secret: &str, authorization: &str, texts: &[(&str, &str)
             "authorization in {what}:\n{text}"
         );
     }
-    let files = walk(cache);
+    let files = crate::support::walk(cache);
     assert!(!files.is_empty(), "the cache is empty: nothing was checked");
     for path in files {
         let bytes = std::fs::read(&path).expect("read cache file");
@@ -710,23 +698,6 @@ fn offline_runs_from_the_cache_only() {
     insta::assert_snapshot!(scratch.redact(&run.stderr));
     assert_eq!(fixture.request_lines(), Vec::<String>::new());
     assert_eq!(scratch.read("locks/cpu-test.txt"), online);
-}
-
-/// Every file below `dir`.
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// The base64 part of a Basic `Authorization` header.

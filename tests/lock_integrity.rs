@@ -3,12 +3,9 @@
 //! included, no pins at all.
 
 use std::path::Path;
-use std::process::Command;
 
 fn dockgen(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .env("DOCKGEN_CACHE_DIR", dir.join("cache"))
+    let output = crate::support::dockgen_command(dir)
         .args(args)
         .output()
         .expect("run dockgen");
@@ -65,13 +62,14 @@ fn audit_commands_refuse_what_pip_reads_otherwise() {
 
 /// `check` on a lock that pip reads otherwise than every audit view: a
 /// `--trusted-host` option and pins with markers, against a loopback index (the lock's
-/// own and the profile's) that serves the pinned files. Errors, so exit 1, each naming the lock's line.
+/// own and the profile's) that serves the pinned files. Errors, so exit 1, each naming
+/// the lock's line.
 #[test]
 fn check_reports_trusted_hosts_and_markers() {
     use crate::support::fixture_index::{FixtureFile, FixtureIndex};
     use crate::support::wheels::WheelSpec;
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::audit::Scratch::new();
     let wheel = |name: &str| {
         FixtureFile::from_spec(&WheelSpec::new(name, "1.0")).uploaded("2024-06-01T00:00:00Z")
     };
@@ -91,14 +89,7 @@ fn check_reports_trusted_hosts_and_markers() {
         b = beta.sha256(),
         c = gamma.sha256(),
     );
-    std::fs::write(
-        dir.path().join("fixture.yaml"),
-        format!(
-            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
-            index.url()
-        ),
-    )
-    .expect("profile");
+    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
     std::fs::write(dir.path().join("lock.txt"), lock).expect("lock");
     let (code, stdout, stderr) = dockgen(
         dir.path(),
@@ -116,7 +107,7 @@ fn lock_onto_an_empty_file_or_a_device() {
     use crate::support::fixture_index::{FixtureFile, FixtureIndex};
     use crate::support::wheels::WheelSpec;
 
-    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = crate::audit::Scratch::new();
     let index = FixtureIndex::builder()
         .project(
             "alpha",
@@ -126,14 +117,7 @@ fn lock_onto_an_empty_file_or_a_device() {
             ],
         )
         .start();
-    std::fs::write(
-        dir.path().join("fixture.yaml"),
-        format!(
-            "name: fixture\nextends: cpu-x86_64\nindexes:\n  - name: fixture\n    url: {}\n",
-            index.url()
-        ),
-    )
-    .expect("profile");
+    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
     std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
     std::fs::write(dir.path().join("empty.txt"), "").expect("empty");
     for output in ["empty.txt", "/dev/null"] {

@@ -3,9 +3,8 @@
 //! version aside and carry on, and never panic (exit 101) or hang. Every run has a
 //! deadline: a hang fails the test instead of stalling the suite.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use crate::audit::{Scratch, lock_text, pin, wheel};
 use crate::support::fixture_index::{Api, FixtureFile, FixtureIndex};
@@ -20,45 +19,12 @@ struct Run {
 /// `dockgen ARGS` in the scratch dir as [`Scratch::dockgen`] runs it, killed and failed
 /// after `deadline`.
 fn dockgen_within(scratch: &Scratch, args: &[&str], deadline: Duration) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
-    command
-        .current_dir(scratch.path())
-        .args(args)
-        .env("NETRC", scratch.path().join("no-netrc"))
-        .env_remove("XDG_CACHE_HOME")
-        .env_remove("SOURCE_DATE_EPOCH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DOCKGEN_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("DOCKGEN_CACHE_DIR", scratch.path().join("cache"));
-    let mut child = command.spawn().expect("run dockgen");
-    let mut stderr_pipe = child.stderr.take().expect("stderr");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr_pipe.read_to_string(&mut text);
-        text
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for dockgen") {
-            break status;
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("dockgen {args:?} still ran after {deadline:?}: it hangs");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = reader.join().expect("stderr reader");
+    let mut command = crate::support::dockgen_command(scratch.path());
+    command.args(args).stdin(Stdio::null());
+    let output = crate::support::output_within(&mut command, deadline);
     Run {
-        code: status.code().unwrap_or(-1),
-        stderr: scratch.redact(&stderr),
+        code: output.status.code().unwrap_or(-1),
+        stderr: scratch.redact(&String::from_utf8_lossy(&output.stderr)),
     }
 }
 

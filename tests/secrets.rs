@@ -58,18 +58,11 @@ impl Scratch {
 
     /// `dockgen ARGS` in `dir` (relative), with the scratch environment plus `env`.
     fn run_in(&mut self, dir: &str, args: &[&str], env: &[(&str, &str)]) -> &Run {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+        let mut command = crate::support::dockgen_command(self.path());
         command
             .current_dir(self.path().join(dir))
             .args(args)
-            .env_remove("XDG_CACHE_HOME")
             .env("DOCKER_HOST", closed_port_url("tcp"));
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("DOCKGEN_") {
-                command.env_remove(key);
-            }
-        }
-        command.env("DOCKGEN_CACHE_DIR", self.path().join("cache"));
         for (key, value) in &self.env {
             command.env(key, value);
         }
@@ -131,23 +124,6 @@ fn needles() -> Vec<(String, String)> {
         }
     }
     out
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("dir entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -493,7 +469,7 @@ fn no_secret_reaches_any_output_of_any_command() {
         );
     }
     // ... nor any file dockgen wrote (the inputs hold them on purpose).
-    let written: Vec<PathBuf> = walk(scratch.path())
+    let written: Vec<PathBuf> = crate::support::walk(scratch.path())
         .into_iter()
         .filter(|path| {
             scratch

@@ -268,7 +268,7 @@ fn package_facts(
                 })
                 .unwrap_or_default(),
             size: file.size,
-            url: crate::index::redact(&file.url),
+            url: crate::secrets::url(&file.url),
             index: file.index.to_string(),
             kind: match &file.kind {
                 DistKind::Wheel {

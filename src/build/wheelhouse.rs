@@ -370,10 +370,6 @@ fn is_plain_filename(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
-fn is_sha256(hash: &str) -> bool {
-    hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Runs `f` over `items` on up to `jobs` threads; results in the order of `items`.
 fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = AtomicUsize::new(0);
@@ -438,14 +434,13 @@ pub fn fill_wheelhouse(
     let mut seen = BTreeSet::new();
     for (package, pin) in &lock.pins {
         for hash in &pin.hashes {
-            if !is_sha256(hash) {
+            let Ok(sha256) = crate::index::validate::sha256(hash) else {
                 return Err(WheelhouseError::BadHash {
                     package: package.to_string(),
                     version: pin.version.to_string(),
                     hash: hash.clone(),
                 });
-            }
-            let sha256 = hash.to_ascii_lowercase();
+            };
             if seen.insert(sha256.clone()) {
                 wanted.push(Wanted {
                     package,

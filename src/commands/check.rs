@@ -17,6 +17,7 @@ use crate::index::strategy::IndexStrategy;
 use crate::input::profile::{self, Profile};
 use crate::input::requirements::RequirementsInput;
 use crate::input::target::Target;
+use crate::lock::{self, SourceOption};
 
 pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
@@ -136,29 +137,16 @@ impl Audit {
 /// `${NAME}` replaced by the environment's value where one is set, as pip does.
 fn expand_env(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let name_len = after
-            .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-            .unwrap_or(after.len());
-        let value = (name_len > 0 && after[name_len..].starts_with('}'))
-            .then(|| std::env::var(&after[..name_len]).ok())
-            .flatten();
-        match value {
-            Some(value) => {
-                crate::secrets::register_expansion(&value, &after[..name_len]);
-                out.push_str(&value);
-                rest = &after[name_len + 1..];
-            }
-            None => {
-                out.push_str("${");
-                rest = after;
-            }
+    let mut rest = 0;
+    for (range, name) in crate::input::text::variables(text) {
+        if let Ok(value) = std::env::var(name) {
+            crate::secrets::register_expansion(&value, name);
+            out.push_str(&text[rest..range.start]);
+            out.push_str(&value);
+            rest = range.end;
         }
     }
-    out.push_str(rest);
+    out.push_str(&text[rest..]);
     out
 }
 
@@ -188,19 +176,16 @@ pub(super) fn lock_sources(
                     index.exclude_newer = Some(at);
                 }
             }
-        } else if let Some(value) = line
-            .strip_prefix("--index-url ")
-            .or_else(|| line.strip_prefix("--extra-index-url "))
-        {
+        } else if let Some((SourceOption::Index, value)) = lock::source_option(line) {
             // pip expands `${VAR}` in a requirements file, and so in a lock, whose
             // URLs name a secret (`https://host/${TOKEN}/simple`) by its variable.
-            let Ok(url) = Url::parse(&expand_env(value.trim())) else {
+            let Ok(url) = Url::parse(&expand_env(value)) else {
                 continue;
             };
-            let redacted = crate::index::redact(&url);
+            let redacted = crate::secrets::url(&url);
             if indexes
                 .iter()
-                .any(|known| crate::index::redact(&known.url) == redacted)
+                .any(|known| crate::secrets::url(&known.url) == redacted)
             {
                 continue;
             }
@@ -210,8 +195,8 @@ pub(super) fn lock_sources(
                 packages: None,
                 exclude_newer: None,
             });
-        } else if let Some(value) = line.strip_prefix("--find-links ") {
-            find_links.push(FindLinksSource::parse(value.trim(), lock_dir));
+        } else if let Some((SourceOption::FindLinks, value)) = lock::source_option(line) {
+            find_links.push(FindLinksSource::parse(value, lock_dir));
         }
     }
     // The indexes only the lock names came from the input (`--extra-index-url`,

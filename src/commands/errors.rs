@@ -1,21 +1,8 @@
 //! How an error reaches the terminal: its chain of causes, each said once.
 
-/// The error and its causes joined with `: ` (what `{:#}` prints), except a cause
-/// whose words the text already holds: many errors quote their cause in their own
-/// message (`cannot read `x`: No such file or directory (os error 2)`) and also
-/// return it as their `source`, and the OS's words would otherwise be printed twice.
+/// The error and its causes, each said once: see [`crate::errors::chain`].
 pub fn describe(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let words = cause.to_string();
-        if text.is_empty() {
-            text = words;
-        } else if !words.is_empty() && !text.contains(&words) {
-            text.push_str(": ");
-            text.push_str(&words);
-        }
-    }
-    text
+    crate::errors::chain(error.as_ref())
 }
 
 #[cfg(test)]

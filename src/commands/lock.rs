@@ -475,8 +475,8 @@ fn all_indexes(jobs: &[Job]) -> anyhow::Result<Vec<IndexConfig>> {
                 Some(known) if known.url != index.url => bail!(
                     "two profiles name different URLs `{}`: `{}` and `{}`; give the indexes different names",
                     index.name,
-                    crate::index::redact(&known.url),
-                    crate::index::redact(&index.url)
+                    crate::secrets::url(&known.url),
+                    crate::secrets::url(&index.url)
                 ),
                 Some(_) => {}
                 None => all.push(index.clone()),
@@ -596,14 +596,14 @@ fn header(
         indexes: general
             .iter()
             .chain(pinned.iter())
-            .map(|i| (i.name.clone(), crate::index::redact(&i.url)))
+            .map(|i| (i.name.clone(), crate::secrets::url(&i.url)))
             .collect(),
         find_links: input
             .find_links
             .iter()
             .map(|f| match f {
                 FindLinks::Directory(dir) => relative_path(dir, lock_dir),
-                FindLinks::Url(url) => crate::index::redact(url),
+                FindLinks::Url(url) => crate::secrets::url(url),
             })
             .collect(),
     }
@@ -618,7 +618,7 @@ fn refuse_masked_urls(indexes: &[IndexConfig], input: &RequirementsInput) -> any
         FindLinks::Directory(_) => None,
     });
     for url in indexes.iter().map(|i| &i.url).chain(find_links) {
-        let shown = crate::index::redact(url);
+        let shown = crate::secrets::url(url);
         if shown.contains(crate::secrets::MASK) {
             bail!(
                 "the index URL `{shown}` carries a credential in its query; the lock names \
@@ -662,7 +662,7 @@ fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
     let urls: BTreeMap<&str, String> = job
         .indexes
         .iter()
-        .map(|i| (i.name.as_str(), crate::index::redact(&i.url)))
+        .map(|i| (i.name.as_str(), crate::secrets::url(&i.url)))
         .collect();
     lock::pylock::render(
         resolution,

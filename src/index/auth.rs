@@ -89,10 +89,6 @@ pub fn env_prefix(index_name: &str) -> String {
     format!("DOCKGEN_INDEX_{name}")
 }
 
-/// The URL without userinfo: what may be requested, stored or put in a `DistFile`;
-/// output takes [`crate::secrets::url`].
-pub use crate::secrets::without_userinfo as strip_userinfo;
-
 /// Scheme, host and port: the unit credentials are bound to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Origin(String);
@@ -195,7 +191,6 @@ mod tests {
         let u = url("https://me:p%40ss@example.com/simple/");
         let creds = Credentials::from_url(&u).unwrap();
         assert_eq!(creds.password.as_deref(), Some("p@ss"));
-        assert_eq!(strip_userinfo(&u).as_str(), "https://example.com/simple/");
         assert!(Credentials::from_url(&url("https://example.com/")).is_none());
     }
 

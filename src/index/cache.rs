@@ -18,8 +18,6 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::auth::strip_userinfo;
-
 /// Bumped when the layout of an entry changes; old entries are then simply not found.
 const VERSION: &str = "v1";
 
@@ -91,7 +89,7 @@ impl Cache {
     pub fn key(index: &str, url: &Url, extra: &str) -> String {
         let mut hasher = Sha256::new();
         // The URL without userinfo, unmasked: masks would make two URLs one key.
-        for part in [index, strip_userinfo(url).as_str(), extra] {
+        for part in [index, crate::secrets::without_userinfo(url).as_str(), extra] {
             hasher.update(part.as_bytes());
             hasher.update([0]);
         }

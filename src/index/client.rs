@@ -1,6 +1,6 @@
 //! The HTTP layer under every index request: timeouts, retries with backoff, per-request
-//! credentials, a concurrency limit, range requests, `--offline`, and [`redact`], the one
-//! way a URL reaches an error, a log line or a progress message.
+//! credentials, a concurrency limit, range requests and `--offline`. A URL reaches an
+//! error, a log line or a progress message only through [`crate::secrets::url`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +14,7 @@ use url::Url;
 
 use super::IndexError;
 use super::auth::AuthStore;
-
-/// A URL fit for output: see [`crate::secrets::url`].
-pub use crate::secrets::url as redact;
+use crate::secrets;
 
 /// How the client talks to indexes.
 #[derive(Debug, Clone)]
@@ -134,7 +132,10 @@ impl HttpClient {
             .read_timeout(settings.read_timeout)
             .build()
             .map_err(|err| IndexError::Config {
-                message: format!("cannot build the HTTP client: {}", error_chain(&err)),
+                message: format!(
+                    "cannot build the HTTP client: {}",
+                    crate::errors::chain(&err)
+                ),
             })?;
         Ok(Self {
             client,
@@ -192,7 +193,7 @@ impl HttpClient {
     fn check_online(&self, index: &str, url: &Url) -> Result<(), IndexError> {
         if self.settings.offline {
             return Err(IndexError::Offline {
-                what: format!("`{}` (index `{index}`)", redact(url)),
+                what: format!("`{}` (index `{index}`)", secrets::url(url)),
             });
         }
         Ok(())
@@ -228,7 +229,7 @@ impl HttpClient {
                 Attempt::Retry(_, Failure::Fatal(cause)) => {
                     return Err(IndexError::Network {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         attempts: attempt + 1,
                         cause,
                     });
@@ -237,7 +238,7 @@ impl HttpClient {
                     tracing::debug!(
                         "attempt {} of {attempts} for `{}` failed: {failure:?}",
                         attempt + 1,
-                        redact(url)
+                        secrets::url(url)
                     );
                     wait = fetched
                         .as_ref()
@@ -246,7 +247,7 @@ impl HttpClient {
                 }
             }
         }
-        let redacted = redact(url);
+        let redacted = secrets::url(url);
         Err(match last {
             Some((Some(fetched), _)) => IndexError::Http {
                 index: index.to_owned(),
@@ -261,7 +262,7 @@ impl HttpClient {
     /// The error after the last attempt failed with `failure`.
     fn failed(&self, index: &str, url: &Url, attempts: u32, failure: Failure) -> IndexError {
         let index = index.to_owned();
-        let url = redact(url);
+        let url = secrets::url(url);
         match failure {
             Failure::Timeout(after) => IndexError::Timeout {
                 index,
@@ -295,7 +296,7 @@ impl HttpClient {
         if !fetched.status.is_success() {
             return Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: fetched.status.as_u16(),
             });
         }
@@ -333,7 +334,7 @@ impl HttpClient {
                 let Some((start, total)) = content_range else {
                     return Err(IndexError::Parse {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         message: "206 response without a usable `Content-Range`".to_owned(),
                     });
                 };
@@ -346,7 +347,7 @@ impl HttpClient {
             StatusCode::OK => Ok(RangeReply::Full(fetched.body)),
             status => Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: status.as_u16(),
             }),
         }
@@ -401,7 +402,7 @@ impl HttpClient {
                 Err((Failure::Fatal(cause), _)) => {
                     return Err(IndexError::Network {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         attempts: attempt + 1,
                         cause,
                     });
@@ -410,7 +411,7 @@ impl HttpClient {
                     tracing::debug!(
                         "attempt {} of {attempts} for `{}` failed: {failure:?}",
                         attempt + 1,
-                        redact(url)
+                        secrets::url(url)
                     );
                     wait = after;
                     last = Some(failure);
@@ -446,7 +447,7 @@ impl HttpClient {
         if !status.is_success() {
             return Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: status.as_u16(),
             });
         }
@@ -489,7 +490,7 @@ impl HttpClient {
         match length {
             Some(length) if length > limit.max_bytes => Err(IndexError::TooLarge {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 what: limit.what.to_owned(),
                 limit: limit.max_bytes,
             }),
@@ -498,7 +499,7 @@ impl HttpClient {
     }
 
     async fn send(&self, url: &Url, headers: &HeaderMap) -> Result<Response, Failure> {
-        let clean = super::auth::strip_userinfo(url);
+        let clean = secrets::without_userinfo(url);
         let mut request = self.client.get(clean.clone()).headers(headers.clone());
         if let Some(creds) = self.auth.for_url(url) {
             request = request.basic_auth(&creds.username, creds.password.as_ref());
@@ -584,10 +585,10 @@ fn classify(err: reqwest::Error, read_timeout: Duration) -> Failure {
         // A redirect loop (or more than 10 redirects) loops again on every try.
         Failure::Fatal(format!(
             "{}; the index redirects in a loop or too often",
-            error_chain(&err.without_url())
+            crate::errors::chain(&err.without_url())
         ))
     } else {
-        Failure::Network(error_chain(&err.without_url()))
+        Failure::Network(crate::errors::chain(&err.without_url()))
     }
 }
 
@@ -609,21 +610,6 @@ fn retry_after(status: StatusCode, headers: &HeaderMap, now: jiff::Timestamp) ->
     Some(wait.min(RETRY_AFTER_MAX))
 }
 
-/// An error and its causes, `: `-joined. reqwest errors must have had their URL removed.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = cause.source();
-    }
-    out
-}
-
 fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -643,12 +629,6 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_removes_userinfo() {
-        let url = Url::parse("https://user:tok@example.com:8080/simple/x/?a=1").unwrap();
-        assert_eq!(redact(&url), "https://example.com:8080/simple/x/?a=1");
-    }
 
     #[test]
     fn content_range() {

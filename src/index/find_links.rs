@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 use super::IndexError;
-use super::client::redact;
 use super::simple::PageFile;
+use crate::secrets;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FindLinksSource {
@@ -36,7 +36,7 @@ impl FindLinksSource {
     pub fn name(&self) -> String {
         match self {
             Self::Dir(path) => path.display().to_string(),
-            Self::Page(url) => redact(url),
+            Self::Page(url) => secrets::url(url),
         }
     }
 }

@@ -131,7 +131,7 @@ pub trait PackageSource: Send + Sync {
 }
 
 /// Errors name the package, file and index concerned. Secrets never appear: every URL
-/// in here went through [`client::redact`].
+/// in here went through [`crate::secrets::url`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IndexError {
     #[error(
@@ -284,5 +284,3 @@ impl From<metadata::MetadataError> for IndexError {
         }
     }
 }
-
-pub use client::redact;

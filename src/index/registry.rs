@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use url::Url;
 
-use super::auth::{AuthStore, Credentials, strip_userinfo};
+use super::auth::{AuthStore, Credentials};
 use super::cache::{Bucket, Cache};
-use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec, redact};
+use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec};
 use super::find_links::{FindLinksSource, list_dir};
 use super::metadata::{self, MetadataError};
 use super::simple::{self, PageFile, SimplePage};
@@ -32,6 +32,7 @@ use super::zip::{self, RangeError};
 use super::{
     BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
 };
+use crate::secrets::{self, without_userinfo};
 
 /// One index, in the order the profile lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,13 +128,13 @@ impl Index {
     fn answer(&self, answer: IndexAnswer) -> SurveyedIndex {
         SurveyedIndex {
             name: self.name.clone(),
-            url: redact(&self.url),
+            url: crate::secrets::url(&self.url),
             answer,
         }
     }
 
     fn new(config: IndexConfig) -> Self {
-        let mut url = strip_userinfo(&config.url);
+        let mut url = without_userinfo(&config.url);
         if !url.path().ends_with('/') {
             url.set_path(&format!("{}/", url.path()));
         }
@@ -162,7 +163,7 @@ struct Inner {
     find_links: Arc<Vec<FindLinks>>,
     progress: Option<indicatif::ProgressBar>,
     projects: SharedMap<PackageName, Option<Arc<ProjectFiles>>>,
-    /// Parsed project pages by redacted page URL; `None` is a 404.
+    /// Parsed project pages by page URL without userinfo; `None` is a 404.
     pages: Arc<SharedMap<String, Option<SimplePage>>>,
     metadata: Arc<SharedMap<String, Arc<CoreMetadata>>>,
     hashes: Arc<SharedMap<String, String>>,
@@ -195,22 +196,54 @@ struct CachedPage {
     page: SimplePage,
 }
 
-impl SimplePage {
-    /// The page as cached: file URLs on the page's origin relative to the page, so
-    /// that what the page URL holds (a token in its path) is not written to disk.
-    fn relative_to(&self, page_url: &Url) -> SimplePage {
-        let mut page = self.clone();
-        for file in &mut page.files {
-            if let Ok(url) = Url::parse(&file.url)
-                && url.origin() == page_url.origin()
-                && let Some(relative) = page_url.make_relative(&url)
-            {
-                file.url = relative;
+/// What [`CachedPage`] is written from, without copying the page (up to
+/// [`HttpClient::page_limit`] of it): the same JSON, its file URLs made relative as
+/// [`RelativePage`] says.
+#[derive(Serialize)]
+struct CachedPageRef<'a> {
+    policy: &'a CachePolicy,
+    page: RelativePage<'a>,
+}
+
+/// The page as cached: file URLs on the page's origin relative to the page, so that
+/// what the page URL holds (a token in its path) is not written to disk. Serialises
+/// as a [`SimplePage`] does; only one file at a time is copied.
+struct RelativePage<'a> {
+    page: &'a SimplePage,
+    page_url: &'a Url,
+}
+
+impl Serialize for RelativePage<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeSeq, SerializeStruct};
+        struct Files<'a>(&'a RelativePage<'a>);
+        impl Serialize for Files<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let page_url = self.0.page_url;
+                let mut seq = serializer.serialize_seq(Some(self.0.page.files.len()))?;
+                for file in &self.0.page.files {
+                    match Url::parse(&file.url)
+                        .ok()
+                        .filter(|url| url.origin() == page_url.origin())
+                        .and_then(|url| page_url.make_relative(&url))
+                    {
+                        Some(relative) => seq.serialize_element(&PageFile {
+                            url: relative,
+                            ..file.clone()
+                        })?,
+                        None => seq.serialize_element(file)?,
+                    }
+                }
+                seq.end()
             }
         }
-        page
+        let mut page = serializer.serialize_struct("SimplePage", 1)?;
+        page.serialize_field("files", &Files(self))?;
+        page.end()
     }
+}
 
+impl SimplePage {
     /// A cached page with its file URLs absolute again.
     fn resolved(self, page_url: &Url) -> SimplePage {
         let mut page = self;
@@ -682,7 +715,7 @@ impl Inner {
                 ),
             })?;
         let what = || format!("the project page of `{name}` on index `{}`", index.name);
-        let cell = shared(&self.pages, &strip_userinfo(&url).to_string());
+        let cell = shared(&self.pages, &without_userinfo(&url).to_string());
         let page = cell
             .get_or_init(|| self.cached_page(&index.name, &url, what))
             .await
@@ -738,7 +771,7 @@ impl Inner {
             let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
             if entry.page.hashes_well_formed() {
                 Some(CachedPage {
-                    page: entry.page.resolved(&strip_userinfo(url)),
+                    page: entry.page.resolved(&without_userinfo(url)),
                     ..entry
                 })
             } else {
@@ -772,17 +805,16 @@ impl Inner {
         };
         let response = response_parts(fetched.status, &fetched.headers);
         let store = |policy: CachePolicy, page: &SimplePage| {
-            // A page with a malformed hash is an error for the projects it lists (see
-            // `simple::to_dist_files`); it is fetched again rather than kept.
-            if let Some(cache) = &self.cache
-                && page.hashes_well_formed()
-            {
+            if let Some(cache) = &self.cache {
                 cache.write_json(
                     Bucket::Simple,
                     &key,
-                    &CachedPage {
-                        policy,
-                        page: page.relative_to(&strip_userinfo(url)),
+                    &CachedPageRef {
+                        policy: &policy,
+                        page: RelativePage {
+                            page,
+                            page_url: &without_userinfo(url),
+                        },
                     },
                 );
             }
@@ -792,7 +824,7 @@ impl Inner {
                 let Some(entry) = cached else {
                     return Err(IndexError::Parse {
                         index: index.to_owned(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         message: "304 Not Modified to a request that was not conditional"
                             .to_owned(),
                     });
@@ -802,7 +834,10 @@ impl Inner {
                         policy
                     }
                 };
-                tracing::debug!("`{}` not modified; cache entry refreshed", redact(url));
+                tracing::debug!(
+                    "`{}` not modified; cache entry refreshed",
+                    secrets::url(url)
+                );
                 store(policy, &entry.page);
                 Ok(Some(entry.page))
             }
@@ -816,7 +851,7 @@ impl Inner {
                     simple::parse_page(content_type, &fetched.body, url).map_err(|message| {
                         IndexError::Parse {
                             index: index.to_owned(),
-                            url: redact(url),
+                            url: secrets::url(url),
                             message,
                         }
                     })?;
@@ -834,7 +869,7 @@ impl Inner {
             }
             status => Err(IndexError::Http {
                 index: index.to_owned(),
-                url: redact(url),
+                url: secrets::url(url),
                 status: status.as_u16(),
             }),
         }
@@ -858,7 +893,7 @@ impl Inner {
                     Some(page) => Ok(Arc::new(page.files)),
                     None => Err(IndexError::Http {
                         index: source.name.to_string(),
-                        url: redact(url),
+                        url: secrets::url(url),
                         status: 404,
                     }),
                 }
@@ -966,7 +1001,7 @@ impl Inner {
             if fetched.status != StatusCode::NOT_FOUND {
                 return Err(IndexError::Http {
                     index: file.index.to_string(),
-                    url: redact(&sidecar),
+                    url: secrets::url(&sidecar),
                     status: fetched.status.as_u16(),
                 });
             }
@@ -1066,7 +1101,7 @@ impl Inner {
             Ok(RangeReply::Full(bytes)) => {
                 tracing::debug!(
                     "`{}` ignores range requests; using the whole file",
-                    redact(&file.url)
+                    secrets::url(&file.url)
                 );
                 self.verify(file, &bytes)?;
                 Ok(Probe::Whole(bytes))
@@ -1097,14 +1132,14 @@ impl Inner {
             Ok(RangeReply::Partial { total: None, .. }) => {
                 tracing::debug!(
                     "`{}` gives no file size in `Content-Range`",
-                    redact(&file.url)
+                    secrets::url(&file.url)
                 );
                 Ok(Probe::NoRanges)
             }
             Err(IndexError::Http { status, .. }) if status != 401 && status != 403 => {
                 tracing::debug!(
                     "range request into `{}` answered {status}",
-                    redact(&file.url)
+                    secrets::url(&file.url)
                 );
                 Ok(Probe::NoRanges)
             }
@@ -1325,7 +1360,7 @@ fn page_request(url: &Url) -> http::request::Parts {
     headers.insert(header::ACCEPT, HeaderValue::from_static(simple::ACCEPT));
     // The policy is cached with this URI: the URL as output, so that no secret in the
     // URL reaches the cache (the entry's key is the real URL's).
-    let uri = Url::parse(&redact(url))
+    let uri = Url::parse(&secrets::url(url))
         .ok()
         .and_then(|shown| shown.as_str().parse::<http::Uri>().ok())
         .unwrap_or_default();
@@ -1419,5 +1454,53 @@ impl HttpRangeReader<'_> {
                 "the server answered a range request with other bytes".to_owned(),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_page_holds_relative_urls_on_its_origin_and_reads_back() {
+        let page_url = Url::parse("https://idx.example/t0ken/simple/demo/").unwrap();
+        let file = |filename: &str, url: &str| PageFile {
+            filename: filename.to_owned(),
+            url: url.to_owned(),
+            sha256: Some("ab".repeat(32)),
+            requires_python: Some(">=3.8".to_owned()),
+            yanked: None,
+            upload_time: None,
+            size: Some(10),
+            has_metadata: true,
+            metadata_sha256: None,
+        };
+        let page = SimplePage {
+            files: vec![
+                file(
+                    "demo-1.0.tar.gz",
+                    "https://idx.example/t0ken/files/demo-1.0.tar.gz",
+                ),
+                file(
+                    "demo-1.0-py3-none-any.whl",
+                    "https://cdn.example/demo-1.0-py3-none-any.whl",
+                ),
+            ],
+        };
+        let written = serde_json::to_value(RelativePage {
+            page: &page,
+            page_url: &page_url,
+        })
+        .unwrap();
+        let expected = SimplePage {
+            files: vec![
+                file("demo-1.0.tar.gz", "../../files/demo-1.0.tar.gz"),
+                page.files[1].clone(),
+            ],
+        };
+        assert_eq!(written, serde_json::to_value(&expected).unwrap());
+        assert!(!written.to_string().contains("t0ken"));
+        let read: SimplePage = serde_json::from_value(written).unwrap();
+        assert_eq!(read.resolved(&page_url), page);
     }
 }

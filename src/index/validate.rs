@@ -63,24 +63,6 @@ pub fn no_control(what: &str, value: &str) -> Result<(), String> {
     }
 }
 
-/// Free text for messages only (a yank reason): control characters escaped, so it
-/// cannot move a terminal's cursor or forge a line of output.
-pub fn escape_control(value: &str) -> String {
-    if !value.chars().any(char::is_control) {
-        return value.to_owned();
-    }
-    value
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 /// A value as a message shows it: backticked, see [`shown`].
 pub fn quoted(value: &str) -> String {
     format!("`{}`", shown(value))
@@ -180,8 +162,10 @@ mod tests {
             no_control("requires-python", ">=3.8\n--index-url x").unwrap_err(),
             "the requires-python `>=3.8\\n--index-url x` contains a newline"
         );
-        assert_eq!(escape_control("bad\nrelease\u{1b}"), "bad\\nrelease\\u{1b}");
-        assert_eq!(escape_control("plain reason"), "plain reason");
+        // A yank reason is kept as `printable` shows it.
+        let printable = crate::input::text::printable;
+        assert_eq!(printable("bad\nrelease\u{1b}"), "bad\\nrelease\\u{1b}");
+        assert_eq!(printable("plain reason"), "plain reason");
     }
 
     #[test]

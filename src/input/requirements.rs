@@ -410,20 +410,8 @@ impl Parser<'_> {
             secrets: Vec::new(),
         };
         let mut rest = 0;
-        while let Some(found) = text[rest..].find("${") {
-            let start = rest + found;
-            let name_len = text[start + 2..]
-                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-                .unwrap_or(text.len() - start - 2);
-            let closed = text[start + 2 + name_len..].starts_with('}');
-            if name_len == 0 || !closed {
-                // Not pip's variable syntax: pip leaves it as written, so do we.
-                out.text.push_str(&text[rest..start + 2]);
-                out.pos.extend_from_slice(&pos[rest..start + 2]);
-                rest = start + 2;
-                continue;
-            }
-            let name = &text[start + 2..start + 2 + name_len];
+        for (range, name) in super::text::variables(&text) {
+            let start = range.start;
             let Some(value) = (self.env)(name) else {
                 let at = pos[start];
                 return Err(RequirementsError::UnsetVariable {
@@ -431,7 +419,7 @@ impl Parser<'_> {
                     line: at.line + 1,
                     column: column(physical, at),
                     name: name.to_string(),
-                    context: context(physical, at, name_len + 3),
+                    context: context(physical, at, range.len()),
                 });
             };
             out.text.push_str(&text[rest..start]);
@@ -442,7 +430,7 @@ impl Parser<'_> {
                 crate::secrets::register_expansion(&value, name);
                 out.secrets.push((value, format!("${{{name}}}")));
             }
-            rest = start + 3 + name_len;
+            rest = range.end;
         }
         out.text.push_str(&text[rest..]);
         out.pos.extend_from_slice(&pos[rest..]);

@@ -4,9 +4,13 @@
 //!
 //! The cap is read through [`Read::take`], so `-r /dev/zero`, a FIFO or a file growing
 //! while it is read stops at the cap instead of filling memory.
+//!
+//! Also what is said of such text once for every reader: how it is escaped for a
+//! message ([`printable`]) and where its `${VAR}` references are ([`variables`]).
 
 use std::borrow::Cow;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::path::Path;
 
 /// The largest input file dockgen reads: 16 MiB. A requirements file or lock of
@@ -112,6 +116,28 @@ fn push_printable(out: &mut String, c: char) {
     }
 }
 
+/// Each `${NAME}` in `text` that pip expands (a name of upper-case ASCII letters,
+/// digits and `_`): its range, `${` to `}`, and its name. Anything else (`${}`,
+/// `${lower}`, an unclosed `${`) is not a variable and is left as written.
+pub fn variables(text: &str) -> impl Iterator<Item = (Range<usize>, &str)> + '_ {
+    let mut rest = 0;
+    std::iter::from_fn(move || {
+        while let Some(found) = text[rest..].find("${") {
+            let start = rest + found;
+            let after = &text[start + 2..];
+            let name_len = after
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+                .unwrap_or(after.len());
+            if name_len > 0 && after[name_len..].starts_with('}') {
+                rest = start + 3 + name_len;
+                return Some((start..rest, &after[..name_len]));
+            }
+            rest = start + 2;
+        }
+        None
+    })
+}
+
 fn human_size(bytes: u64) -> String {
     if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{} MiB", bytes / (1024 * 1024))
@@ -123,6 +149,16 @@ fn human_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variables_are_what_pip_expands() {
+        let text = "${A}x${} ${lower} ${B_2}${C ${${D}}";
+        let found: Vec<(std::ops::Range<usize>, &str)> = variables(text).collect();
+        assert_eq!(found, [(0..4, "A"), (18..24, "B_2"), (30..34, "D")]);
+        for (range, name) in found {
+            assert_eq!(&text[range], format!("${{{name}}}"));
+        }
+    }
 
     fn read(bytes: &[u8], cap: u64) -> String {
         match read_text_capped(bytes, cap) {

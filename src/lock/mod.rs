@@ -10,6 +10,7 @@ mod tests;
 mod write;
 
 pub use read::{
-    LockFile, LockedPin, Provenance, ReadError, Via, ViaPackage, parse, provenance, read,
+    LockFile, LockedPin, Provenance, ReadError, SourceOption, Via, ViaPackage, parse, provenance,
+    read, source_option,
 };
 pub use write::{LockHeader, check, render};

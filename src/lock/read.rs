@@ -388,22 +388,39 @@ pub fn provenance(text: &str) -> Provenance {
             found.exclude_newer = list(rest);
         }
     }
-    for line in text.lines() {
-        let line = line.split(" #").next().unwrap_or_default().trim_end();
-        let (option, value) = match line.split_once(['=', ' ']) {
-            Some((option, value)) => (option, value.trim()),
-            None => continue,
-        };
+    for (option, value) in text.lines().filter_map(source_option) {
+        // A lock dockgen did not write may carry credentials: never shown.
+        let shown = crate::secrets::url_text(value);
         match option {
-            // A lock dockgen did not write may carry credentials: never shown.
-            "--index-url" | "-i" | "--extra-index-url" => {
-                found.indexes.push(crate::secrets::url_text(value));
-            }
-            "--find-links" | "-f" => found.find_links.push(crate::secrets::url_text(value)),
-            _ => {}
+            SourceOption::Index => found.indexes.push(shown),
+            SourceOption::FindLinks => found.find_links.push(shown),
         }
     }
     found
+}
+
+/// An option line of a lock that says where files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceOption {
+    /// `--index-url`, `-i` or `--extra-index-url`.
+    Index,
+    /// `--find-links` or `-f`.
+    FindLinks,
+}
+
+/// The option and value of a line that names an index or a find-links location, read
+/// as pip reads it: surrounding whitespace and a ` #` comment dropped, the value after
+/// `=` or a space. The value is as written and may hold credentials: output takes
+/// [`crate::secrets::url_text`].
+pub fn source_option(line: &str) -> Option<(SourceOption, &str)> {
+    let line = line.split(" #").next().unwrap_or_default().trim();
+    let (option, value) = line.split_once(['=', ' '])?;
+    let option = match option {
+        "--index-url" | "-i" | "--extra-index-url" => SourceOption::Index,
+        "--find-links" | "-f" => SourceOption::FindLinks,
+        _ => return None,
+    };
+    Some((option, value.trim()))
 }
 
 pub fn read(path: &Path) -> Result<LockFile, ReadError> {
@@ -469,6 +486,34 @@ mod tests {
             .map(|entry| format!("{entry:<32} -> {}", read(entry)))
             .join("\n")
         );
+    }
+
+    #[test]
+    fn source_options_as_pip_reads_them() {
+        use SourceOption::{FindLinks, Index};
+        let read = |line| source_option(line);
+        assert_eq!(
+            read("--index-url https://h/simple"),
+            Some((Index, "https://h/simple"))
+        );
+        assert_eq!(
+            read("-i=https://h/simple #c"),
+            Some((Index, "https://h/simple"))
+        );
+        assert_eq!(
+            read("  --extra-index-url  https://h/x  "),
+            Some((Index, "https://h/x"))
+        );
+        assert_eq!(read("--find-links=./wheels"), Some((FindLinks, "./wheels")));
+        assert_eq!(read("-f /wheels # local"), Some((FindLinks, "/wheels")));
+        for other in [
+            "# --index-url https://h/",
+            "--no-index",
+            "--trusted-host h",
+            "a==1.0",
+        ] {
+            assert_eq!(read(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -54,51 +54,42 @@ pub struct LockHeader {
 /// of defence for every other route (input paths, header fields), so a failure here
 /// is a bug or an input no lock can carry. The message names the value.
 pub fn check(resolution: &Resolution, header: &LockHeader) -> Result<(), String> {
-    let line = |what: &str, value: &str| -> Result<(), String> {
-        match value.chars().find(|c| c.is_control()) {
-            None => Ok(()),
-            Some(_) => Err(format!(
-                "{what} {} contains a control character (a newline would start a new \
-                 line of the lock)",
-                crate::index::validate::quoted(value)
-            )),
-        }
-    };
-    line("the profile name", &header.profile)?;
-    line("the target", &header.target)?;
-    line("the command", &header.command)?;
+    use crate::index::validate::{no_control, quoted, sha256};
+    no_control("profile name", &header.profile)?;
+    no_control("target", &header.target)?;
+    no_control("command", &header.command)?;
     for value in &header.inputs {
-        line("the input", value)?;
+        no_control("input", value)?;
     }
     for (index, time) in &header.exclude_newer {
-        line("the index name", index)?;
-        line("the exclude-newer time", time)?;
+        no_control("index name", index)?;
+        no_control("exclude-newer time", time)?;
     }
     for (index, url) in &header.indexes {
-        line("the index name", index)?;
-        line("the index URL", url)?;
+        no_control("index name", index)?;
+        no_control("index URL", url)?;
     }
     for link in &header.find_links {
-        line("the find-links source", link)?;
+        no_control("find-links source", link)?;
     }
     for package in resolution.packages.values() {
-        line("the package name", package.name.as_ref())?;
+        no_control("package name", package.name.as_ref())?;
         if let Some(url) = &package.direct
             && url.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(format!(
                 "the URL {} of `{}` contains whitespace or a control character",
-                crate::index::validate::quoted(url),
+                quoted(url),
                 package.name
             ));
         }
-        line("the version", &package.version.to_string())?;
+        no_control("version", &package.version.to_string())?;
         for file in &package.files {
             let hash = &file.sha256;
-            if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            if sha256(hash).as_ref() != Ok(hash) {
                 return Err(format!(
                     "the sha256 {} of `{}` {} is not 64 lower-case hex digits",
-                    crate::index::validate::quoted(hash),
+                    quoted(hash),
                     package.name,
                     package.version
                 ));
@@ -106,11 +97,11 @@ pub fn check(resolution: &Resolution, header: &LockHeader) -> Result<(), String>
         }
         for by in &package.required_by {
             if let RequiredBy::Input(label) = by {
-                line("the input label", label)?;
+                no_control("input label", label)?;
             }
         }
         for dependency in &package.dependencies {
-            line("the requirement", &dependency.specifier)?;
+            no_control("requirement", &dependency.specifier)?;
         }
     }
     Ok(())

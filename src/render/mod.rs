@@ -428,14 +428,7 @@ pub fn lock_profile(lock_text: &str) -> Option<&str> {
 /// The URL of an index or find-links option line, shown redacted, when it carries a
 /// secret (userinfo, a token in its query).
 fn credentialed_option(line: &str) -> Option<String> {
-    let (option, value) = line.trim().split_once(['=', ' '])?;
-    if !matches!(
-        option,
-        "--index-url" | "-i" | "--extra-index-url" | "--find-links" | "-f"
-    ) {
-        return None;
-    }
-    let value = value.split(" #").next().unwrap_or_default().trim();
+    let (_, value) = crate::lock::source_option(line)?;
     let url = url::Url::parse(value).ok()?;
     carries_secret(&url).then(|| crate::secrets::url(&url))
 }

@@ -390,14 +390,11 @@ fn evidence(
                         .into_iter()
                         .map(|claim| Claim {
                             runtime: claim.runtime,
-                            evidence: if requirement.to_string().contains(&locked.to_string()) {
-                                format!("requires `{requirement}` exactly: {}", claim.evidence)
-                            } else {
-                                format!(
-                                    "requires `{requirement}` exactly, locked as {locked}: {}",
-                                    claim.evidence
-                                )
-                            },
+                            evidence: format!(
+                                "{}: {}",
+                                requires(requirement, locked, " exactly"),
+                                claim.evidence
+                            ),
                         })
                         .collect(),
                 );
@@ -407,6 +404,17 @@ fn evidence(
         }
     }
     Evidence::None
+}
+
+/// Evidence that a build requires `requirement` (`how`: `" exactly"` or nothing), with
+/// the locked version when the requirement does not say it.
+fn requires(requirement: &Requirement, locked: &Version, how: &str) -> String {
+    let shown = requirement.to_string();
+    if shown.contains(&locked.to_string()) {
+        format!("requires `{shown}`{how}")
+    } else {
+        format!("requires `{shown}`{how}, locked as {locked}")
+    }
 }
 
 /// `==X` (not `==X.*`) or `===X`: one version.
@@ -440,13 +448,7 @@ pub fn claims(build: &Build<'_>) -> Vec<Claim> {
     }
     for (requirement, locked) in &build.requires {
         if let Some(runtime) = requirement_runtime(requirement, locked) {
-            let shown = requirement.to_string();
-            let evidence = if shown.contains(&locked.to_string()) {
-                format!("requires `{shown}`")
-            } else {
-                format!("requires `{shown}`, locked as {locked}")
-            };
-            add(runtime, evidence);
+            add(runtime, requires(requirement, locked, ""));
         }
     }
     let known: Vec<Runtime> = found.iter().map(|claim| claim.runtime).collect();

@@ -50,3 +50,86 @@ pub fn run(command: &mut Command) -> String {
     );
     stdout
 }
+
+/// `dockgen` run in `scratch` as every test runs it: its cache in `scratch/cache`, no
+/// netrc, and none of the developer's `DOCKGEN_*` settings, `XDG_CACHE_HOME` or
+/// `SOURCE_DATE_EPOCH`. Callers add arguments, variables, another `current_dir`.
+pub fn dockgen_command(scratch: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
+    command
+        .current_dir(scratch)
+        .env("NETRC", scratch.join("no-netrc"))
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("SOURCE_DATE_EPOCH");
+    // The developer's own `DOCKGEN_OFFLINE`, `DOCKGEN_HTTP_TIMEOUT`, credentials...
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("DOCKGEN_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("DOCKGEN_CACHE_DIR", scratch.join("cache"));
+    command
+}
+
+/// Every file under `dir` (not directories), sorted.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Runs `command` with its outputs piped; kills it and fails, with its stderr, when it
+/// has not ended after `limit` (a hang).
+pub fn output_within(command: &mut Command, limit: std::time::Duration) -> std::process::Output {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dockgen");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for dockgen") {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+            let args: Vec<_> = command.get_args().collect();
+            panic!("dockgen {args:?} still ran after {limit:?}: it hangs; its stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().expect("stdout reader"),
+        stderr: err.join().expect("stderr reader"),
+    }
+}
