@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::support::fixture_index::{Auth, FixtureFile, FixtureIndex};
-use crate::support::run;
 use crate::support::wheels::{SdistSpec, WheelSpec};
+use crate::support::{pip_install_lock, run};
 
 fn wheel(name: &str, version: &str, requires: &[&str]) -> FixtureFile {
     let mut spec = WheelSpec::new(name, version);
@@ -233,19 +233,7 @@ fn direct_archives_lock_and_install_with_pip() {
         .filter(|block| !block.starts_with("static-sdist @"))
         .collect();
     std::fs::write(dir.join("wheels.txt"), wheels_only.join("\n\n")).unwrap();
-    let venv = dir.join("venv");
-    run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-    let pip = venv.join("bin/pip");
-    run(Command::new(&pip)
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--require-hashes",
-            "--no-deps",
-            "-r",
-        ])
-        .arg(dir.join("wheels.txt")));
+    let pip = pip_install_lock(&dir.join("venv"), &dir.join("wheels.txt"));
     let frozen = run(Command::new(&pip).args(["freeze", "--disable-pip-version-check"]));
     for name in [
         "demo @ ",

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
-use crate::support::{EXCLUDE_NEWER, accelerator_wheel, run};
+use crate::support::{EXCLUDE_NEWER, accelerator_wheel, pip_install_lock, run};
 
 fn skip() -> bool {
     if std::env::var_os("DOCKGEN_SKIP_PYPI_TESTS").is_some() {
@@ -205,19 +205,10 @@ fn every_example_locks_installs_and_matches_uv() {
         let lock = dockgen_lock(&dir, &cache, "requirements.in", &profile, &[]);
 
         // Real pip, fresh venv, hashes required, nothing resolved by pip itself.
-        let venv = scratch.path().join(format!("venv-{example}"));
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-        let pip = venv.join("bin/pip");
-        run(Command::new(&pip)
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "--no-deps",
-                "-r",
-            ])
-            .arg(dir.join("locks/cpu-x86_64-test.txt")));
+        let pip = pip_install_lock(
+            &scratch.path().join(format!("venv-{example}")),
+            &dir.join("locks/cpu-x86_64-test.txt"),
+        );
         run(Command::new(&pip).args(["check", "--disable-pip-version-check"]));
 
         // The same question put to uv.

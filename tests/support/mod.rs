@@ -51,6 +51,24 @@ pub fn run(command: &mut Command) -> String {
     stdout
 }
 
+/// Installs `lock` as a target would: real pip in a fresh virtual environment at
+/// `venv`, hashes required, nothing resolved by pip itself. The venv's `pip`.
+pub fn pip_install_lock(venv: &std::path::Path, lock: &std::path::Path) -> std::path::PathBuf {
+    run(Command::new("python3").args(["-m", "venv"]).arg(venv));
+    let pip = venv.join("bin/pip");
+    run(Command::new(&pip)
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+        ])
+        .arg(lock));
+    pip
+}
+
 /// `dockgen` run in `scratch` as every test runs it: its cache in `scratch/cache`, no
 /// netrc, and none of the developer's `DOCKGEN_*` settings, `XDG_CACHE_HOME` or
 /// `SOURCE_DATE_EPOCH`. Callers add arguments, variables, another `current_dir`.
