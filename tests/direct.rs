@@ -68,20 +68,11 @@ fn profile(dir: &Path, index: &FixtureIndex) {
 }
 
 fn dockgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dockgen"));
-    command
-        .current_dir(dir)
+    crate::support::dockgen_command(dir)
         .args(args)
-        .env("NETRC", dir.join("no-netrc"))
-        .env_remove("XDG_CACHE_HOME");
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DOCKGEN_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("DOCKGEN_CACHE_DIR", dir.join("cache"));
-    command.envs(env.iter().copied());
-    command.output().expect("run dockgen")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run dockgen")
 }
 
 fn text(bytes: &[u8]) -> String {
