@@ -145,3 +145,85 @@ fn lock_onto_an_empty_file_or_a_device() {
             .is_char_device()
     );
 }
+
+/// `-o /dev/stdout` is the process's own stdout, whatever it is: a pipe gets the lock
+/// (and is never read for earlier pins: that would wait for ever), a shell's `>> file`
+/// keeps what the file held. `--pylock` beside a device is refused, not written into
+/// `/dev`; a directory is named as one.
+#[test]
+fn lock_and_sbom_onto_stdout_a_device_or_a_directory() {
+    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+    use crate::support::wheels::WheelSpec;
+
+    let dir = crate::audit::Scratch::new();
+    let index = FixtureIndex::builder()
+        .project(
+            "alpha",
+            vec![
+                FixtureFile::from_spec(&WheelSpec::new("alpha", "1.0"))
+                    .uploaded("2024-06-01T00:00:00Z"),
+            ],
+        )
+        .start();
+    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
+    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
+    let lock_args = ["lock", "requirements.in", "-q", "--profile", "fixture.yaml"];
+
+    // A pipe: `output()` gives the child a pipe for stdout.
+    let run = crate::support::output_within(
+        crate::support::dockgen_command(dir.path())
+            .args(lock_args)
+            .args(["-o", "/dev/stdout"]),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(printed.contains("\nalpha==1.0 \\\n"), "{printed}");
+
+    // A shell's `>> app.json`: the file is the child's stdout, opened for appending.
+    let (code, _, stderr) = dockgen(dir.path(), &lock_args);
+    assert_eq!(code, 0, "{stderr}");
+    let app = dir.path().join("app.json");
+    std::fs::write(&app, "PRE\n").expect("app.json");
+    let appended = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&app)
+        .expect("open app.json");
+    let status = crate::support::dockgen_command(dir.path())
+        .args([
+            "sbom",
+            "--profile",
+            "fixture.yaml",
+            "-q",
+            "-o",
+            "/dev/stdout",
+        ])
+        .stdout(appended)
+        .status()
+        .expect("run dockgen");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&app).expect("app.json");
+    assert!(text.starts_with("PRE\n{\n"), "{text}");
+    assert!(text.contains("\"bomFormat\": \"CycloneDX\""), "{text}");
+
+    let (code, _, stderr) = dockgen(
+        dir.path(),
+        &[&lock_args[..], &["--pylock", "-o", "/dev/null"]].concat(),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: `--pylock` writes `pylock.fixture.toml` beside the lock, but `/dev/null` is a \
+         device or a stream: give `-o` a file path, or leave out `--pylock`\n"
+    );
+    assert!(!Path::new("/dev/pylock.fixture.toml").exists());
+
+    std::fs::create_dir(dir.path().join("outdir")).expect("outdir");
+    let (code, _, stderr) = dockgen(dir.path(), &[&lock_args[..], &["-o", "outdir"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write the lock `")
+            && stderr.ends_with("/outdir`: it is a directory\n"),
+        "{stderr}"
+    );
+}

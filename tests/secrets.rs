@@ -603,4 +603,22 @@ fn a_query_token_reaches_the_lock_only_as_its_variable() {
         )
     );
     assert!(!scratch.path().join("other.txt").exists());
+
+    // A direct reference alike.
+    scratch.write(
+        "requirements.in",
+        &format!("lib @ {base}/files/lib-1.0-py3-none-any.whl?token={LITERAL}\n"),
+    );
+    let run = scratch.expect(2, &["lock", "--profile", "cpu-x86_64", "-o", "other.txt"]);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: `lib @ {base}/files/lib-1.0-py3-none-any.whl?token=****` \
+             (requirements.in:1) carries a credential in its URL's query; the lock names \
+             the archive by URL for pip, and would have to write it masked: write the \
+             value as `${{VAR}}` (at least 8 characters; pip expands it too), or put the \
+             credentials in netrc\n"
+        )
+    );
+    assert!(!scratch.path().join("other.txt").exists());
 }

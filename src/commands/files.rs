@@ -17,32 +17,72 @@ use anyhow::Context;
 ///   regular file;
 /// - a directory is an error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let target = resolve_links(path)?;
-    match std::fs::metadata(&target) {
-        Ok(meta) if meta.is_dir() => {
+    match destination(path)? {
+        Destination::Directory => {
             anyhow::bail!("cannot write `{}`: it is a directory", path.display())
         }
-        Ok(meta) if !meta.is_file() => {
+        Destination::InPlace => {
+            // Appending: through `/dev/stdout` into a shell's `>> file`, the file's
+            // content stays; a pipe, a FIFO or a device does not mind.
             let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&target)
+                .append(true)
+                .open(path)
                 .with_context(|| format!("cannot open `{}`", path.display()))?;
             std::io::Write::write_all(&mut file, bytes)
                 .and_then(|()| std::io::Write::flush(&mut file))
                 .with_context(|| format!("cannot write `{}`", path.display()))
         }
-        _ => replace_file(&target, bytes),
+        Destination::File(target) => replace_file(&target, bytes),
     }
+}
+
+/// Whether `path` is written in place rather than replaced (see [`write_atomically`]):
+/// a device, a FIFO, or a process's open file (`/dev/stdout`). Such a path is never
+/// read as an earlier output: reading a pipe would wait for ever.
+pub fn writes_in_place(path: &Path) -> bool {
+    matches!(destination(path), Ok(Destination::InPlace))
+}
+
+enum Destination {
+    /// A regular file, or nothing yet: replaced through a temporary file.
+    File(PathBuf),
+    /// A device, a FIFO, or an open file of a process: written to.
+    InPlace,
+    Directory,
+}
+
+fn destination(path: &Path) -> anyhow::Result<Destination> {
+    let Some(target) = resolve_links(path)? else {
+        return Ok(Destination::InPlace);
+    };
+    Ok(match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => Destination::Directory,
+        Ok(meta) if !meta.is_file() => Destination::InPlace,
+        _ => Destination::File(target),
+    })
+}
+
+/// A link into a process's table of open files (`/dev/stdout` -> `/proc/self/fd/1`):
+/// it names whatever that process opened, a pipe or a file a shell opened for `>>`,
+/// which must be written to, not replaced.
+fn is_open_file_alias(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    text.starts_with("/dev/fd/")
+        || (text.starts_with("/proc/") && text.split('/').nth(3) == Some("fd"))
 }
 
 /// `path` with every symbolic link along the chain at its end followed (a link's
 /// relative target read from the link's directory), up to the first path that is not
-/// a link, which may not exist.
-fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
+/// a link, which may not exist; `None` when the chain passes through a process's open
+/// files ([`is_open_file_alias`]).
+fn resolve_links(path: &Path) -> anyhow::Result<Option<PathBuf>> {
     // Linux's own limit on links followed in one lookup.
     const MAX_LINKS: usize = 40;
     let mut current = path.to_path_buf();
     for _ in 0..MAX_LINKS {
+        if is_open_file_alias(&current) {
+            return Ok(None);
+        }
         match std::fs::symlink_metadata(&current) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 let target = std::fs::read_link(&current)
@@ -52,7 +92,7 @@ fn resolve_links(path: &Path) -> anyhow::Result<PathBuf> {
                     None => target,
                 };
             }
-            _ => return Ok(current),
+            _ => return Ok(Some(current)),
         }
     }
     anyhow::bail!(
@@ -139,7 +179,10 @@ pub fn display_path(path: &Path, cwd: &Path) -> String {
 /// A unified diff from the file at `path` (missing: empty) to `fresh`, or `None` when
 /// they are equal. `label` names the file in the diff header.
 pub fn stale_diff(path: &Path, fresh: &str, label: &str) -> Option<String> {
-    let current = crate::input::text::read_text(path).unwrap_or_default();
+    let current = match writes_in_place(path) {
+        true => String::new(),
+        false => crate::input::text::read_text(path).unwrap_or_default(),
+    };
     if current == fresh {
         return None;
     }

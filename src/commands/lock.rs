@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use pep508_rs::{ExtraName, PackageName};
 
 use super::Failure;
-use super::files::{display_path, relative_path, stale_diff, write_atomically};
+use super::files::{display_path, relative_path, stale_diff, write_atomically, writes_in_place};
 use crate::cli::{IndexStrategyArg, LockArgs};
 use crate::index::direct::{DirectArchives, DirectRefs, DirectSource};
 use crate::index::find_links::FindLinksSource;
@@ -86,10 +86,25 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             Some(output) => cwd.join(output),
             None => locks_dir.join(format!("{}.txt", profile.name)),
         };
+        if lock_path.is_dir() {
+            bail!(
+                "cannot write the lock `{}`: it is a directory",
+                lock_path.display()
+            );
+        }
+        if args.pylock && writes_in_place(&lock_path) {
+            bail!(
+                "`--pylock` writes `pylock.{}.toml` beside the lock, but `{}` is a device or \
+                 a stream: give `-o` a file path, or leave out `--pylock`",
+                profile.name,
+                lock_path.display()
+            );
+        }
         // Read even under `--upgrade`: a kept version's files are compared with it
         // (`pinned`). Unreadable, it only stops a run that would keep its pins. An
-        // empty file (or a device, `-o /dev/null`) has nothing to keep.
-        let previous = match lock_path.exists() {
+        // empty file has nothing to keep, and a device or a stream (`-o /dev/null`,
+        // `-o /dev/stdout`) is not read at all: a pipe would wait for ever.
+        let previous = match lock_path.exists() && !writes_in_place(&lock_path) {
             false => None,
             true => match lock::read(&lock_path) {
                 Err(lock::ReadError::NoPins { .. }) => None,
@@ -317,6 +332,31 @@ fn read_input(path: &Path, extras: &[String]) -> anyhow::Result<RequirementsInpu
 /// The direct references (`name @ URL`, bare archive URLs and paths) of the input and
 /// the overrides, with the `--hash` values given for them.
 fn direct_refs(
+    input: &RequirementsInput,
+    overrides: &[RootRequirement],
+    cwd: &Path,
+) -> anyhow::Result<DirectRefs> {
+    let refs = collect_direct_refs(input, overrides, cwd)?;
+    // As for index URLs: a query credential would be written masked, and pip would
+    // send the mask.
+    if let Some(reference) = refs
+        .iter()
+        .find(|r| r.locked.contains(crate::secrets::MASK))
+    {
+        bail!(
+            "`{} @ {}` ({}) carries a credential in its URL's query; the lock names the \
+             archive by URL for pip, and would have to write it masked: write the value as \
+             `${{VAR}}` (at least 8 characters; pip expands it too), or put the credentials \
+             in netrc",
+            reference.name,
+            reference.shown,
+            reference.origin
+        );
+    }
+    Ok(refs)
+}
+
+fn collect_direct_refs(
     input: &RequirementsInput,
     overrides: &[RootRequirement],
     cwd: &Path,
