@@ -104,21 +104,7 @@ fn check_reports_trusted_hosts_and_markers() {
 /// to, not replaced.
 #[test]
 fn lock_onto_an_empty_file_or_a_device() {
-    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
-    use crate::support::wheels::WheelSpec;
-
-    let dir = crate::audit::Scratch::new();
-    let index = FixtureIndex::builder()
-        .project(
-            "alpha",
-            vec![
-                FixtureFile::from_spec(&WheelSpec::new("alpha", "1.0"))
-                    .uploaded("2024-06-01T00:00:00Z"),
-            ],
-        )
-        .start();
-    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
-    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
+    let (dir, _index) = alpha_project();
     std::fs::write(dir.path().join("empty.txt"), "").expect("empty");
     for output in ["empty.txt", "/dev/null"] {
         let (code, _, stderr) = dockgen(
@@ -152,21 +138,7 @@ fn lock_onto_an_empty_file_or_a_device() {
 /// `/dev`; a directory is named as one.
 #[test]
 fn lock_and_sbom_onto_stdout_a_device_or_a_directory() {
-    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
-    use crate::support::wheels::WheelSpec;
-
-    let dir = crate::audit::Scratch::new();
-    let index = FixtureIndex::builder()
-        .project(
-            "alpha",
-            vec![
-                FixtureFile::from_spec(&WheelSpec::new("alpha", "1.0"))
-                    .uploaded("2024-06-01T00:00:00Z"),
-            ],
-        )
-        .start();
-    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
-    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
+    let (dir, _index) = alpha_project();
     let lock_args = ["lock", "requirements.in", "-q", "--profile", "fixture.yaml"];
 
     // A pipe: `output()` gives the child a pipe for stdout.
@@ -226,4 +198,28 @@ fn lock_and_sbom_onto_stdout_a_device_or_a_directory() {
             && stderr.ends_with("/outdir`: it is a directory\n"),
         "{stderr}"
     );
+}
+
+/// A scratch project whose `requirements.in` asks for `alpha`, and a profile
+/// `fixture.yaml` whose one index (kept alive by the returned server) serves it.
+fn alpha_project() -> (
+    crate::audit::Scratch,
+    crate::support::fixture_index::FixtureIndex,
+) {
+    use crate::support::fixture_index::{FixtureFile, FixtureIndex};
+    use crate::support::wheels::WheelSpec;
+
+    let dir = crate::audit::Scratch::new();
+    let index = FixtureIndex::builder()
+        .project(
+            "alpha",
+            vec![
+                FixtureFile::from_spec(&WheelSpec::new("alpha", "1.0"))
+                    .uploaded("2024-06-01T00:00:00Z"),
+            ],
+        )
+        .start();
+    dir.profile("fixture", "cpu-x86_64", &[("fixture", &index, &[])]);
+    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("input");
+    (dir, index)
 }
