@@ -375,7 +375,31 @@ pub struct LockArgs {
     pub pylock: bool,
 
     #[command(flatten)]
+    pub builds: MetadataBuildArgs,
+
+    #[command(flatten)]
     pub network: NetworkArgs,
+}
+
+/// How `lock` learns the dependencies of sdists whose metadata is not static.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Metadata builds")]
+pub struct MetadataBuildArgs {
+    /// Never run an sdist's build backend: an sdist whose dependencies only a build
+    /// can tell is an error that lists the versions with wheels. By default `lock`
+    /// builds such sdists' metadata (PEP 517), as pip and uv do, which runs code from
+    /// the sdist on this machine.
+    #[arg(long)]
+    pub no_build: bool,
+
+    /// The Python that runs metadata builds [default: `python3.X` on PATH for the
+    /// profile's Python 3.X, else `python3`, with a warning].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Seconds one build hook may run before it is stopped.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub build_timeout: u64,
 }
 
 /// `dockgen lock --index-strategy` (uv's names and meanings).

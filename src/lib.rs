@@ -28,6 +28,7 @@ pub mod input;
 pub mod lock;
 pub mod render;
 pub mod resolve;
+pub mod sdist;
 pub mod secrets;
 
 #[cfg(test)]

@@ -45,11 +45,6 @@ fn servers() -> (FixtureIndex, FixtureIndex) {
                     spec
                 }),
                 sdist("static-sdist", "2.1", &["six"]),
-                FixtureFile::from_sdist_spec(&{
-                    let mut spec = SdistSpec::new("dynamic-sdist", "1.0");
-                    spec.dynamic = vec!["Requires-Dist".into()];
-                    spec
-                }),
             ],
         )
         .start();
@@ -286,14 +281,6 @@ fn direct_reference_errors() {
         format!(
             "demo @ {demo}\ndemo @ {}\n",
             files.file_url("bare_wheel-0.3-py3-none-any.whl")
-        ),
-        &[],
-    );
-    attempt(
-        "sdist that needs a build",
-        format!(
-            "dynamic-sdist @ {}\n",
-            files.file_url("dynamic_sdist-1.0.tar.gz")
         ),
         &[],
     );

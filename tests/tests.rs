@@ -21,6 +21,7 @@ mod malformed;
 mod render;
 mod report;
 mod scripts;
+mod sdist_builds;
 mod secrets;
 mod tree;
 mod tree_limits;

@@ -341,18 +341,7 @@ fn package_facts(
 }
 
 fn rank(file: &DistFile, target: &Target) -> Option<usize> {
-    match &file.kind {
-        DistKind::Wheel {
-            interpreters,
-            abis,
-            platforms,
-        } => target.wheel_rank(&strs(interpreters), &strs(abis), &strs(platforms)),
-        DistKind::Sdist => None,
-    }
-}
-
-fn strs(values: &[String]) -> Vec<&str> {
-    values.iter().map(String::as_str).collect()
+    target.dist_rank(&file.kind)
 }
 
 fn expand_tags(interpreters: &[String], abis: &[String], platforms: &[String]) -> Vec<String> {

@@ -30,6 +30,7 @@ use crate::lock::{self, LockHeader};
 use crate::resolve::{
     self, AcceleratorPolicy, Resolution, ResolveError, ResolveRequest, RootRequirement,
 };
+use crate::sdist::{BuildOptions, Builder, BuildingSource};
 
 /// One profile's job: everything needed to resolve it and where the lock goes.
 struct Job {
@@ -179,6 +180,29 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     let find_links = find_links(&input);
     let client = RegistryClient::new(all_indexes(&jobs)?, find_links, options)?;
     let strategy = index_strategy(args.index_strategy);
+    let python = args
+        .builds
+        .python
+        .as_ref()
+        .map(|given| crate::sdist::python::locate(given, &cwd));
+    if let (Some(python), Some(given)) = (&python, &args.builds.python) {
+        crate::sdist::python::probe(python).map_err(|why| {
+            anyhow::anyhow!(
+                "`--python {}` cannot run metadata builds: {why}",
+                given.display()
+            )
+        })?;
+    }
+    let builder = Builder::new(
+        BuildOptions {
+            python,
+            no_build: args.builds.no_build,
+            timeout: std::time::Duration::from_secs(args.builds.build_timeout.max(1)),
+            ..BuildOptions::default()
+        },
+        client.cache_dir(),
+        progress.clone(),
+    )?;
 
     // Resolve every profile, in parallel, against the one client.
     let results: Vec<(usize, Result<Resolution, ResolveError>)> = std::thread::scope(|scope| {
@@ -187,9 +211,16 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             .enumerate()
             .map(|(i, job)| {
                 let indexes = client.for_indexes_with(&job.indexes, strategy);
-                let (direct, archives) = (&direct, &archives);
+                let (direct, archives, builder) = (&direct, &archives, &builder);
                 let handle = scope.spawn(move || {
                     let source = DirectSource::new(&indexes, direct, archives);
+                    let source = BuildingSource::new(
+                        &source,
+                        &indexes,
+                        builder,
+                        &job.request.target,
+                        &job.profile.extra_build_dependencies,
+                    );
                     resolve::resolve(&source, &job.request, &job.profile.name)
                 });
                 (i, handle)

@@ -38,6 +38,9 @@ pub enum Bucket {
     NeedsBuild,
     /// Archives of direct references, by their sha256 (content-addressed).
     Archives,
+    /// Core metadata made by a PEP 517 build, by sdist sha256, interpreter and extra
+    /// build dependencies.
+    Built,
 }
 
 impl Bucket {
@@ -45,6 +48,7 @@ impl Bucket {
         match self {
             Bucket::Simple => "simple",
             Bucket::Metadata => "metadata",
+            Bucket::Built => "built-metadata",
             Bucket::Hashes => "hashes",
             Bucket::Listings => "listings",
             Bucket::BuildSystems => "build-systems",
@@ -99,7 +103,7 @@ impl Cache {
     /// Where the entry for `key` lives (it may not exist).
     pub fn path(&self, bucket: Bucket, key: &str) -> PathBuf {
         let ext = match bucket {
-            Bucket::Metadata => "metadata",
+            Bucket::Metadata | Bucket::Built => "metadata",
             Bucket::Archives => "archive",
             Bucket::Simple
             | Bucket::Hashes

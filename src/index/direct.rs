@@ -6,8 +6,9 @@
 //! goes to the indexes. Each archive is downloaded once per run (with the index
 //! client's credentials, retries and `--offline`), hashed, checked against the input's
 //! `--hash` values, and its metadata read from the wheel's METADATA or the sdist's
-//! static PKG-INFO. An sdist that needs a build to tell its metadata is today's
-//! [`IndexError::NeedsBuild`]; local directories and VCS URLs are refused clearly.
+//! static PKG-INFO. An sdist that needs a build to tell its metadata answers
+//! [`IndexError::NeedsBuild`], which [`crate::sdist::BuildingSource`] turns into a
+//! build; local directories and VCS URLs are refused clearly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -210,10 +211,6 @@ fn fetch_message(error: IndexError) -> String {
                                         not in the cache (only archives pinned by `--hash` \
                                         in the input are cached)"
             .to_string(),
-        IndexError::NeedsBuild { file, reason } => format!(
-            "`{file}` needs a build to tell its dependencies ({reason}); dockgen does not \
-             build sdists for their metadata yet: require a wheel of it instead"
-        ),
         other => other.to_string(),
     }
 }
@@ -222,7 +219,32 @@ fn fetch_message(error: IndexError) -> String {
 #[derive(Debug)]
 struct Archive {
     project: Arc<ProjectFiles>,
-    metadata: Arc<CoreMetadata>,
+    /// `Err(reason)`: an sdist whose metadata only a build can tell.
+    metadata: Result<Arc<CoreMetadata>, String>,
+}
+
+/// The archive of `reference`: `file` completed with what the download told.
+fn archive(
+    reference: &DirectRef,
+    mut file: DistFile,
+    sha256: String,
+    size: usize,
+    metadata: Result<Arc<CoreMetadata>, String>,
+) -> Archive {
+    if let Ok(core) = &metadata {
+        file.version = core.version.clone();
+        file.requires_python = core.requires_python.clone();
+    }
+    file.sha256 = Some(sha256);
+    file.size = Some(size as u64);
+    Archive {
+        project: Arc::new(ProjectFiles {
+            name: reference.name.clone(),
+            index: Arc::from(DIRECT_INDEX),
+            files: vec![file],
+        }),
+        metadata,
+    }
 }
 
 type Cell = Arc<OnceLock<Result<Arc<Archive>, IndexError>>>;
@@ -393,10 +415,40 @@ impl<'a> DirectSource<'a> {
                     .join(" or ")
             )));
         }
-        let core = if is_wheel {
-            metadata::wheel_metadata(&bytes, &filename)?
-        } else {
-            metadata::sdist_metadata(&bytes, &filename)?
+        if is_wheel {
+            let core = metadata::wheel_metadata(&bytes, &filename)?;
+            if core.name != reference.name {
+                return Err(fail(format!(
+                    "its metadata names the package `{}`, not `{}`",
+                    core.name, reference.name
+                )));
+            }
+            return Ok(archive(
+                reference,
+                file,
+                sha256,
+                bytes.len(),
+                Ok(Arc::new(core)),
+            ));
+        }
+        // The lock names an sdist's version only through the file name (pip's format
+        // has no version on a URL line), so it must say it.
+        let Ok(named) = SdistFilename::parse(&filename, &reference.name) else {
+            return Err(fail(format!(
+                "the sdist's file name `{filename}` does not say its version; dockgen needs \
+                 `{}-<version>.tar.gz` (or `.zip`)",
+                reference.name
+            )));
+        };
+        file.version = named.version.clone();
+        let core = match metadata::sdist_metadata(&bytes, &filename) {
+            Ok(core) => core,
+            // Built when asked for ([`crate::sdist::BuildingSource`]), which checks
+            // that the built metadata is of this name and version.
+            Err(metadata::MetadataError::NeedsBuild { reason, .. }) => {
+                return Ok(archive(reference, file, sha256, bytes.len(), Err(reason)));
+            }
+            Err(err) => return Err(err.into()),
         };
         if core.name != reference.name {
             return Err(fail(format!(
@@ -404,34 +456,21 @@ impl<'a> DirectSource<'a> {
                 core.name, reference.name
             )));
         }
-        if !is_wheel {
-            // The lock names the version only through the file name (pip's format has
-            // no version on a URL line), so it must say it.
-            let named = SdistFilename::parse(&filename, &reference.name)
-                .ok()
-                .map(|sdist| sdist.version);
-            if named.as_ref() != Some(&core.version) {
-                return Err(fail(format!(
-                    "the sdist's file name `{filename}` does not say its version {}; \
-                     dockgen needs `{}-{}.tar.gz` (or `.zip`)",
-                    core.version, reference.name, core.version
-                )));
-            }
+        if named.version != core.version {
+            return Err(fail(format!(
+                "the sdist's file name `{filename}` does not say its version {}; dockgen \
+                 needs `{}-{}.tar.gz` (or `.zip`)",
+                core.version, reference.name, core.version
+            )));
         }
-        file.version = core.version.clone();
-        file.sha256 = Some(sha256);
-        file.size = Some(bytes.len() as u64);
-        file.requires_python = core.requires_python.clone();
-        Ok(Archive {
-            project: Arc::new(ProjectFiles {
-                name: reference.name.clone(),
-                index: Arc::from(DIRECT_INDEX),
-                files: vec![file],
-            }),
-            metadata: Arc::new(core),
-        })
+        Ok(archive(
+            reference,
+            file,
+            sha256,
+            bytes.len(),
+            Ok(Arc::new(core)),
+        ))
     }
-
     /// The reference whose archive `file` is.
     fn reference_of(&self, file: &DistFile) -> Option<&DirectRef> {
         if *file.index != *DIRECT_INDEX {
@@ -453,7 +492,13 @@ impl PackageSource for DirectSource<'_> {
 
     fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
         match self.reference_of(file) {
-            Some(reference) => Ok(self.archive(reference)?.metadata.clone()),
+            Some(reference) => match &self.archive(reference)?.metadata {
+                Ok(metadata) => Ok(metadata.clone()),
+                Err(reason) => Err(IndexError::NeedsBuild {
+                    file: file.filename.clone(),
+                    reason: reason.clone(),
+                }),
+            },
             None => self.base.metadata(file),
         }
     }

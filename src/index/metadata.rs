@@ -469,16 +469,8 @@ pub fn sdist_metadata_bytes(archive: &[u8], filename: &str) -> Result<Vec<u8>, M
 /// defaults when the file or the table is absent (what pip then builds with).
 pub fn sdist_build_system(archive: &[u8], filename: &str) -> Result<BuildSystem, MetadataError> {
     let found = sdist_top_files(archive, filename, "pyproject.toml")?;
-    let legacy = || BuildSystem {
-        requires: LEGACY_BUILD_REQUIRES
-            .iter()
-            .map(|r| r.to_string())
-            .collect(),
-        backend: None,
-        declared: false,
-    };
     let (entry, bytes) = match found.as_slice() {
-        [] => return Ok(legacy()),
+        [] => return Ok(legacy_build_system()),
         [(entry, bytes)] => (entry, bytes),
         several => {
             let entries: Vec<&str> = several.iter().map(|(entry, _)| entry.as_str()).collect();
@@ -491,33 +483,53 @@ pub fn sdist_build_system(archive: &[u8], filename: &str) -> Result<BuildSystem,
             });
         }
     };
+    let text = std::str::from_utf8(bytes).map_err(|err| MetadataError::Archive {
+        filename: filename.to_string(),
+        message: format!("`{entry}` is not valid: {err}"),
+    })?;
+    parse_build_system(text, entry, filename)
+}
+
+/// The `[build-system]` of a `pyproject.toml` whose text is `text` (`entry` names it
+/// in errors, inside the sdist or source tree `filename`), with the PEP 517 defaults
+/// when it has no such table.
+pub fn parse_build_system(
+    text: &str,
+    entry: &str,
+    filename: &str,
+) -> Result<BuildSystem, MetadataError> {
     let invalid = |message: String| MetadataError::Archive {
         filename: filename.to_string(),
         message: format!("`{entry}` is not valid: {message}"),
     };
-    let text = std::str::from_utf8(bytes).map_err(|err| invalid(err.to_string()))?;
     let document: toml::Table = toml::from_str(text).map_err(|err| invalid(err.to_string()))?;
     let Some(table) = document.get("build-system") else {
-        return Ok(legacy());
+        return Ok(legacy_build_system());
     };
     let table = table
         .as_table()
         .ok_or_else(|| invalid("`build-system` is not a table".to_string()))?;
-    let requires = match table.get("requires") {
-        // PEP 518 makes `requires` mandatory in the table; pip then refuses to build.
-        None => return Err(invalid("`[build-system]` has no `requires`".to_string())),
-        Some(requires) => requires
-            .as_array()
-            .and_then(|items| {
-                items
-                    .iter()
-                    .map(|item| item.as_str().map(|r| r.trim().to_string()))
-                    .collect::<Option<Vec<String>>>()
+    let strings = |key: &str| -> Result<Option<Vec<String>>, MetadataError> {
+        table
+            .get(key)
+            .map(|value| {
+                value
+                    .as_array()
+                    .and_then(|items| {
+                        items
+                            .iter()
+                            .map(|item| item.as_str().map(|r| r.trim().to_string()))
+                            .collect::<Option<Vec<String>>>()
+                    })
+                    .ok_or_else(|| {
+                        invalid(format!("`build-system.{key}` is not a list of strings"))
+                    })
             })
-            .ok_or_else(|| {
-                invalid("`build-system.requires` is not a list of strings".to_string())
-            })?,
+            .transpose()
     };
+    // PEP 518 makes `requires` mandatory in the table; pip then refuses to build.
+    let requires =
+        strings("requires")?.ok_or_else(|| invalid("`[build-system]` has no `requires`".into()))?;
     let backend = match table.get("build-backend") {
         None => None,
         Some(backend) => Some(
@@ -530,8 +542,22 @@ pub fn sdist_build_system(archive: &[u8], filename: &str) -> Result<BuildSystem,
     Ok(BuildSystem {
         requires,
         backend,
+        backend_path: strings("backend-path")?.unwrap_or_default(),
         declared: true,
     })
+}
+
+/// What pip builds an sdist with when it declares no `[build-system]`.
+fn legacy_build_system() -> BuildSystem {
+    BuildSystem {
+        requires: LEGACY_BUILD_REQUIRES
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+        backend: None,
+        backend_path: Vec::new(),
+        declared: false,
+    }
 }
 
 /// What pip installs to build an sdist that declares no `[build-system]` (PEP 517's

@@ -93,6 +93,9 @@ pub struct BuildSystem {
     pub requires: Vec<String>,
     /// `build-backend`; `None` means setuptools' legacy backend.
     pub backend: Option<String>,
+    /// `backend-path`: directories of the source tree that hold an in-tree backend.
+    #[serde(default)]
+    pub backend_path: Vec<String>,
     /// Whether the sdist declares them (`false`: the PEP 517 defaults apply).
     pub declared: bool,
 }
@@ -224,6 +227,19 @@ pub enum IndexError {
          has wheels or static metadata"
     )]
     NeedsBuild { file: String, reason: String },
+    #[error(
+        "`{file}` needs a build to tell its dependencies ({reason}), and `--no-build` \
+         forbids builds; {alternatives}"
+    )]
+    NoBuild {
+        file: String,
+        reason: String,
+        /// The versions that need no build, as a sentence.
+        alternatives: String,
+    },
+    /// A metadata build failed (boxed to keep the error small).
+    #[error("{0}")]
+    Build(Box<crate::sdist::BuildFailure>),
     #[error("cannot read `{path}`: {message}")]
     Io { path: String, message: String },
     /// A direct reference that cannot be locked (boxed to keep the error small).

@@ -173,6 +173,9 @@ struct Inner {
     build_systems: Arc<SharedMap<String, Arc<BuildSystem>>>,
     /// Published sha256 of `.metadata` sidecars, by file URL (not part of `DistFile`).
     sidecar_hashes: Arc<Mutex<HashMap<String, String>>>,
+    /// Sdists downloaded (hash-checked) whose metadata needs a build, by file URL:
+    /// kept for the build ([`RegistryClient::take_sdist`]) so it needs no second download.
+    unbuilt: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     /// How the general indexes share a project (`--index-strategy`).
     strategy: IndexStrategy,
     /// Which general indexes were asked for each project, for explanations.
@@ -353,6 +356,7 @@ impl RegistryClient {
                 listings: Arc::default(),
                 build_systems: Arc::default(),
                 sidecar_hashes: Arc::default(),
+                unbuilt: Arc::default(),
                 strategy: IndexStrategy::default(),
                 surveys: Mutex::default(),
             }),
@@ -391,6 +395,7 @@ impl RegistryClient {
                 listings: inner.listings.clone(),
                 build_systems: inner.build_systems.clone(),
                 sidecar_hashes: inner.sidecar_hashes.clone(),
+                unbuilt: inner.unbuilt.clone(),
                 strategy,
                 surveys: Mutex::default(),
             }),
@@ -433,6 +438,16 @@ impl RegistryClient {
         let inner = self.inner.clone();
         let file = file.clone();
         self.block_on(async move { inner.wheel_entries(&file).await })
+    }
+
+    /// The (hash-checked) bytes of the sdist `file` when this run downloaded it and
+    /// found that its metadata needs a build; each is handed out once.
+    pub fn take_sdist(&self, file: &DistFile) -> Option<Vec<u8>> {
+        self.inner
+            .unbuilt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(file.url.as_str())
     }
 
     /// The `[build-system]` of the sdist `file` (the PEP 517 defaults when it declares
@@ -964,7 +979,14 @@ impl Inner {
     async fn fetch_metadata_bytes(&self, file: &DistFile) -> Result<Vec<u8>, IndexError> {
         if file.kind == DistKind::Sdist {
             let bytes = self.download(file).await?;
-            return self.extract_metadata(file, &bytes).await;
+            let extracted = self.extract_metadata(file, &bytes).await;
+            if let Err(IndexError::NeedsBuild { .. }) = &extracted {
+                self.unbuilt
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(file.url.to_string(), bytes);
+            }
+            return extracted;
         }
         if file.has_metadata_sidecar {
             let mut sidecar = file.url.clone();

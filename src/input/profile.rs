@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use pep440_rs::Version;
-use pep508_rs::PackageName;
+use pep508_rs::{PackageName, Requirement};
 use serde::{Deserialize, Serialize};
 use url::Url;
 use yaml_serde::Value;
@@ -35,6 +35,9 @@ pub struct Profile {
     pub images: Images,
     pub env: BTreeMap<String, String>,
     pub verify: Verify,
+    /// Requirements a package's metadata build needs beyond what its
+    /// `build-system.requires` declares (e.g. `flash-attn: [torch]`), by package.
+    pub extra_build_dependencies: BTreeMap<PackageName, Vec<Requirement>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -542,6 +545,8 @@ impl Validator<'_> {
         };
         let env = self.env(raw.env.unwrap_or_default())?;
         let verify = self.verify(raw.verify.unwrap_or_default())?;
+        let extra_build_dependencies =
+            self.extra_build_dependencies(raw.extra_build_dependencies.unwrap_or_default())?;
         Ok(Profile {
             name,
             description,
@@ -554,7 +559,36 @@ impl Validator<'_> {
             images,
             env,
             verify,
+            extra_build_dependencies,
         })
+    }
+
+    fn extra_build_dependencies(
+        &self,
+        raw: BTreeMap<String, Vec<String>>,
+    ) -> Result<BTreeMap<PackageName, Vec<Requirement>>, ProfileError> {
+        let field = "extra_build_dependencies";
+        let mut out = BTreeMap::new();
+        for (name, requirements) in raw {
+            let path = &[field, name.as_str()];
+            let package = PackageName::from_str(&name).map_err(|e| {
+                self.err(path, field, format!("`{name}` is not a package name: {e}"))
+            })?;
+            let parsed = requirements
+                .iter()
+                .map(|text| {
+                    crate::input::pep508::parse_requirement(text, None).map_err(|e| {
+                        self.err(
+                            path,
+                            field,
+                            format!("`{text}` is not a requirement: {}", e.message),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            out.insert(package, parsed);
+        }
+        Ok(out)
     }
 
     fn python(&self, text: &str) -> Result<Version, ProfileError> {
@@ -1199,6 +1233,8 @@ struct RawProfile {
     env: Option<BTreeMap<String, Option<String>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     verify: Option<RawVerify>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    extra_build_dependencies: Option<BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -1357,6 +1393,16 @@ pub fn to_yaml(profile: &Profile) -> Result<String, yaml_serde::Error> {
                     })
                     .collect(),
             ),
+        }),
+        extra_build_dependencies: (!profile.extra_build_dependencies.is_empty()).then(|| {
+            profile
+                .extra_build_dependencies
+                .iter()
+                .map(|(name, requirements)| {
+                    let texts = requirements.iter().map(ToString::to_string).collect();
+                    (name.to_string(), texts)
+                })
+                .collect()
         }),
     };
     yaml_serde::to_string(&raw)

@@ -12,7 +12,7 @@ use std::fmt;
 use pep440_rs::Version;
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder};
 
-use crate::input::profile::{LibcFamily, Profile};
+use crate::input::profile::{Libc, LibcFamily, Profile};
 
 /// One wheel tag triple, e.g. `cp311-cp311-manylinux_2_17_x86_64`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,26 +68,29 @@ impl Target {
     }
 
     pub fn from_profile(profile: &Profile) -> Result<Self, TargetError> {
-        let invalid = |message: String| TargetError::Invalid {
-            profile: profile.name.clone(),
-            message,
-        };
-        let release = profile.python.release();
+        Self::cpython_linux(&profile.python, profile.platform.machine(), &profile.libc).map_err(
+            |message| TargetError::Invalid {
+                profile: profile.name.clone(),
+                message,
+            },
+        )
+    }
+
+    /// The target of a CPython `python` (full version) on Linux for the `machine`
+    /// architecture (`x86_64`, `aarch64`) and C library: a profile's, or a build
+    /// interpreter's on this host.
+    pub fn cpython_linux(python: &Version, machine: &str, libc: &Libc) -> Result<Self, String> {
+        let release = python.release();
         let (Some(&major), Some(&minor)) = (release.first(), release.get(1)) else {
-            return Err(invalid(format!(
-                "python `{}` needs a major and a minor version",
-                profile.python
-            )));
+            return Err(format!(
+                "python `{python}` needs a major and a minor version"
+            ));
         };
         if major != 3 {
-            return Err(invalid(format!(
-                "python `{}` is not Python 3",
-                profile.python
-            )));
+            return Err(format!("python `{python}` is not Python 3"));
         }
-        let machine = profile.platform.machine();
         let python_version = format!("{major}.{minor}");
-        let full_version = profile.python.to_string();
+        let full_version = python.to_string();
         let markers = MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
             implementation_name: "cpython",
             implementation_version: &full_version,
@@ -105,9 +108,24 @@ impl Target {
             python_version: &python_version,
             sys_platform: "linux",
         })
-        .map_err(|e| invalid(format!("cannot build the marker environment: {e}")))?;
-        let tags = cpython_linux_tags(minor, machine, &profile.libc.family, profile.libc.version);
-        Ok(Target::new(markers, profile.python.clone(), tags))
+        .map_err(|e| format!("cannot build the marker environment: {e}"))?;
+        let tags = cpython_linux_tags(minor, machine, &libc.family, libc.version);
+        Ok(Target::new(markers, python.clone(), tags))
+    }
+
+    /// [`Target::wheel_rank`] of a distribution: `None` for an sdist too.
+    pub fn dist_rank(&self, kind: &crate::index::DistKind) -> Option<usize> {
+        fn strs(values: &[String]) -> Vec<&str> {
+            values.iter().map(String::as_str).collect()
+        }
+        match kind {
+            crate::index::DistKind::Wheel {
+                interpreters,
+                abis,
+                platforms,
+            } => self.wheel_rank(&strs(interpreters), &strs(abis), &strs(platforms)),
+            crate::index::DistKind::Sdist => None,
+        }
     }
 
     /// Rank of the best tag a wheel with these (already `.`-split) tag sets

@@ -111,7 +111,7 @@ fn unknown_top_level_key_names_file_line_and_column() {
         "p.yaml",
         &format!("{MINIMAL}acelerator:\n  kind: cuda\n"),
     );
-    insta::assert_snapshot!(load_err(dir.path(), "p.yaml"), @"`[TMP]/p.yaml`:14:1: unknown field `acelerator`, expected one of `name`, `description`, `extends`, `platform`, `python`, `libc`, `accelerator`, `accelerated_packages`, `indexes`, `images`, `env`, `verify`");
+    insta::assert_snapshot!(load_err(dir.path(), "p.yaml"), @"`[TMP]/p.yaml`:14:1: unknown field `acelerator`, expected one of `name`, `description`, `extends`, `platform`, `python`, `libc`, `accelerator`, `accelerated_packages`, `indexes`, `images`, `env`, `verify`, `extra_build_dependencies`");
 }
 
 #[test]

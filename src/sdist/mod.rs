@@ -1,0 +1,629 @@
+//! PEP 517 metadata builds: what an sdist depends on when its PKG-INFO cannot say
+//! (no PKG-INFO, or `Dynamic: Requires-Dist`), as pip and uv find it out.
+//!
+//! The sdist (hash-checked) is unpacked; its `[build-system]` is read (none: setuptools'
+//! legacy backend, as pip does); the build requirements, with the package's declared
+//! extra build dependencies, are resolved by dockgen's own resolver for the build
+//! interpreter, from the profile's indexes and within `--exclude-newer`, as wheels only,
+//! downloaded and hash-checked; they are unpacked into an isolated environment; and the
+//! backend's `get_requires_for_build_wheel` and `prepare_metadata_for_build_wheel` run
+//! there (`build_wheel` when the backend has no such hook, the wheel's METADATA then
+//! read). The result is cached by the sdist's sha256, the interpreter and the extra
+//! build dependencies, so a second lock builds nothing.
+//!
+//! A metadata build never changes what the lock is for: the lock still pins the sdist
+//! by its hash, and the image's wheel-builder stage builds it for the target.
+//!
+//! The index side sees this module through [`BuildingSource`], a [`PackageSource`]
+//! that answers an sdist's [`IndexError::NeedsBuild`] with a build.
+
+mod hooks;
+pub mod python;
+mod source;
+mod unpack;
+mod venv;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use pep440_rs::Version;
+use pep508_rs::{PackageName, Requirement};
+use sha2::{Digest, Sha256};
+
+pub use source::BuildingSource;
+
+use crate::index::cache::{Bucket, Cache};
+use crate::index::filename::WheelFilename;
+use crate::index::registry::RegistryClient;
+use crate::index::{DistKind, IndexError, PackageSource, metadata};
+use crate::input::requirements::BinarySelection;
+use crate::resolve::{self, ResolveRequest, RootRequirement};
+use hooks::{Hook, HookError};
+use python::Interpreter;
+use venv::Venv;
+
+/// The backend PEP 517 prescribes for a tree without `build-backend`.
+const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
+
+/// How metadata builds run (`lock`'s options).
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// `--python`: the interpreter to build with, instead of the one found on `PATH`.
+    pub python: Option<PathBuf>,
+    /// `--no-build`: never build; an sdist that needs a build is an error.
+    pub no_build: bool,
+    /// The longest one hook may run.
+    pub timeout: Duration,
+    /// How many builds run at once.
+    pub jobs: usize,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            python: None,
+            no_build: false,
+            timeout: Duration::from_secs(600),
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Why a metadata build failed: what the error message says, with the build's output.
+#[derive(Debug, Clone)]
+pub struct BuildFailure {
+    pub file: String,
+    /// Empty when the build did not get as far as reading it.
+    pub backend: String,
+    pub python: String,
+    pub message: String,
+    /// The last lines of the build's output, secrets masked.
+    pub output: Vec<String>,
+}
+
+impl std::fmt::Display for BuildFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot build the metadata of `{}`", self.file)?;
+        if !self.backend.is_empty() {
+            write!(
+                f,
+                " (build backend `{}`, Python {})",
+                self.backend, self.python
+            )?;
+        }
+        write!(f, ": {}{}", self.message, output_tail(&self.output))
+    }
+}
+
+impl std::error::Error for BuildFailure {}
+
+fn output_tail(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut tail = String::from("\nthe build's last output lines:");
+    for line in lines {
+        tail.push_str("\n  | ");
+        tail.push_str(line);
+    }
+    tail
+}
+
+/// What a build is asked for: one sdist, by its identity.
+pub struct Sdist<'a> {
+    pub name: &'a PackageName,
+    pub version: &'a Version,
+    pub filename: &'a str,
+    pub sha256: &'a str,
+    /// Writes the (hash-checked) archive to the path given.
+    pub download: &'a (dyn Fn(&Path) -> Result<(), IndexError> + Sync),
+}
+
+/// Where build requirements come from: the profile's indexes.
+pub struct BuildIndexes<'a> {
+    pub client: &'a RegistryClient,
+    /// `extra-build-dependencies` of the profile, by package.
+    pub extra: &'a BTreeMap<PackageName, Vec<Requirement>>,
+}
+
+type Shared<T> = Arc<OnceLock<T>>;
+/// Work done once per run, by key: whoever asks first does it, the others wait.
+type Once<K, T> = Mutex<HashMap<K, Shared<T>>>;
+
+/// Runs metadata builds for one `lock` run; every profile shares it.
+pub struct Builder {
+    options: BuildOptions,
+    cache: Option<Cache>,
+    progress: Option<indicatif::ProgressBar>,
+    /// Unpacked sdists, environments and downloaded wheels; removed at the end.
+    work: tempfile::TempDir,
+    script: PathBuf,
+    interpreters: Once<(u64, u64), Result<Arc<Interpreter>, String>>,
+    environments: Once<String, Result<Arc<Env>, String>>,
+    wheels: Once<String, Result<PathBuf, String>>,
+    results: Once<String, Result<Arc<Vec<u8>>, IndexError>>,
+    slots: Slots,
+    counter: AtomicUsize,
+}
+
+/// A build environment and the versions installed in it.
+#[derive(Debug)]
+struct Env {
+    venv: Venv,
+    pins: BTreeMap<PackageName, Version>,
+}
+
+impl Builder {
+    pub fn new(
+        options: BuildOptions,
+        cache_dir: Option<&Path>,
+        progress: Option<indicatif::ProgressBar>,
+    ) -> Result<Self, IndexError> {
+        let io = |err: std::io::Error| IndexError::Io {
+            path: std::env::temp_dir().display().to_string(),
+            message: format!("cannot make a directory for metadata builds: {err}"),
+        };
+        let work = tempfile::Builder::new()
+            .prefix("dockgen-build-")
+            .tempdir()
+            .map_err(io)?;
+        let script = work.path().join("dockgen_hooks.py");
+        std::fs::write(&script, hooks::SCRIPT).map_err(io)?;
+        Ok(Self {
+            slots: Slots::new(options.jobs.max(1)),
+            options,
+            cache: cache_dir.map(Cache::new),
+            progress,
+            work,
+            script,
+            interpreters: Mutex::default(),
+            environments: Mutex::default(),
+            wheels: Mutex::default(),
+            results: Mutex::default(),
+            counter: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn options(&self) -> &BuildOptions {
+        &self.options
+    }
+
+    /// The interpreter that builds for a target of Python `minor`, found once per run
+    /// (its warning, when it is another version, shown once).
+    fn interpreter(&self, minor: (u64, u64)) -> Result<Arc<Interpreter>, String> {
+        let cell = shared(&self.interpreters, minor);
+        cell.get_or_init(|| {
+            let found = python::find(self.options.python.as_deref(), minor)?;
+            if let Some(warning) = &found.warning {
+                tracing::warn!("{warning}");
+            }
+            Ok(Arc::new(found.interpreter))
+        })
+        .clone()
+    }
+
+    /// The core metadata (METADATA bytes) of `sdist`, built for a target of Python
+    /// `target_python`, from the cache when it was built before.
+    pub fn metadata(
+        &self,
+        sdist: &Sdist<'_>,
+        target_python: &Version,
+        indexes: &BuildIndexes<'_>,
+    ) -> Result<Arc<Vec<u8>>, IndexError> {
+        let release = target_python.release();
+        let minor = (
+            release.first().copied().unwrap_or(3),
+            release.get(1).copied().unwrap_or(0),
+        );
+        let extra = indexes.extra.get(sdist.name).cloned().unwrap_or_default();
+        let python = self.interpreter(minor).map_err(|message| {
+            IndexError::Build(Box::new(BuildFailure {
+                file: sdist.filename.to_string(),
+                backend: String::new(),
+                python: format!("{}.{}", minor.0, minor.1),
+                message,
+                output: Vec::new(),
+            }))
+        })?;
+        let key = build_key(sdist.sha256, &python.key, &extra);
+        let cell = shared(&self.results, key.clone());
+        cell.get_or_init(|| {
+            if let Some(bytes) = self
+                .cache
+                .as_ref()
+                .and_then(|cache| cache.read_bytes(Bucket::Built, &key))
+                .filter(|bytes| check_built(bytes, sdist).is_ok())
+            {
+                return Ok(Arc::new(bytes));
+            }
+            let _slot = self.slots.take();
+            let _tick = self.tick(format!("building the metadata of `{}`", sdist.filename));
+            let started = std::time::Instant::now();
+            let bytes = self.build(sdist, &python, &extra, indexes)?;
+            tracing::info!(
+                "built the metadata of `{}` with Python {} in {:.1}s",
+                sdist.filename,
+                python.version,
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(cache) = &self.cache {
+                cache.write_bytes(Bucket::Built, &key, &bytes);
+            }
+            Ok(Arc::new(bytes))
+        })
+        .clone()
+    }
+
+    fn tick(&self, message: String) -> Tick<'_> {
+        if let Some(bar) = &self.progress {
+            bar.inc_length(1);
+            bar.set_message(message);
+        }
+        Tick(self.progress.as_ref())
+    }
+
+    fn build(
+        &self,
+        sdist: &Sdist<'_>,
+        python: &Interpreter,
+        extra: &[Requirement],
+        indexes: &BuildIndexes<'_>,
+    ) -> Result<Vec<u8>, IndexError> {
+        let mut failure = BuildFailure {
+            file: sdist.filename.to_string(),
+            backend: LEGACY_BACKEND.to_string(),
+            python: python.version.to_string(),
+            message: String::new(),
+            output: Vec::new(),
+        };
+        let fail = |failure: &BuildFailure, message: String| {
+            let mut failure = failure.clone();
+            failure.message = message;
+            IndexError::Build(Box::new(failure))
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let dir = self.work.path().join(format!("sdist-{n}"));
+        let _cleanup = RemoveOnDrop(dir.clone());
+        let unpacked = dir.join("src");
+        std::fs::create_dir_all(&unpacked)
+            .map_err(|err| fail(&failure, format!("cannot unpack it: {err}")))?;
+        let archive = dir.join(sdist.filename);
+        (sdist.download)(&archive)?;
+        let lower = sdist.filename.to_ascii_lowercase();
+        let unpacking = if lower.ends_with(".zip") {
+            unpack::zip(&archive, &unpacked, &|p| Some(p.to_path_buf()))
+        } else {
+            unpack::tar_gz(&archive, &unpacked)
+        };
+        let tree = unpacking
+            .and_then(|()| unpack::top_dir(&unpacked))
+            .map_err(|why| fail(&failure, format!("cannot unpack it: {why}")))?;
+        let _ = std::fs::remove_file(&archive);
+
+        let pyproject = tree.join("pyproject.toml");
+        let system = match std::fs::read_to_string(&pyproject) {
+            Ok(text) => metadata::parse_build_system(&text, "pyproject.toml", sdist.filename)?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                metadata::parse_build_system("", "pyproject.toml", sdist.filename)?
+            }
+            Err(err) => return Err(fail(&failure, format!("cannot read pyproject.toml: {err}"))),
+        };
+        failure.backend = system
+            .backend
+            .clone()
+            .unwrap_or_else(|| LEGACY_BACKEND.into());
+        let mut requires = Vec::new();
+        for text in &system.requires {
+            let requirement =
+                crate::input::pep508::parse_requirement(text, None).map_err(|err| {
+                    fail(
+                        &failure,
+                        format!(
+                            "its build requirement `{text}` is not valid: {}",
+                            err.message
+                        ),
+                    )
+                })?;
+            requires.push(requirement);
+        }
+        requires.extend(extra.iter().cloned());
+        let env = self
+            .environment(&requires, python, indexes)
+            .map_err(|why| fail(&failure, why))?;
+
+        let hook = Hook {
+            script: &self.script,
+            tree: &tree,
+            backend: &failure.backend,
+            backend_path: &system.backend_path,
+            timeout: self.options.timeout,
+            log: &dir.join("build.log"),
+            work: self.work.path(),
+        };
+        let explain = |failure: &BuildFailure, error: HookError| {
+            let mut failure = failure.clone();
+            failure.message = error.explain(sdist.name, &failure.backend, extra);
+            failure.output = error.output;
+            IndexError::Build(Box::new(failure))
+        };
+        let dynamic = hook
+            .get_requires(&env.venv)
+            .map_err(|e| explain(&failure, e))?;
+        let mut more = Vec::new();
+        for text in &dynamic {
+            let requirement =
+                crate::input::pep508::parse_requirement(text, None).map_err(|err| {
+                    fail(
+                        &failure,
+                        format!(
+                            "its backend asks for the build requirement `{text}`, which is \
+                             not valid: {}",
+                            err.message
+                        ),
+                    )
+                })?;
+            let satisfied = !requirement.marker.evaluate(&python.target.markers, &[])
+                || env.pins.get(&requirement.name).is_some_and(|version| {
+                    match &requirement.version_or_url {
+                        None => true,
+                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(specifiers)) => {
+                            specifiers.contains(version)
+                        }
+                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
+                    }
+                });
+            if !satisfied {
+                more.push(requirement);
+            }
+        }
+        let env = match more.is_empty() {
+            true => env,
+            false => {
+                requires.extend(more);
+                self.environment(&requires, python, indexes)
+                    .map_err(|why| fail(&failure, why))?
+            }
+        };
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out)
+            .map_err(|err| fail(&failure, format!("cannot make its output directory: {err}")))?;
+        let bytes = match hook
+            .prepare_metadata(&env.venv, &out)
+            .map_err(|e| explain(&failure, e))?
+        {
+            Some(dist_info) => {
+                let path = out.join(&dist_info).join("METADATA");
+                std::fs::read(&path).map_err(|err| {
+                    fail(
+                        &failure,
+                        format!("its backend named `{dist_info}`, but `METADATA` there cannot be read: {err}"),
+                    )
+                })?
+            }
+            None => {
+                let wheel = hook
+                    .build_wheel(&env.venv, &out)
+                    .map_err(|e| explain(&failure, e))?;
+                let bytes = std::fs::read(out.join(&wheel)).map_err(|err| {
+                    fail(
+                        &failure,
+                        format!("its backend built `{wheel}`, which cannot be read: {err}"),
+                    )
+                })?;
+                metadata::wheel_metadata_bytes(&bytes, &wheel)?
+            }
+        };
+        check_built(&bytes, sdist).map_err(|why| fail(&failure, why))?;
+        Ok(bytes)
+    }
+
+    /// An environment with `requires` installed for `python`, made once per run for
+    /// one set of requirements.
+    fn environment(
+        &self,
+        requires: &[Requirement],
+        python: &Interpreter,
+        indexes: &BuildIndexes<'_>,
+    ) -> Result<Arc<Env>, String> {
+        let mut texts: Vec<String> = requires.iter().map(ToString::to_string).collect();
+        texts.sort();
+        texts.dedup();
+        let key = format!("{}\0{}", python.key, texts.join("\0"));
+        let cell = shared(&self.environments, key);
+        cell.get_or_init(|| {
+            self.make_environment(requires, python, indexes)
+                .map(Arc::new)
+        })
+        .clone()
+    }
+
+    fn make_environment(
+        &self,
+        requires: &[Requirement],
+        python: &Interpreter,
+        indexes: &BuildIndexes<'_>,
+    ) -> Result<Env, String> {
+        let roots = requires
+            .iter()
+            .map(|requirement| RootRequirement {
+                requirement: requirement.clone(),
+                source: "build-system.requires".into(),
+            })
+            .collect();
+        let mut request = ResolveRequest::new(python.target.clone(), roots);
+        // Build requirements come as wheels: building them in turn could recurse.
+        request.only_binary = BinarySelection::All;
+        let resolution =
+            resolve::resolve(indexes.client, &request, "build environment").map_err(|err| {
+                format!(
+                    "cannot resolve its build requirements ({}) for Python {}: {}",
+                    requires
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    python.version,
+                    crate::errors::chain(&err)
+                )
+            })?;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let venv = Venv::create(&self.work.path().join(format!("env-{n}")), python)
+            .map_err(|why| format!("cannot make its build environment: {why}"))?;
+        let mut pins = BTreeMap::new();
+        for package in resolution.packages.values() {
+            let wheel = self.wheel(indexes.client, package, python)?;
+            venv.install(&wheel).map_err(|why| {
+                format!(
+                    "cannot install `{}` {} into its build environment: {why}",
+                    package.name, package.version
+                )
+            })?;
+            pins.insert(package.name.clone(), package.version.clone());
+        }
+        Ok(Env { venv, pins })
+    }
+
+    /// The best wheel of `package` for `python`, downloaded (hash-checked) once per run.
+    fn wheel(
+        &self,
+        client: &RegistryClient,
+        package: &resolve::ResolvedPackage,
+        python: &Interpreter,
+    ) -> Result<PathBuf, String> {
+        let best = package
+            .files
+            .iter()
+            .filter(|file| file.is_wheel)
+            .filter_map(|file| {
+                let wheel = WheelFilename::from_str(&file.filename).ok()?;
+                Some((python.target.dist_rank(&wheel.kind())?, file))
+            })
+            .min_by_key(|(rank, _)| *rank)
+            .map(|(_, file)| file)
+            .ok_or_else(|| {
+                format!(
+                    "`{}` {} has no wheel for Python {} on this machine",
+                    package.name, package.version, python.version
+                )
+            })?;
+        let cell = shared(&self.wheels, best.sha256.clone());
+        cell.get_or_init(|| {
+            let project = client
+                .project(&package.name)
+                .map_err(|err| crate::errors::chain(&err))?
+                .ok_or_else(|| format!("`{}` vanished from the index", package.name))?;
+            let file = project
+                .files
+                .iter()
+                .find(|file| file.filename == best.filename)
+                .ok_or_else(|| format!("`{}` vanished from the index", best.filename))?;
+            let dir = self.work.path().join("wheels");
+            std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
+            let path = dir.join(&best.filename);
+            client
+                .download_to_path(file, &path)
+                .map_err(|err| crate::errors::chain(&err))?;
+            if let DistKind::Wheel { .. } = file.kind {
+                Ok(path)
+            } else {
+                Err(format!("`{}` is not a wheel", best.filename))
+            }
+        })
+        .clone()
+    }
+}
+
+/// The cache key of one build: the sdist, the interpreter, the extra requirements.
+fn build_key(sha256: &str, interpreter: &str, extra: &[Requirement]) -> String {
+    let mut hasher = Sha256::new();
+    for part in [sha256, interpreter] {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let mut extra: Vec<String> = extra.iter().map(ToString::to_string).collect();
+    extra.sort();
+    for requirement in extra {
+        hasher.update(requirement.as_bytes());
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Built metadata must be valid and of the sdist it was built from.
+fn check_built(bytes: &[u8], sdist: &Sdist<'_>) -> Result<(), String> {
+    let core = metadata::parse_core_metadata(bytes, sdist.filename)
+        .map_err(|err| format!("its backend wrote metadata dockgen cannot read: {err}"))?;
+    if core.name != *sdist.name || core.version != *sdist.version {
+        return Err(format!(
+            "its backend wrote the metadata of `{}` {}, but the sdist is `{}` {}",
+            core.name, core.version, sdist.name, sdist.version
+        ));
+    }
+    Ok(())
+}
+
+fn shared<K: std::hash::Hash + Eq, T>(map: &Once<K, T>, key: K) -> Shared<T> {
+    map.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_default()
+        .clone()
+}
+
+/// A counting semaphore: at most `n` builds at once.
+struct Slots {
+    free: Mutex<usize>,
+    returned: Condvar,
+}
+
+impl Slots {
+    fn new(n: usize) -> Self {
+        Self {
+            free: Mutex::new(n),
+            returned: Condvar::new(),
+        }
+    }
+
+    fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        while *free == 0 {
+            free = self
+                .returned
+                .wait(free)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+struct Slot<'a>(&'a Slots);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.0.returned.notify_one();
+    }
+}
+
+struct Tick<'a>(Option<&'a indicatif::ProgressBar>);
+
+impl Drop for Tick<'_> {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0 {
+            bar.inc(1);
+        }
+    }
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
