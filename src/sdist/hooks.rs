@@ -64,10 +64,15 @@ impl HookError {
     /// The message for a build of package `name` whose extra build dependencies are
     /// `extra`: what failed, and the fix when one can be named.
     pub fn explain(&self, name: &PackageName, backend: &str, extra: &[Requirement]) -> String {
-        let setting = format!(
-            "declare it for the package in the profile:\n  extra_build_dependencies:\n    \
-             {name}: [\"<requirement>\"]"
-        );
+        // The module's name is the best guess at its distribution's (`torch`); the
+        // user knows better where it differs (`cv2` is `opencv-python`).
+        let setting = |module: &str| {
+            format!(
+                "declare the package that provides it for `{name}` in the profile:\n  \
+                 extra_build_dependencies:\n    {name}: [\"{}\"]",
+                module.split('.').next().unwrap_or(module).replace('_', "-")
+            )
+        };
         match &self.kind {
             HookFailure::BackendMissing { module } => format!(
                 "its build backend's module `{module}` cannot be imported; its \
@@ -92,8 +97,8 @@ impl HookError {
                 };
                 format!(
                     "`{hook}` failed ({message}): the build imports the module `{module}`, \
-                     which its build requirements do not install{declared}; if a package \
-                     provides it, {setting}"
+                     which its build requirements do not install{declared}; {}",
+                    setting(module)
                 )
             }
             HookFailure::Raised { hook, message, .. } => format!("`{hook}` failed: {message}"),
