@@ -113,14 +113,25 @@ fn output_tail(lines: &[String]) -> String {
     tail
 }
 
-/// What a build is asked for: one sdist, by its identity.
+/// What a build is asked for: one sdist (or source tree), by its identity.
 pub struct Sdist<'a> {
     pub name: &'a PackageName,
-    pub version: &'a Version,
+    /// The version it must build; `None` takes what a source tree says.
+    pub version: Option<&'a Version>,
+    /// The sdist's file name, or what names the tree (its URL) in messages.
     pub filename: &'a str,
+    /// What identifies the content for the cache: the archive's sha256, or e.g.
+    /// `git:<commit>`; empty: not cached (a local directory may change).
     pub sha256: &'a str,
-    /// Writes the (hash-checked) archive to the path given.
-    pub download: &'a (dyn Fn(&Path) -> Result<(), IndexError> + Sync),
+    pub source: SdistSource<'a>,
+}
+
+/// Where the source comes from.
+pub enum SdistSource<'a> {
+    /// An archive, written (hash-checked) to the path given when a build needs it.
+    Archive(&'a (dyn Fn(&Path) -> Result<(), IndexError> + Sync)),
+    /// A source tree on disk, built in place.
+    Tree(&'a Path),
 }
 
 /// Where build requirements come from: the profile's indexes.
@@ -231,10 +242,9 @@ impl Builder {
         })?;
         let key = build_key(sdist.sha256, &python.key, &extra);
         let cell = shared(&self.results, key.clone());
+        let cache = self.cache.as_ref().filter(|_| !sdist.sha256.is_empty());
         cell.get_or_init(|| {
-            if let Some(bytes) = self
-                .cache
-                .as_ref()
+            if let Some(bytes) = cache
                 .and_then(|cache| cache.read_bytes(Bucket::Built, &key))
                 .filter(|bytes| check_built(bytes, sdist).is_ok())
             {
@@ -250,7 +260,7 @@ impl Builder {
                 python.version,
                 started.elapsed().as_secs_f64()
             );
-            if let Some(cache) = &self.cache {
+            if let Some(cache) = cache {
                 cache.write_bytes(Bucket::Built, &key, &bytes);
             }
             Ok(Arc::new(bytes))
@@ -288,21 +298,26 @@ impl Builder {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let dir = self.work.path().join(format!("sdist-{n}"));
         let _cleanup = RemoveOnDrop(dir.clone());
-        let unpacked = dir.join("src");
-        std::fs::create_dir_all(&unpacked)
-            .map_err(|err| fail(&failure, format!("cannot unpack it: {err}")))?;
-        let archive = dir.join(sdist.filename);
-        (sdist.download)(&archive)?;
-        let lower = sdist.filename.to_ascii_lowercase();
-        let unpacking = if lower.ends_with(".zip") {
-            unpack::zip(&archive, &unpacked, &|p| Some(p.to_path_buf()))
-        } else {
-            unpack::tar_gz(&archive, &unpacked)
+        let tree = match sdist.source {
+            SdistSource::Tree(tree) => tree.to_path_buf(),
+            SdistSource::Archive(download) => {
+                let unpacked = dir.join("src");
+                std::fs::create_dir_all(&unpacked)
+                    .map_err(|err| fail(&failure, format!("cannot unpack it: {err}")))?;
+                let archive = dir.join("archive");
+                download(&archive)?;
+                let unpacking = if sdist.filename.to_ascii_lowercase().ends_with(".zip") {
+                    unpack::zip(&archive, &unpacked, &|p| Some(p.to_path_buf()))
+                } else {
+                    unpack::tar_gz(&archive, &unpacked)
+                };
+                let tree = unpacking
+                    .and_then(|()| unpack::top_dir(&unpacked))
+                    .map_err(|why| fail(&failure, format!("cannot unpack it: {why}")))?;
+                let _ = std::fs::remove_file(&archive);
+                tree
+            }
         };
-        let tree = unpacking
-            .and_then(|()| unpack::top_dir(&unpacked))
-            .map_err(|why| fail(&failure, format!("cannot unpack it: {why}")))?;
-        let _ = std::fs::remove_file(&archive);
 
         let pyproject = tree.join("pyproject.toml");
         let system = match std::fs::read_to_string(&pyproject) {
@@ -557,10 +572,17 @@ fn build_key(sha256: &str, interpreter: &str, extra: &[Requirement]) -> String {
 fn check_built(bytes: &[u8], sdist: &Sdist<'_>) -> Result<(), String> {
     let core = metadata::parse_core_metadata(bytes, sdist.filename)
         .map_err(|err| format!("its backend wrote metadata dockgen cannot read: {err}"))?;
-    if core.name != *sdist.name || core.version != *sdist.version {
+    let version_differs = sdist
+        .version
+        .is_some_and(|version| core.version != *version);
+    if core.name != *sdist.name || version_differs {
+        let wanted = match sdist.version {
+            Some(version) => format!("`{}` {version}", sdist.name),
+            None => format!("`{}`", sdist.name),
+        };
         return Err(format!(
-            "its backend wrote the metadata of `{}` {}, but the sdist is `{}` {}",
-            core.name, core.version, sdist.name, sdist.version
+            "its backend wrote the metadata of `{}` {}, but {wanted} was required",
+            core.name, core.version
         ));
     }
     Ok(())

@@ -216,9 +216,7 @@ mod tests {
 
     #[test]
     fn the_host_python_is_probed() {
-        let Some(path) = on_path("python3") else {
-            return;
-        };
+        let path = on_path("python3").expect("python3 is on PATH");
         let interpreter = probe(&path).expect("python3 probes");
         assert_eq!(interpreter.minor.0, 3);
         assert!(
@@ -227,6 +225,25 @@ mod tests {
                 .starts_with(&format!("cp3{}-", interpreter.minor.1))
         );
         assert_eq!(interpreter.target.python, interpreter.version);
+    }
+
+    #[test]
+    fn another_minor_version_is_used_with_a_warning() {
+        // No `python3.99` exists: `python3` builds, and the warning says so.
+        let found = find(None, (3, 99)).expect("python3 is on PATH");
+        let warning = found.warning.expect("a warning for another version");
+        assert!(
+            warning.starts_with(&format!(
+                "no Python 3.99 found for metadata builds; using `{}` (Python {})",
+                found.interpreter.path.display(),
+                found.interpreter.version
+            )),
+            "{warning}"
+        );
+        assert!(
+            warning.ends_with("(install python3.99 or give `--python`)"),
+            "{warning}"
+        );
     }
 
     #[test]

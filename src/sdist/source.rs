@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use pep508_rs::{PackageName, Requirement};
 
-use super::{BuildIndexes, Builder, Sdist};
+use super::{BuildIndexes, Builder, Sdist, SdistSource};
 use crate::index::filename::SdistFormat;
 use crate::index::registry::RegistryClient;
 use crate::index::{
@@ -82,10 +82,10 @@ impl<'a> BuildingSource<'a> {
         };
         let sdist = Sdist {
             name: &name,
-            version: &file.version,
+            version: Some(&file.version),
             filename: &file.filename,
             sha256: &sha256,
-            download: &download,
+            source: SdistSource::Archive(&download),
         };
         let indexes = BuildIndexes {
             client: self.client,
