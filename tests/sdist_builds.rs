@@ -188,15 +188,27 @@ fn host_python() -> String {
     .to_string()
 }
 
-fn built_files(index: &FixtureIndex) -> Vec<String> {
-    let mut lines: Vec<String> = index
-        .requests()
+/// The sdist and build-requirement downloads among the index's requests after the
+/// first `skip`, sorted.
+fn built_files(index: &FixtureIndex, skip: usize) -> Vec<String> {
+    let mut lines: Vec<String> = index.requests()[skip..]
         .iter()
         .filter(|r| r.path.ends_with(".tar.gz") || r.path.contains("tinybackend-"))
         .map(|r| r.line())
         .collect();
     lines.sort();
     lines
+}
+
+/// Runs `lock` with `args`, which must succeed; the lock written.
+fn locked(dir: &Path, args: &[&str]) -> String {
+    let output = dockgen(dir, args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap()
 }
 
 /// Sdists with dynamic dependencies, one through `prepare_metadata_for_build_wheel`, one
@@ -210,35 +222,14 @@ fn sdists_are_built_for_their_metadata_and_the_result_is_cached() {
     let dir = tmp.path();
     profile(dir, &index, "");
     std::fs::write(dir.join("requirements.in"), "dyn-a==1.0\nwheel-only\n").unwrap();
-    let output = dockgen(dir, &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
-    let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    let lock = locked(dir, &[]);
     insta::assert_snapshot!(redact(&lock, dir, &index));
-    insta::assert_snapshot!("first_lock_downloads", built_files(&index).join("\n"));
+    insta::assert_snapshot!("first_lock_downloads", built_files(&index, 0).join("\n"));
 
     // Relock from scratch (`--upgrade`), same cache: the builds are not run again.
     let before = index.requests().len();
-    let output = dockgen(dir, &["--upgrade"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let again: Vec<String> = index.requests()[before..]
-        .iter()
-        .filter(|r| r.path.ends_with(".tar.gz") || r.path.contains("tinybackend-"))
-        .map(|r| r.line())
-        .collect();
-    assert_eq!(again, Vec::<String>::new());
-    assert_eq!(
-        std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap(),
-        lock
-    );
+    assert_eq!(locked(dir, &["--upgrade"]), lock);
+    assert_eq!(built_files(&index, before), Vec::<String>::new());
 }
 
 /// The build's scratch space (unpacked sdists, environments) is removed when `lock`
@@ -326,13 +317,7 @@ fn failed_builds_name_the_sdist_the_backend_and_the_fix() {
         "extra_build_dependencies:\n  needs-module: [helper-pkg]\n",
     );
     std::fs::write(dir.join("requirements.in"), "needs-module\n").unwrap();
-    let output = dockgen(dir, &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    let lock = locked(dir, &[]);
     assert!(lock.lines().any(|l| l == "needs-module==1.0 \\"), "{lock}");
 }
 
@@ -356,13 +341,7 @@ fn a_direct_sdist_is_built() {
         format!("dyn-direct @ ./{}\n", file.filename),
     )
     .unwrap();
-    let output = dockgen(dir, &[]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    let lock = locked(dir, &[]);
     insta::assert_snapshot!(redact(&lock, dir, &index));
 }
 
@@ -387,14 +366,8 @@ fn sdists_from_pypi_lock_and_install_with_pip() {
         "docopt==0.6.2\nantlr4-python3-runtime==4.9.3\npeewee==3.17.9\n",
     )
     .unwrap();
-    let output = dockgen(dir, &["--exclude-newer", "2026-11-01T00:00:00Z"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let lock = locked(dir, &["--exclude-newer", "2026-11-01T00:00:00Z"]);
     let lock_path = dir.join("locks/cpu-test.txt");
-    let lock = std::fs::read_to_string(&lock_path).unwrap();
     insta::assert_snapshot!(lock.replace(&dir.display().to_string(), "[tmp]"));
     let venv = dir.join("venv");
     let pip = crate::support::pip_install_lock(&venv, &lock_path);

@@ -46,6 +46,9 @@ use hooks::{Hook, HookError};
 use python::Interpreter;
 use venv::Venv;
 
+/// How many build requirements download and unpack at once.
+const INSTALL_THREADS: usize = 8;
+
 /// The backend PEP 517 prescribes for a tree without `build-backend`.
 const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
 
@@ -488,17 +491,42 @@ impl Builder {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let venv = Venv::create(&self.work.path().join(format!("env-{n}")), python)
             .map_err(|why| format!("cannot make its build environment: {why}"))?;
-        let mut pins = BTreeMap::new();
-        for package in resolution.packages.values() {
-            let wheel = self.wheel(indexes.client, package, python)?;
-            venv.install(&wheel).map_err(|why| {
-                format!(
-                    "cannot install `{}` {} into its build environment: {why}",
-                    package.name, package.version
-                )
-            })?;
-            pins.insert(package.name.clone(), package.version.clone());
+        // Downloads and unpacking overlap: a build requirement such as torch brings
+        // dozens of large wheels.
+        let packages: Vec<&resolve::ResolvedPackage> = resolution.packages.values().collect();
+        let next = AtomicUsize::new(0);
+        let failure: Mutex<Option<String>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..INSTALL_THREADS.min(packages.len()) {
+                scope.spawn(|| {
+                    while let Some(package) = packages.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let installed = self
+                            .wheel(indexes.client, package, python)
+                            .and_then(|wheel| venv.install(&wheel))
+                            .map_err(|why| {
+                                format!(
+                                    "cannot install `{}` {} into its build environment: {why}",
+                                    package.name, package.version
+                                )
+                            });
+                        if let Err(why) = installed {
+                            failure
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .get_or_insert(why);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(why) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            return Err(why);
         }
+        let pins = packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
         Ok(Env { venv, pins })
     }
 
