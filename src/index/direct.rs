@@ -7,7 +7,13 @@
 //! client's credentials, retries and `--offline`), hashed, checked against the input's
 //! `--hash` values, and its metadata read from the wheel's METADATA or the sdist's
 //! static PKG-INFO. An sdist that needs a build to tell its metadata is today's
-//! [`IndexError::NeedsBuild`]; local directories and VCS URLs are refused clearly.
+//! [`IndexError::NeedsBuild`]; local directories are refused clearly.
+//!
+//! A `git+` reference has no archive: its revision is resolved to a full commit (an
+//! existing lock's commit is kept unless the package is upgraded), the commit's tree
+//! exported and its static metadata read ([`super::vcs`]). It is locked as
+//! `name @ git+URL@<commit>`, with no hash: pip cannot hash a VCS checkout. Other VCS
+//! schemes are refused.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -20,6 +26,7 @@ use url::Url;
 use super::cache::{Bucket, Cache};
 use super::filename::{SdistFilename, SdistFormat, WheelFilename};
 use super::registry::RegistryClient;
+use super::vcs::{self, GitUrl};
 use super::{
     CoreMetadata, DirectFailure, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
     metadata,
@@ -42,6 +49,9 @@ pub struct DirectRef {
     pub hashes: Vec<String>,
     /// Where it was written, e.g. `requirements.in:3`.
     pub origin: String,
+    /// A `git+` reference, split; `locked` is then its repository as the lock writes
+    /// it, without the revision (the lock adds `@<commit>`).
+    pub git: Option<GitUrl>,
 }
 
 impl DirectRef {
@@ -70,14 +80,28 @@ impl DirectRefs {
             };
             let given = url.given().unwrap_or(url.as_str());
             let mut request = url.to_url();
+            let shown = crate::secrets::text(given);
+            let git = GitUrl::parse(&request).map_err(|message| {
+                IndexError::Direct(Box::new(DirectFailure {
+                    name: requirement.name.to_string(),
+                    url: shown.clone(),
+                    origin: origin.clone(),
+                    message,
+                }))
+            })?;
             request.set_fragment(None);
+            let mut locked = lock_url(&request, given);
+            if git.is_some() {
+                locked = vcs::split_rev(&locked).0.to_string();
+            }
             let new = DirectRef {
                 name: requirement.name.clone(),
-                locked: lock_url(&request, given),
-                shown: crate::secrets::text(given),
+                locked,
+                shown,
                 url: request,
                 hashes: hashes.to_vec(),
                 origin,
+                git,
             };
             match refs.get_mut(&new.name) {
                 Some(known) if known.url != new.url => {
@@ -218,19 +242,22 @@ fn fetch_message(error: IndexError) -> String {
     }
 }
 
-/// One fetched archive.
+/// One fetched archive, or one git commit's tree.
 #[derive(Debug)]
 struct Archive {
     project: Arc<ProjectFiles>,
     metadata: Arc<CoreMetadata>,
+    /// A git reference's pin, `git+URL@<commit>` as the lock writes it.
+    locked: Option<String>,
 }
 
 type Cell = Arc<OnceLock<Result<Arc<Archive>, IndexError>>>;
 
-/// Archives fetched so far, shared by every profile of one run: each is downloaded once.
+/// Archives fetched so far, shared by every profile of one run: each is downloaded once
+/// (a git reference once per commit kept).
 #[derive(Debug, Default)]
 pub struct DirectArchives {
-    cells: Mutex<HashMap<Url, Cell>>,
+    cells: Mutex<HashMap<String, Cell>>,
 }
 
 /// The indexes (`base`), with the input's direct references in front.
@@ -238,6 +265,8 @@ pub struct DirectSource<'a> {
     base: &'a RegistryClient,
     refs: &'a DirectRefs,
     archives: &'a DirectArchives,
+    /// Commits of git references an existing lock pins, kept on relock.
+    kept: BTreeMap<PackageName, String>,
 }
 
 impl<'a> DirectSource<'a> {
@@ -250,6 +279,32 @@ impl<'a> DirectSource<'a> {
             base,
             refs,
             archives,
+            kept: BTreeMap::new(),
+        }
+    }
+
+    /// Keeps these commits (an existing lock's) for the git references of their
+    /// names, as long as the repository has them.
+    pub fn with_kept_commits(mut self, kept: BTreeMap<PackageName, String>) -> Self {
+        self.kept = kept;
+        self
+    }
+
+    /// The archive of `reference` when it is fetched already (no request).
+    fn fetched(&self, reference: &DirectRef) -> Option<Arc<Archive>> {
+        let key = self.key(reference);
+        let cells = self
+            .archives
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cells.get(&key)?.get()?.as_ref().ok().cloned()
+    }
+
+    fn key(&self, reference: &DirectRef) -> String {
+        match (&reference.git, self.kept.get(&reference.name)) {
+            (Some(_), Some(commit)) => format!("{} {commit}", reference.url),
+            _ => reference.url.to_string(),
         }
     }
 
@@ -259,7 +314,7 @@ impl<'a> DirectSource<'a> {
             .cells
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(reference.url.clone())
+            .entry(self.key(reference))
             .or_default()
             .clone();
         cell.get_or_init(|| {
@@ -287,6 +342,12 @@ impl<'a> DirectSource<'a> {
                 message,
             }))
         };
+        if let Some(git) = &reference.git {
+            return self.fetch_git(reference, git).map_err(|error| match error {
+                error @ IndexError::Direct(_) => error,
+                other => fail(fetch_message(other)),
+            });
+        }
         let url = &reference.url;
         if url.scheme() == "file" {
             let path = url
@@ -303,7 +364,8 @@ impl<'a> DirectSource<'a> {
         } else if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(format!(
                 "the scheme `{}:` is not supported; dockgen locks archives from `https://`, \
-                 `http://` and `file://` URLs and local paths (VCS URLs are not supported yet)",
+                 `http://` and `file://` URLs and local paths, and git repositories \
+                 (`git+https://...`)",
                 url.scheme()
             )));
         }
@@ -332,8 +394,8 @@ impl<'a> DirectSource<'a> {
         } else {
             return Err(fail(format!(
                 "`{filename}` is not a wheel or an sdist (`.whl`, `.tar.gz`, `.zip`); \
-                 dockgen locks direct references to archives only (VCS URLs and local \
-                 directories are not supported yet)"
+                 dockgen locks direct references to archives and git repositories \
+                 (local directories are not supported yet)"
             )));
         };
         let mut file = DistFile {
@@ -429,17 +491,97 @@ impl<'a> DirectSource<'a> {
                 files: vec![file],
             }),
             metadata: Arc::new(core),
+            locked: None,
         })
     }
 
-    /// The reference whose archive `file` is.
+    /// A git reference: its commit (kept, or what the revision names now), the
+    /// commit's tree, its metadata. The one file is the commit, with no hash.
+    fn fetch_git(&self, reference: &DirectRef, git: &GitUrl) -> Result<Archive, IndexError> {
+        let fail = |message: String| {
+            IndexError::Direct(Box::new(DirectFailure {
+                name: reference.name.to_string(),
+                url: reference.shown.clone(),
+                origin: reference.origin.clone(),
+                message,
+            }))
+        };
+        let repository = crate::secrets::text(vcs::split_rev(&reference.shown).0);
+        let repository = repository.strip_prefix("git+").unwrap_or(&repository);
+        let clone = vcs::Clone::open(&git.repo, repository, self.base.cache_dir()).map_err(fail)?;
+        let kept = self.kept.get(&reference.name).map(String::as_str);
+        let commit =
+            vcs::resolve_commit(&clone, git, kept, self.base.is_offline()).map_err(fail)?;
+        let tree = vcs::export_tree(&clone, &commit).map_err(fail)?;
+        let root = match &git.subdirectory {
+            Some(sub) => tree.path().join(sub),
+            None => tree.path().to_path_buf(),
+        };
+        if !root.is_dir() {
+            return Err(fail(format!(
+                "commit {commit} has no directory `{}`",
+                git.subdirectory.as_deref().unwrap_or_default()
+            )));
+        }
+        let core = match vcs::tree_metadata(&root, &reference.name) {
+            Ok(core) => core,
+            // A source tree whose metadata a build backend must tell (PEP 517).
+            Err(IndexError::NeedsBuild { reason, .. }) => {
+                return Err(fail(format!(
+                    "commit {commit}: {reason}, so its metadata needs a build, and dockgen \
+                     does not build source trees for their metadata yet: give the project \
+                     a static `[project]` table, or require a built archive of it"
+                )));
+            }
+            Err(error) => return Err(fail(format!("commit {commit}: {}", fetch_message(error)))),
+        };
+        let subdirectory = git
+            .subdirectory
+            .as_ref()
+            .map(|sub| format!("#subdirectory={sub}"))
+            .unwrap_or_default();
+        let locked = format!("{}@{commit}{subdirectory}", reference.locked);
+        let url = Url::parse(&format!(
+            "git+{}@{commit}{subdirectory}",
+            crate::secrets::without_userinfo(&git.repo)
+        ))
+        .map_err(|err| fail(format!("not a URL with its commit: {err}")))?;
+        let file = DistFile {
+            filename: format!("{}-{} (git commit {commit})", reference.name, core.version),
+            kind: DistKind::Sdist,
+            version: core.version.clone(),
+            url,
+            sha256: None,
+            requires_python: core.requires_python.clone(),
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(DIRECT_INDEX),
+        };
+        Ok(Archive {
+            project: Arc::new(ProjectFiles {
+                name: reference.name.clone(),
+                index: Arc::from(DIRECT_INDEX),
+                files: vec![file],
+            }),
+            metadata: Arc::new(core),
+            locked: Some(locked),
+        })
+    }
+
+    /// The reference whose archive (or git commit) `file` is.
     fn reference_of(&self, file: &DistFile) -> Option<&DirectRef> {
         if *file.index != *DIRECT_INDEX {
             return None;
         }
-        self.refs
-            .iter()
-            .find(|r| crate::secrets::without_userinfo(&r.url) == file.url)
+        self.refs.iter().find(|r| match &r.git {
+            Some(git) => file.url.as_str().starts_with(&format!(
+                "git+{}@",
+                crate::secrets::without_userinfo(&git.repo)
+            )),
+            None => crate::secrets::without_userinfo(&r.url) == file.url,
+        })
     }
 }
 
@@ -485,7 +627,16 @@ impl PackageSource for DirectSource<'_> {
     }
 
     fn direct_url(&self, name: &PackageName) -> Option<String> {
-        self.refs.get(name).map(|r| r.locked.clone())
+        let reference = self.refs.get(name)?;
+        match &reference.git {
+            // Its commit once resolved; before, the reference as written.
+            Some(_) => Some(
+                self.fetched(reference)
+                    .and_then(|archive| archive.locked.clone())
+                    .unwrap_or_else(|| reference.shown.clone()),
+            ),
+            None => Some(reference.locked.clone()),
+        }
     }
 }
 
