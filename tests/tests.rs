@@ -24,5 +24,6 @@ mod scripts;
 mod secrets;
 mod tree;
 mod tree_limits;
+mod vcs;
 mod wheelhouse;
 mod wheels;

@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod engine_proxy;
 pub mod fixture_index;
+pub mod git;
 pub mod wheels;
 
 /// The cutoff the tests that lock against PyPI pin, so their answers do not move.
