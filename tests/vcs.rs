@@ -202,6 +202,39 @@ fn git_references_lock_relock_and_install_with_pip() {
     assert!(stderr.contains("a direct reference"), "{stderr}");
     assert!(stderr.contains("@ git+file://"), "{stderr}");
 
+    // The audit views read the git pins back: tree, check (which says images cannot
+    // install them), the SBOM (a `vcs` reference at the commit).
+    let tree = dockgen(dir, &["tree", "--profile", "cpu-test.yaml"], &[]);
+    assert!(tree.status.success(), "{}", text(&tree.stderr));
+    let tree = text(&tree.stdout);
+    assert!(
+        tree.contains("gitpkg==1.2") && tree.contains("subpkg==0.5"),
+        "{tree}"
+    );
+    let check = dockgen(dir, &["check", "--profile", "cpu-test.yaml"], &[]);
+    let check_out = text(&check.stdout) + &text(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{check_out}");
+    assert!(
+        check_out.contains(&format!(
+            "`gitpkg` 1.2 is pinned by git commit (`git+{repos}/gitpkg@{moved}`)"
+        )),
+        "{check_out}"
+    );
+    let sbom = dockgen(dir, &["sbom", "--profile", "cpu-test.yaml"], &[]);
+    assert!(sbom.status.success(), "{}", text(&sbom.stderr));
+    let sbom: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
+    let component = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "gitpkg")
+        .unwrap();
+    assert_eq!(component["externalReferences"][0]["type"], "vcs");
+    assert_eq!(
+        component["externalReferences"][0]["url"].as_str(),
+        Some(format!("{repos}/gitpkg@{moved}").as_str())
+    );
+
     // pip refuses a git pin beside hashed ones, as the header says: the hashed pins
     // by hash first, then the git pins (built by their in-tree backend).
     let lock = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
