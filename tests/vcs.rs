@@ -297,9 +297,10 @@ fn git_revisions_resolve_to_full_commits() {
     }
 }
 
-/// Over git's smart HTTP protocol (`git http-backend` on loopback), with credentials
-/// as `${VAR}`s: the lock keeps the variables, no output holds their values, and an
-/// `--offline` relock asks the server nothing.
+/// Over git's smart HTTP protocol (`git http-backend` on loopback, Basic auth), with
+/// credentials as `${VAR}`s: git is given them (the server refuses requests without),
+/// the lock keeps the variables, no output holds their values, a wrong token is a
+/// clear error, and an `--offline` relock asks the server nothing.
 #[test]
 fn git_over_http_with_credential_variables() {
     let index = index();
@@ -307,7 +308,8 @@ fn git_over_http_with_credential_variables() {
     let dir = tmp.path();
     profile(dir, &index);
     let (gitpkg, _) = repositories(dir);
-    let server = GitHttpServer::start(&dir.join("repos"));
+    let server =
+        GitHttpServer::start_with_auth(&dir.join("repos"), Some(("reader", "s3cr3t-t0ken-value")));
     let url = server
         .base()
         .replace("http://", "git+http://${GIT_USER}:${GIT_TOKEN}@");
@@ -335,6 +337,17 @@ fn git_over_http_with_credential_variables() {
     let output = dockgen(dir, &[LOCK, &["--offline", "--check"]].concat(), &env);
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert_eq!(server.requests(), before);
+
+    // A wrong token: the server refuses; the message names the URL as written.
+    let output = dockgen(
+        dir,
+        &[LOCK, &["--upgrade"]].concat(),
+        &[("GIT_USER", "reader"), ("GIT_TOKEN", "wrong-token-1")],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("wrong-token-1"), "{stderr}");
+    assert!(stderr.contains("${GIT_TOKEN}"), "{stderr}");
 
     // A repository the server does not have: the message names the URL as written.
     std::fs::write(

@@ -7,7 +7,9 @@
 //! none means the default branch's HEAD) into a full commit id with the `git` CLI,
 //! fetching into a bare cache clone under the dockgen cache dir (keyed by the sha256
 //! of the URL without credentials), so `--offline` works for a commit fetched before.
-//! git runs with no terminal prompt, no user or system config and a timeout.
+//! git runs with no terminal prompt, no user or system config and a timeout; a URL's
+//! credentials reach it through the environment of a one-line credential helper, never
+//! its command line, and never in a message.
 //! [`export_tree`] writes the commit's tree into a temporary directory (`git archive`)
 //! and [`tree_metadata`] reads the package metadata from its static `pyproject.toml`
 //! `[project]` table (PEP 621); a tree whose metadata is not static is
@@ -141,14 +143,28 @@ pub fn is_full_commit(rev: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// A git command: no prompt, no user or system config, no credential helper, no
-/// repository of the caller's environment.
-fn git_command(git_dir: &Path) -> Command {
+/// The credential helper given to git: it answers `get` with the username and
+/// password of the environment (a URL's userinfo), so they are on no command line.
+const CREDENTIAL_HELPER: &str = "!dockgen_credentials() { test \"$1\" = get && \
+    printf 'username=%s\\npassword=%s\\n' \"$DOCKGEN_GIT_USERNAME\" \"$DOCKGEN_GIT_PASSWORD\"; }; \
+    dockgen_credentials";
+
+/// A git command: no prompt, no user or system config, no credential helper but
+/// dockgen's, no repository of the caller's environment.
+fn git_command(git_dir: &Path, credentials: Option<&(String, String)>) -> Command {
     let mut command = Command::new("git");
+    command.arg("--git-dir").arg(git_dir);
+    command.args(["-c", "credential.helper=", "-c", "core.askPass="]);
+    if let Some((username, password)) = credentials {
+        command
+            .args(["-c", &format!("credential.helper={CREDENTIAL_HELPER}")])
+            .env("DOCKGEN_GIT_USERNAME", username)
+            .env("DOCKGEN_GIT_PASSWORD", password);
+    }
+    if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+        command.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
+    }
     command
-        .arg("--git-dir")
-        .arg(git_dir)
-        .args(["-c", "credential.helper=", "-c", "core.askPass="])
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -168,13 +184,14 @@ fn git_command(git_dir: &Path) -> Command {
 }
 
 /// Runs git; its stdout, or its stderr's last lines with `secret` (the repository URL
-/// with its credentials) replaced by `shown`.
+/// as git is given it) replaced by `shown`.
 fn run_git(
     git_dir: &Path,
     args: &[&OsStr],
+    credentials: Option<&(String, String)>,
     (secret, shown): (&str, &str),
 ) -> Result<Vec<u8>, String> {
-    let mut command = git_command(git_dir);
+    let mut command = git_command(git_dir, credentials);
     command.args(args);
     let mut child = command
         .spawn()
@@ -233,7 +250,10 @@ fn run_git(
 pub struct Clone {
     dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    /// The repository URL git is given: without userinfo.
     secret: String,
+    /// The userinfo's username and password, percent-decoded.
+    credentials: Option<(String, String)>,
     shown: String,
 }
 
@@ -254,10 +274,22 @@ impl Clone {
                 (temp.path().join("clone"), Some(temp))
             }
         };
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        let credentials = (!repo.username().is_empty() || repo.password().is_some()).then(|| {
+            (
+                decode(repo.username()),
+                decode(repo.password().unwrap_or("")),
+            )
+        });
         let clone = Self {
             dir,
             _temp: temp,
-            secret: repo.as_str().to_string(),
+            secret: crate::secrets::without_userinfo(repo).as_str().to_string(),
+            credentials,
             shown: shown.to_string(),
         };
         if !clone.dir.join("HEAD").is_file() {
@@ -270,7 +302,12 @@ impl Clone {
 
     fn git(&self, args: &[&str]) -> Result<Vec<u8>, String> {
         let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-        run_git(&self.dir, &args, (&self.secret, &self.shown))
+        run_git(
+            &self.dir,
+            &args,
+            self.credentials.as_ref(),
+            (&self.secret, &self.shown),
+        )
     }
 
     /// The full id of the commit `rev` names here, if it names one.
@@ -303,7 +340,16 @@ impl Clone {
             "+refs/tags/*:refs/dockgen/tags/*",
         ])
         .map(drop)
-        .map_err(|message| format!("cannot fetch `{}`: {message}", self.shown))
+        .map_err(|message| {
+            let hint = match message.contains("Authentication failed") {
+                true => {
+                    "; check the credentials (`git+https://${USER}:${TOKEN}@host/...` in \
+                     the input)"
+                }
+                false => "",
+            };
+            format!("cannot fetch `{}`: {message}{hint}", self.shown)
+        })
     }
 
     /// `rev` among the fetched refs: a tag, a branch, then a (short) commit id.
@@ -327,11 +373,21 @@ pub fn resolve_commit(
     kept: Option<&str>,
     offline: bool,
 ) -> Result<String, String> {
+    // One git command on the cache at a time in this process (profiles resolve in
+    // parallel; two fetches into one clone would race for its ref locks).
+    static CACHE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let pinned = kept.or(git.rev.as_deref().filter(|rev| is_full_commit(rev)));
     if let Some(commit) = pinned.and_then(|commit| clone.commit_of(commit)) {
         return Ok(commit);
     }
     if offline {
+        // As of the last fetch: what the cached clone's refs say.
+        if let Some(commit) = clone.find(git.rev.as_deref()) {
+            return Ok(commit);
+        }
         return Err(format!(
             "`--offline` forbids the network, and the cached clone of `{}` has no commit \
              for {}; lock once without `--offline`",

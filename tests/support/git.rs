@@ -68,7 +68,8 @@ impl Repo {
 }
 
 /// `git http-backend` behind a loopback HTTP/1.1 server, serving the repositories
-/// under `root` at `http://127.0.0.1:PORT/<name>`. One request per connection.
+/// under `root` at `http://127.0.0.1:PORT/<name>`, optionally only to Basic
+/// credentials. One request per connection.
 pub struct GitHttpServer {
     port: u16,
     requests: Arc<AtomicUsize>,
@@ -76,6 +77,17 @@ pub struct GitHttpServer {
 
 impl GitHttpServer {
     pub fn start(root: &Path) -> Self {
+        Self::start_with_auth(root, None)
+    }
+
+    /// Answers 401 to requests without `Authorization: Basic` of `credentials`.
+    pub fn start_with_auth(root: &Path, credentials: Option<(&str, &str)>) -> Self {
+        let expected = credentials.map(|(user, password)| {
+            format!(
+                "Basic {}",
+                super::fixture_index::base64_lite::encode(format!("{user}:{password}").as_bytes())
+            )
+        });
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -84,9 +96,9 @@ impl GitHttpServer {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 count.fetch_add(1, Ordering::SeqCst);
-                let root = root.clone();
+                let (root, expected) = (root.clone(), expected.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &root);
+                    let _ = serve(stream, &root, expected.as_deref());
                 });
             }
         });
@@ -103,7 +115,7 @@ impl GitHttpServer {
     }
 }
 
-fn serve(stream: TcpStream, root: &Path) -> std::io::Result<()> {
+fn serve(stream: TcpStream, root: &Path, expected: Option<&str>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
     reader.read_line(&mut line)?;
@@ -146,6 +158,17 @@ fn serve(stream: TcpStream, root: &Path) -> std::io::Result<()> {
             }
             body.extend_from_slice(&chunk[..size]);
         }
+    }
+    if let Some(expected) = expected
+        && header("authorization").as_deref() != Some(expected)
+    {
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return stream.flush();
     }
     let mut command = Command::new("git");
     command
