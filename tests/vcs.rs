@@ -4,8 +4,9 @@
 //! installed with real pip in a fresh venv (hashed pins by hash, then the git pins).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
+use crate::direct::{LOCK, dockgen, profile, text};
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
 use crate::support::git::{GitHttpServer, Repo};
 use crate::support::wheels::WheelSpec;
@@ -61,6 +62,15 @@ fn project(prefix: &str, name: &str, version: &str, requires: &[&str]) -> Vec<(S
     ]
 }
 
+/// The index, a scratch directory with the profile, and the two repositories in it.
+fn scratch() -> (FixtureIndex, tempfile::TempDir, Repo) {
+    let index = index();
+    let tmp = tempfile::tempdir().unwrap();
+    profile(tmp.path(), &index);
+    let (gitpkg, _) = repositories(tmp.path());
+    (index, tmp, gitpkg)
+}
+
 fn index() -> FixtureIndex {
     let mut six = WheelSpec::new("six", "1.16.0");
     six.files = vec![("six.py".into(), b"X = 1\n".to_vec())];
@@ -72,35 +82,10 @@ fn index() -> FixtureIndex {
         .start()
 }
 
-fn profile(dir: &Path, index: &FixtureIndex) {
-    std::fs::write(
-        dir.join("cpu-test.yaml"),
-        format!(
-            "name: cpu-test\nextends: cpu-x86_64\nindexes:\n  - name: pypi\n    url: {}\n",
-            index.url()
-        ),
-    )
-    .unwrap();
-}
-
-fn dockgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    crate::support::dockgen_command(dir)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run dockgen")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
     text.replace(index.base().trim_start_matches("http://"), "[index]")
 }
-
-const LOCK: &[&str] = &["lock", "requirements.in", "--profile", "cpu-test.yaml"];
 
 /// `gitpkg` (tag `v1.0`, then `main` moves on) and `subpkg` (in `py/`, default branch).
 fn repositories(dir: &Path) -> (Repo, Repo) {
@@ -120,11 +105,8 @@ fn repositories(dir: &Path) -> (Repo, Repo) {
 /// refuses the pin; real pip installs the lock (hashed pins, then the git pins).
 #[test]
 fn git_references_lock_relock_and_install_with_pip() {
-    let index = index();
-    let tmp = tempfile::tempdir().unwrap();
+    let (index, tmp, gitpkg) = scratch();
     let dir = tmp.path();
-    profile(dir, &index);
-    let (gitpkg, _) = repositories(dir);
     let v1 = gitpkg.rev("v1.0");
     // `file://localhost/...`: pip before 24 refuses `name @ git+file:///...`.
     let repos = format!("file://localhost{}/repos", dir.display());
@@ -265,11 +247,8 @@ fn git_references_lock_relock_and_install_with_pip() {
 /// Branches, short and full commits, and the default branch resolve to full commits.
 #[test]
 fn git_revisions_resolve_to_full_commits() {
-    let index = index();
-    let tmp = tempfile::tempdir().unwrap();
+    let (_index, tmp, gitpkg) = scratch();
     let dir = tmp.path();
-    profile(dir, &index);
-    let (gitpkg, _) = repositories(dir);
     let v1 = gitpkg.rev("v1.0");
     gitpkg.branch("stable", &v1);
     let main = gitpkg.rev("main");
@@ -303,11 +282,8 @@ fn git_revisions_resolve_to_full_commits() {
 /// clear error, and an `--offline` relock asks the server nothing.
 #[test]
 fn git_over_http_with_credential_variables() {
-    let index = index();
-    let tmp = tempfile::tempdir().unwrap();
+    let (_index, tmp, gitpkg) = scratch();
     let dir = tmp.path();
-    profile(dir, &index);
-    let (gitpkg, _) = repositories(dir);
     let server =
         GitHttpServer::start_with_auth(&dir.join("repos"), Some(("reader", "s3cr3t-t0ken-value")));
     let url = server
@@ -368,11 +344,8 @@ fn git_over_http_with_credential_variables() {
 /// Each failure exits 2, leaves the lock as it was, and says what to do.
 #[test]
 fn git_reference_errors() {
-    let index = index();
-    let tmp = tempfile::tempdir().unwrap();
+    let (index, tmp, _) = scratch();
     let dir = tmp.path();
-    profile(dir, &index);
-    repositories(dir);
     let dynamic = Repo::init(&dir.join("repos/dynamic"));
     let mut files = project("", "dynamic-pkg", "1.0", &[]);
     files[0].1 = files[0]

@@ -59,6 +59,16 @@ impl DirectRef {
     pub fn request_url(&self) -> &Url {
         &self.url
     }
+
+    /// Why this reference cannot be locked, naming it as written and where.
+    fn fail(&self, message: String) -> IndexError {
+        IndexError::Direct(Box::new(DirectFailure {
+            name: self.name.to_string(),
+            url: self.shown.clone(),
+            origin: self.origin.clone(),
+            message,
+        }))
+    }
 }
 
 /// The direct references of one lock's inputs, by package name.
@@ -251,6 +261,21 @@ struct Archive {
     locked: Option<String>,
 }
 
+impl Archive {
+    /// The one file of a direct reference, and its metadata.
+    fn new(file: DistFile, core: CoreMetadata, locked: Option<String>) -> Self {
+        Self {
+            project: Arc::new(ProjectFiles {
+                name: core.name.clone(),
+                index: Arc::from(DIRECT_INDEX),
+                files: vec![file],
+            }),
+            metadata: Arc::new(core),
+            locked,
+        }
+    }
+}
+
 type Cell = Arc<OnceLock<Result<Arc<Archive>, IndexError>>>;
 
 /// Archives fetched so far, shared by every profile of one run: each is downloaded once
@@ -322,31 +347,16 @@ impl<'a> DirectSource<'a> {
                 .map(Arc::new)
                 .map_err(|error| match error {
                     error @ IndexError::Direct(_) => error,
-                    other => IndexError::Direct(Box::new(DirectFailure {
-                        name: reference.name.to_string(),
-                        url: reference.shown.clone(),
-                        origin: reference.origin.clone(),
-                        message: fetch_message(other),
-                    })),
+                    other => reference.fail(fetch_message(other)),
                 })
         })
         .clone()
     }
 
     fn fetch(&self, reference: &DirectRef) -> Result<Archive, IndexError> {
-        let fail = |message: String| {
-            IndexError::Direct(Box::new(DirectFailure {
-                name: reference.name.to_string(),
-                url: reference.shown.clone(),
-                origin: reference.origin.clone(),
-                message,
-            }))
-        };
+        let fail = |message: String| reference.fail(message);
         if let Some(git) = &reference.git {
-            return self.fetch_git(reference, git).map_err(|error| match error {
-                error @ IndexError::Direct(_) => error,
-                other => fail(fetch_message(other)),
-            });
+            return self.fetch_git(reference, git);
         }
         let url = &reference.url;
         if url.scheme() == "file" {
@@ -484,28 +494,13 @@ impl<'a> DirectSource<'a> {
         file.sha256 = Some(sha256);
         file.size = Some(bytes.len() as u64);
         file.requires_python = core.requires_python.clone();
-        Ok(Archive {
-            project: Arc::new(ProjectFiles {
-                name: reference.name.clone(),
-                index: Arc::from(DIRECT_INDEX),
-                files: vec![file],
-            }),
-            metadata: Arc::new(core),
-            locked: None,
-        })
+        Ok(Archive::new(file, core, None))
     }
 
     /// A git reference: its commit (kept, or what the revision names now), the
     /// commit's tree, its metadata. The one file is the commit, with no hash.
     fn fetch_git(&self, reference: &DirectRef, git: &GitUrl) -> Result<Archive, IndexError> {
-        let fail = |message: String| {
-            IndexError::Direct(Box::new(DirectFailure {
-                name: reference.name.to_string(),
-                url: reference.shown.clone(),
-                origin: reference.origin.clone(),
-                message,
-            }))
-        };
+        let fail = |message: String| reference.fail(message);
         let repository = crate::secrets::text(vcs::split_rev(&reference.shown).0);
         let repository = repository.strip_prefix("git+").unwrap_or(&repository);
         let clone = vcs::Clone::open(&git.repo, repository, self.base.cache_dir()).map_err(fail)?;
@@ -559,15 +554,7 @@ impl<'a> DirectSource<'a> {
             has_metadata_sidecar: false,
             index: Arc::from(DIRECT_INDEX),
         };
-        Ok(Archive {
-            project: Arc::new(ProjectFiles {
-                name: reference.name.clone(),
-                index: Arc::from(DIRECT_INDEX),
-                files: vec![file],
-            }),
-            metadata: Arc::new(core),
-            locked: Some(locked),
-        })
+        Ok(Archive::new(file, core, Some(locked)))
     }
 
     /// The reference whose archive (or git commit) `file` is.
