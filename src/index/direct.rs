@@ -101,7 +101,11 @@ impl DirectRefs {
             })?;
             request.set_fragment(None);
             let mut locked = lock_url(&request, given);
-            if git.is_some() {
+            if let Some(git) = &git {
+                // ssh's user (`git@host`) is no secret, and ssh needs it.
+                if git.repo.scheme() == "ssh" {
+                    locked = given.split('#').next().unwrap_or(given).to_string();
+                }
                 locked = vcs::split_rev(&locked).0.to_string();
             }
             let new = DirectRef {
@@ -662,6 +666,28 @@ mod tests {
             lock("file:///wheels/x-1.0-py3-none-any.whl", "./wheels/x.whl"),
             "file:///wheels/x-1.0-py3-none-any.whl"
         );
+    }
+
+    #[test]
+    fn git_references_lock_their_repository_as_written() {
+        let locked = |text: &str| {
+            let requirement = Requirement::from_str(text).unwrap();
+            let refs = DirectRefs::collect([(&requirement, &[][..], String::new())]).unwrap();
+            refs.iter().next().unwrap().locked.clone()
+        };
+        assert_eq!(
+            locked("x @ git+https://${USER}:${TOKEN}@host.example/org/x.git@v1#egg=x"),
+            "git+https://${USER}:${TOKEN}@host.example/org/x.git"
+        );
+        assert_eq!(
+            locked("x @ git+https://user:hunter2secret@host.example/x@v1"),
+            "git+https://host.example/x"
+        );
+        assert_eq!(
+            locked("x @ git+ssh://git@host.example/org/x.git@main"),
+            "git+ssh://git@host.example/org/x.git"
+        );
+        assert_eq!(locked("x @ git+file:///srv/x"), "git+file:///srv/x");
     }
 
     #[test]

@@ -76,6 +76,13 @@ impl GitUrl {
             }
             _ => return Ok(None),
         }
+        if transport == "ssh" && url.password().is_some() {
+            return Err(
+                "a password in a `git+ssh://` URL is not used: give ssh a key (ssh-agent or \
+                 `~/.ssh/config`) and write only the user (`git+ssh://git@host/...`)"
+                    .into(),
+            );
+        }
         if !matches!(transport, "https" | "http" | "file" | "ssh") {
             return Err(format!(
                 "`git+{transport}:` is not supported; use `git+https://`, `git+http://`, \
@@ -279,16 +286,23 @@ impl Clone {
                 .decode_utf8_lossy()
                 .into_owned()
         };
-        let credentials = (!repo.username().is_empty() || repo.password().is_some()).then(|| {
+        // ssh's user (`git@host`) stays in the URL: ssh needs it, and it is no secret.
+        let is_ssh = repo.scheme() == "ssh";
+        let has_userinfo = !repo.username().is_empty() || repo.password().is_some();
+        let credentials = (!is_ssh && has_userinfo).then(|| {
             (
                 decode(repo.username()),
                 decode(repo.password().unwrap_or("")),
             )
         });
+        let given = match is_ssh {
+            true => repo.clone(),
+            false => crate::secrets::without_userinfo(repo),
+        };
         let clone = Self {
             dir,
             _temp: temp,
-            secret: crate::secrets::without_userinfo(repo).as_str().to_string(),
+            secret: given.as_str().to_string(),
             credentials,
             shown: shown.to_string(),
         };
@@ -613,6 +627,15 @@ mod tests {
                 .contains("`hg+`")
         );
         assert!(parse("git+https://host.example/repo@").is_err());
+        assert!(
+            parse("git+ssh://git:pw@host.example/repo")
+                .unwrap_err()
+                .contains("ssh")
+        );
+        let git = parse("git+ssh://git@host.example/org/repo.git@v2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(git.repo.as_str(), "ssh://git@host.example/org/repo.git");
         assert!(
             parse("git+https://host.example/repo#subdirectory=../x")
                 .unwrap_err()
