@@ -21,6 +21,12 @@
 //!
 //! Readers that only want names (pip-compile's format has bare names) take the word
 //! before ` (` and `[`.
+//!
+//! A direct reference is pinned as `name @ URL`: an archive with its `--hash`, a git
+//! reference as `name @ git+URL@<commit>` with none (pip cannot hash a checkout, and
+//! refuses it beside hashed pins: the header says so), followed by a
+//! `# version X (git revision R)` line, since pip's format has no place for a URL
+//! pin's version, and a relock keeps the commit only while the input asks for `R`.
 
 use std::fmt::Write as _;
 
