@@ -338,10 +338,11 @@ impl Clone {
         is_full_commit(&commit).then_some(commit)
     }
 
-    /// Fetches the default branch's HEAD, every branch and every tag (moved tags and
-    /// branches follow, deleted ones go).
-    fn fetch(&self) -> Result<(), String> {
-        self.git(&[
+    /// Fetches every branch and every tag (moved tags and branches follow, deleted ones
+    /// go), and the default branch's HEAD when `head` (a repository whose HEAD names
+    /// no branch still serves its tags).
+    fn fetch(&self, head: bool) -> Result<(), String> {
+        let mut args = vec![
             "fetch",
             "--quiet",
             "--force",
@@ -349,12 +350,13 @@ impl Clone {
             "--prune",
             "--no-recurse-submodules",
             &self.secret,
-            "+HEAD:refs/dockgen/HEAD",
             "+refs/heads/*:refs/dockgen/heads/*",
             "+refs/tags/*:refs/dockgen/tags/*",
-        ])
-        .map(drop)
-        .map_err(|message| {
+        ];
+        if head {
+            args.push("+HEAD:refs/dockgen/HEAD");
+        }
+        self.git(&args).map(drop).map_err(|message| {
             let hint = match message.contains("Authentication failed") {
                 true => {
                     "; check the credentials (`git+https://${USER}:${TOKEN}@host/...` in \
@@ -409,7 +411,7 @@ pub fn resolve_commit(
             describe(git.rev.as_deref())
         ));
     }
-    clone.fetch()?;
+    clone.fetch(git.rev.is_none())?;
     if let Some(commit) = kept.and_then(|commit| clone.commit_of(commit)) {
         return Ok(commit);
     }
