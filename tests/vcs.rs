@@ -126,6 +126,13 @@ fn git_references_lock_relock_and_install_with_pip() {
         "{lock}"
     );
     insta::assert_snapshot!(redact(&lock, dir, &index));
+    // Each commit was fetched alone (depth 1), not the repositories' history.
+    let clones: Vec<_> = std::fs::read_dir(dir.join("cache/git"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(clones.len(), 2);
+    assert!(clones.iter().all(|clone| clone.join("shallow").is_file()));
     let check = dockgen(dir, &[LOCK, &["--check"]].concat(), &[]);
     assert!(check.status.success(), "{}", text(&check.stderr));
 

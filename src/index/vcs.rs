@@ -4,9 +4,12 @@
 //! [`GitUrl::parse`] splits such a URL into the repository, the requested revision
 //! and `#subdirectory=`; other VCS schemes (`hg+`, `svn+`, `bzr+`) are refused.
 //! [`resolve_commit`] turns the revision (a tag, a branch, a short or full commit;
-//! none means the default branch's HEAD) into a full commit id with the `git` CLI,
-//! fetching into a bare cache clone under the dockgen cache dir (keyed by the sha256
-//! of the URL without credentials), so `--offline` works for a commit fetched before.
+//! none means the default branch's HEAD) into a full commit id with the `git` CLI:
+//! `git ls-remote` names it, and that commit alone is fetched (depth 1) into a bare
+//! cache clone under the dockgen cache dir (keyed by the sha256 of the URL without
+//! credentials); a short commit id, or a server that gives no commit by id, fetches
+//! every branch and tag instead. A commit in the clone needs no network, so a relock
+//! that keeps it and `--offline` work from the cache.
 //! git runs with no terminal prompt, no user or system config and a timeout; a URL's
 //! credentials reach it through the environment of a one-line credential helper, never
 //! its command line, and never in a message.
@@ -356,16 +359,67 @@ impl Clone {
         if head {
             args.push("+HEAD:refs/dockgen/HEAD");
         }
-        self.git(&args).map(drop).map_err(|message| {
-            let hint = match message.contains("Authentication failed") {
-                true => {
-                    "; check the credentials (`git+https://${USER}:${TOKEN}@host/...` in \
-                     the input)"
-                }
-                false => "",
-            };
-            format!("cannot fetch `{}`: {message}{hint}", self.shown)
-        })
+        // Earlier commits were fetched alone: now the whole history.
+        if self.dir.join("shallow").exists() {
+            args.push("--unshallow");
+        }
+        self.git(&args)
+            .map(drop)
+            .map_err(|message| self.fetch_error(message))
+    }
+
+    /// `git ls-remote`: `(ref, commit)` of every ref the repository advertises, an
+    /// annotated tag's both as `refs/tags/T` and (its commit) `refs/tags/T^{}`.
+    fn remote_refs(&self) -> Result<Vec<(String, String)>, String> {
+        let out = self
+            .git(&["ls-remote", "--quiet", &self.secret])
+            .map_err(|message| self.fetch_error(message))?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|line| {
+                let (commit, name) = line.split_once('\t')?;
+                Some((name.trim().to_string(), commit.trim().to_string()))
+            })
+            .collect())
+    }
+
+    /// Fetches `commit` alone (depth 1) as `refs/dockgen/...` (named after the remote
+    /// ref `name`, else `commits/<id>`), so the cache keeps it; whether it is here now.
+    fn fetch_one(&self, commit: &str, name: &str) -> bool {
+        if !is_full_commit(commit) {
+            return false;
+        }
+        let local = match (name, name.strip_prefix("refs/")) {
+            ("HEAD", _) => "refs/dockgen/HEAD".to_string(),
+            (_, Some(rest)) => format!("refs/dockgen/{rest}"),
+            (_, None) => format!("refs/dockgen/commits/{commit}"),
+        };
+        if self.commit_of(commit).is_some() {
+            let _ = self.git(&["update-ref", &local, commit]);
+            return true;
+        }
+        let spec = format!("+{commit}:{local}");
+        let fetched = self.git(&[
+            "fetch",
+            "--quiet",
+            "--depth=1",
+            "--no-tags",
+            "--no-recurse-submodules",
+            &self.secret,
+            &spec,
+        ]);
+        fetched.is_ok() && self.commit_of(commit).as_deref() == Some(commit)
+    }
+
+    fn fetch_error(&self, message: String) -> String {
+        let hint = match message.contains("Authentication failed") {
+            true => {
+                "; check the credentials (`git+https://${USER}:${TOKEN}@host/...` in the \
+                 input)"
+            }
+            false => "",
+        };
+        format!("cannot fetch `{}`: {message}{hint}", self.shown)
     }
 
     /// `rev` among the fetched refs: a tag, a branch, then a (short) commit id.
@@ -411,6 +465,18 @@ pub fn resolve_commit(
             describe(git.rev.as_deref())
         ));
     }
+    // The cheap way first: the commit alone (depth 1), by id or by the remote ref
+    // that names the revision (a large repository's history is never downloaded).
+    if let Some(commit) = kept.filter(|commit| clone.fetch_one(commit, commit)) {
+        return Ok(commit.to_string());
+    }
+    let remote = clone.remote_refs()?;
+    if let Some((name, commit)) = remote_revision(&remote, git.rev.as_deref())
+        && (clone.commit_of(&commit).is_some() || clone.fetch_one(&commit, &name))
+    {
+        return Ok(commit);
+    }
+    // Short commit ids, and servers that give no commit by id: everything.
     clone.fetch(git.rev.is_none())?;
     if let Some(commit) = kept.and_then(|commit| clone.commit_of(commit)) {
         return Ok(commit);
@@ -436,6 +502,24 @@ pub fn resolve_commit(
             clone.shown
         ),
     })
+}
+
+/// The remote ref that names `rev` (the default branch's HEAD, a tag, a branch) and
+/// its commit; a full commit id names itself.
+fn remote_revision(remote: &[(String, String)], rev: Option<&str>) -> Option<(String, String)> {
+    let find = |name: &str| {
+        remote
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, commit)| (name.trim_end_matches("^{}").to_string(), commit.clone()))
+    };
+    let Some(rev) = rev else {
+        return find("HEAD");
+    };
+    find(&format!("refs/tags/{rev}^{{}}"))
+        .or_else(|| find(&format!("refs/tags/{rev}")))
+        .or_else(|| find(&format!("refs/heads/{rev}")))
+        .or_else(|| is_full_commit(rev).then(|| (rev.to_string(), rev.to_string())))
 }
 
 fn describe(rev: Option<&str>) -> String {
