@@ -167,12 +167,7 @@ fn git_command(git_dir: &Path, credentials: Option<&(String, String)>) -> Comman
     command.args(["-c", "credential.helper=", "-c", "core.askPass="]);
     // A stalled transfer (nothing for a minute; a server preparing a pack sends
     // keep-alives) ends before the overall timeout.
-    command.args([
-        "-c",
-        "http.lowSpeedLimit=1",
-        "-c",
-        "http.lowSpeedTime=60",
-    ]);
+    command.args(["-c", "http.lowSpeedLimit=1", "-c", "http.lowSpeedTime=60"]);
     if let Some((username, password)) = credentials {
         command
             .args(["-c", &format!("credential.helper={CREDENTIAL_HELPER}")])
