@@ -51,7 +51,7 @@ fn servers() -> (FixtureIndex, FixtureIndex) {
     (index, files)
 }
 
-fn profile(dir: &Path, index: &FixtureIndex) {
+pub(crate) fn profile(dir: &Path, index: &FixtureIndex) {
     std::fs::write(
         dir.join("cpu-test.yaml"),
         format!(
@@ -62,7 +62,7 @@ fn profile(dir: &Path, index: &FixtureIndex) {
     .unwrap();
 }
 
-fn dockgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn dockgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     crate::support::dockgen_command(dir)
         .args(args)
         .envs(env.iter().copied())
@@ -70,7 +70,7 @@ fn dockgen(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run dockgen")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -81,7 +81,7 @@ fn redact(text: &str, dir: &Path, index: &FixtureIndex, files: &FixtureIndex) ->
     text.replace(files.base().trim_start_matches("http://"), "[files]")
 }
 
-const LOCK: &[&str] = &["lock", "requirements.in", "--profile", "cpu-test.yaml"];
+pub(crate) const LOCK: &[&str] = &["lock", "requirements.in", "--profile", "cpu-test.yaml"];
 
 /// A named URL wheel, a bare URL wheel (name from the file name), a local wheel by
 /// relative path in an included file, and an sdist with static metadata: locked as

@@ -176,16 +176,7 @@ fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
     let text = text.replace(index.base().trim_start_matches("http://"), "[index]");
     // The host's Python (3.11.x here) varies by machine.
-    text.replace(&host_python(), "3.X.Y")
-}
-
-fn host_python() -> String {
-    crate::support::run(
-        std::process::Command::new("python3")
-            .args(["-c", "import platform; print(platform.python_version())"]),
-    )
-    .trim()
-    .to_string()
+    text.replace(&crate::support::host_python(), "3.X.Y")
 }
 
 /// The sdist and build-requirement downloads among the index's requests after the

@@ -25,5 +25,6 @@ mod sdist_builds;
 mod secrets;
 mod tree;
 mod tree_limits;
+mod vcs;
 mod wheelhouse;
 mod wheels;

@@ -336,6 +336,27 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                     },
                 });
             }
+            None if package.git_pin.is_some() => {
+                findings.push(Finding {
+                    severity: Severity::Error,
+                    kind: Kind::NoCompatibleFile {
+                        locked_files: Vec::new(),
+                    },
+                    packages: vec![pin],
+                    message: format!(
+                        "`{}` {} is pinned by git commit (`{}`): no file to install by hash, \
+                         and images cannot install git pins yet",
+                        package.name,
+                        package.version,
+                        crate::secrets::url_text(package.git_pin.as_deref().unwrap_or_default())
+                    ),
+                    fix: format!(
+                        "build a wheel or an sdist of that commit, publish it on an index or \
+                         a `--find-links` directory, and require `{}` by version",
+                        package.name
+                    ),
+                });
+            }
             None => {
                 let locked: Vec<String> =
                     package.files.iter().map(|f| f.filename.clone()).collect();

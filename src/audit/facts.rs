@@ -54,6 +54,8 @@ pub struct PackageFacts {
     pub metadata: Option<Arc<CoreMetadata>>,
     /// Why there is no metadata, when there is none but there are files.
     pub metadata_missing: Option<String>,
+    /// The lock's `git+URL@<commit>` of a git pin, which names no file.
+    pub git_pin: Option<String>,
 }
 
 impl PackageFacts {
@@ -202,6 +204,7 @@ fn package_facts(
         unlocked: Vec::new(),
         metadata: None,
         metadata_missing: None,
+        git_pin: None,
     };
     let project = match &pin.url {
         // A direct reference: its archive, downloaded and hashed, is its only file.
@@ -210,9 +213,21 @@ fn package_facts(
             let refs = crate::index::direct::DirectRefs::from_lock_pin(name, url, &[], origin)
                 .map_err(fail)?;
             let archives = crate::index::direct::DirectArchives::default();
-            crate::index::direct::DirectSource::new(client, &refs, &archives)
-                .project(name)
-                .map_err(fail)?
+            let source = crate::index::direct::DirectSource::new(client, &refs, &archives);
+            let project = source.project(name).map_err(fail)?;
+            // A git pin: the commit's tree is its only "file", with no hash; its
+            // metadata is read from the tree.
+            if crate::lock::is_git_pin(url) {
+                facts.git_pin = Some(url.clone());
+                if let Some(project) = &project {
+                    facts.index = Some(project.index.to_string());
+                    if let Some(file) = project.files.first() {
+                        facts.metadata = Some(source.metadata(file).map_err(fail)?);
+                    }
+                }
+                return Ok(facts);
+            }
+            project
         }
         None => client.project(name).map_err(fail)?,
     };

@@ -193,6 +193,13 @@ fn component(package: &PackageFacts) -> Value {
             })
             .collect();
     }
+    if let Some(pin) = &package.git_pin {
+        // CycloneDX's `vcs` reference: the repository at the locked commit.
+        component["externalReferences"] = json!([{
+            "type": "vcs",
+            "url": crate::secrets::url_text(pin.strip_prefix("git+").unwrap_or(pin)),
+        }]);
+    }
     if let Some(index) = &package.index {
         component["properties"] = json!([{"name": "dockgen:index", "value": index}]);
     }

@@ -30,7 +30,7 @@ use crate::lock::{self, LockHeader};
 use crate::resolve::{
     self, AcceleratorPolicy, Resolution, ResolveError, ResolveRequest, RootRequirement,
 };
-use crate::sdist::{BuildOptions, Builder, BuildingSource};
+use crate::sdist::{BuildOptions, Builder, BuildingSource, TreeBuilder};
 
 /// One profile's job: everything needed to resolve it and where the lock goes.
 struct Job {
@@ -41,6 +41,8 @@ struct Job {
     header: LockHeader,
     /// The existing lock, to compare kept pins' files with.
     previous: Option<lock::LockFile>,
+    /// The commits of the existing lock's git pins that this run keeps.
+    kept_commits: BTreeMap<PackageName, String>,
 }
 
 pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
@@ -168,10 +170,23 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             lock_path,
             header,
             previous,
+            kept_commits: BTreeMap::new(),
         });
     }
 
     let direct = direct_refs(&input, &overrides, &cwd)?;
+    let git_revisions: BTreeMap<PackageName, Option<String>> = direct
+        .iter()
+        .filter_map(|r| r.git.as_ref().map(|git| (r.name.clone(), git.rev.clone())))
+        .collect();
+    for job in &mut jobs {
+        job.header.git_revisions = git_revisions.clone();
+        if let Some(previous) = &job.previous
+            && !args.upgrade
+        {
+            job.kept_commits = kept_commits(previous, &direct, &upgrade);
+        }
+    }
     let archives = DirectArchives::default();
 
     let progress = super::show_progress(quiet).then(super::progress_bar);
@@ -213,7 +228,17 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                 let indexes = client.for_indexes_with(&job.indexes, strategy);
                 let (direct, archives, builder) = (&direct, &archives, &builder);
                 let handle = scope.spawn(move || {
-                    let source = DirectSource::new(&indexes, direct, archives);
+                    let trees = TreeBuilder::new(
+                        &indexes,
+                        builder,
+                        &job.request.target,
+                        &job.profile.extra_build_dependencies,
+                    );
+                    let mut source = DirectSource::new(&indexes, direct, archives)
+                        .with_kept_commits(job.kept_commits.clone());
+                    if !builder.options().no_build {
+                        source = source.with_tree_builds(&trees);
+                    }
                     let source = BuildingSource::new(
                         &source,
                         &indexes,
@@ -318,7 +343,8 @@ fn compare_pinned_files(
         };
         let names = super::pinned::pylock_names(&pylock_path(&job.lock_path, &job.profile.name));
         let indexes = client.for_indexes_with(&job.indexes, index_strategy(args.index_strategy));
-        let source = DirectSource::new(&indexes, direct, archives);
+        let source = DirectSource::new(&indexes, direct, archives)
+            .with_kept_commits(job.kept_commits.clone());
         let drift = super::pinned::compare(previous, &names, resolution, &source, |name| {
             args.upgrade || upgrade.contains(name)
         })?;
@@ -336,6 +362,36 @@ fn compare_pinned_files(
         bail!("{}\nno lock was written", errors.join("\n"));
     }
     Ok(())
+}
+
+/// The commits of `previous`'s git pins that a relock keeps: those of references the
+/// input still makes to the same repository and revision, unless upgraded (a moved tag
+/// or branch is taken only by `--upgrade-package` / `--upgrade`).
+fn kept_commits(
+    previous: &lock::LockFile,
+    direct: &DirectRefs,
+    upgrade: &BTreeSet<PackageName>,
+) -> BTreeMap<PackageName, String> {
+    let mut kept = BTreeMap::new();
+    for (name, pin) in &previous.pins {
+        let (Some(url), Some(reference)) = (&pin.url, direct.get(name)) else {
+            continue;
+        };
+        let Some(git) = &reference.git else {
+            continue;
+        };
+        if upgrade.contains(name) || !lock::is_git_pin(url) || pin.git_revision != git.rev {
+            continue;
+        }
+        let without_fragment = url.split('#').next().unwrap_or(url);
+        if let (repository, Some(commit)) = crate::index::vcs::split_rev(without_fragment)
+            && repository == reference.locked
+            && crate::index::vcs::is_full_commit(commit)
+        {
+            kept.insert(name.clone(), commit.to_string());
+        }
+    }
+    kept
 }
 
 fn read_input(path: &Path, extras: &[String]) -> anyhow::Result<RequirementsInput> {
@@ -677,6 +733,7 @@ fn header(
                 FindLinks::Url(url) => crate::secrets::url(url),
             })
             .collect(),
+        git_revisions: Default::default(),
     }
 }
 

@@ -8,7 +8,14 @@
 //! `--hash` values, and its metadata read from the wheel's METADATA or the sdist's
 //! static PKG-INFO. An sdist that needs a build to tell its metadata answers
 //! [`IndexError::NeedsBuild`], which [`crate::sdist::BuildingSource`] turns into a
-//! build; local directories and VCS URLs are refused clearly.
+//! build; local directories are refused clearly.
+//!
+//! A `git+` reference has no archive: its revision is resolved to a full commit (an
+//! existing lock's commit is kept unless the package is upgraded), the commit's tree
+//! exported and its metadata read ([`super::vcs`]): static, or built by the
+//! [`TreeBuilds`] given with [`DirectSource::with_tree_builds`]. It is locked as
+//! `name @ git+URL@<commit>`, with no hash: pip cannot hash a VCS checkout. Other VCS
+//! schemes are refused.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -21,6 +28,7 @@ use url::Url;
 use super::cache::{Bucket, Cache};
 use super::filename::{SdistFilename, SdistFormat, WheelFilename};
 use super::registry::RegistryClient;
+use super::vcs::{self, GitUrl};
 use super::{
     CoreMetadata, DirectFailure, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
     metadata,
@@ -43,12 +51,25 @@ pub struct DirectRef {
     pub hashes: Vec<String>,
     /// Where it was written, e.g. `requirements.in:3`.
     pub origin: String,
+    /// A `git+` reference, split; `locked` is then its repository as the lock writes
+    /// it, without the revision (the lock adds `@<commit>`).
+    pub git: Option<GitUrl>,
 }
 
 impl DirectRef {
     /// The URL to request, credentials included (for the client's auth store only).
     pub fn request_url(&self) -> &Url {
         &self.url
+    }
+
+    /// Why this reference cannot be locked, naming it as written and where.
+    fn fail(&self, message: String) -> IndexError {
+        IndexError::Direct(Box::new(DirectFailure {
+            name: self.name.to_string(),
+            url: self.shown.clone(),
+            origin: self.origin.clone(),
+            message,
+        }))
     }
 }
 
@@ -71,14 +92,32 @@ impl DirectRefs {
             };
             let given = url.given().unwrap_or(url.as_str());
             let mut request = url.to_url();
+            let shown = crate::secrets::text(given);
+            let git = GitUrl::parse(&request).map_err(|message| {
+                IndexError::Direct(Box::new(DirectFailure {
+                    name: requirement.name.to_string(),
+                    url: shown.clone(),
+                    origin: origin.clone(),
+                    message,
+                }))
+            })?;
             request.set_fragment(None);
+            let mut locked = lock_url(&request, given);
+            if let Some(git) = &git {
+                // ssh's user (`git@host`) is no secret, and ssh needs it.
+                if git.repo.scheme() == "ssh" {
+                    locked = given.split('#').next().unwrap_or(given).to_string();
+                }
+                locked = vcs::split_rev(&locked).0.to_string();
+            }
             let new = DirectRef {
                 name: requirement.name.clone(),
-                locked: lock_url(&request, given),
-                shown: crate::secrets::text(given),
+                locked,
+                shown,
                 url: request,
                 hashes: hashes.to_vec(),
                 origin,
+                git,
             };
             match refs.get_mut(&new.name) {
                 Some(known) if known.url != new.url => {
@@ -215,12 +254,29 @@ fn fetch_message(error: IndexError) -> String {
     }
 }
 
-/// One fetched archive.
+/// One fetched archive, or one git commit's tree.
 #[derive(Debug)]
 struct Archive {
     project: Arc<ProjectFiles>,
     /// `Err(reason)`: an sdist whose metadata only a build can tell.
     metadata: Result<Arc<CoreMetadata>, String>,
+    /// A git reference's pin, `git+URL@<commit>` as the lock writes it.
+    locked: Option<String>,
+}
+
+impl Archive {
+    /// The one file of a git reference, and its metadata.
+    fn new(file: DistFile, core: CoreMetadata, locked: Option<String>) -> Self {
+        Self {
+            project: Arc::new(ProjectFiles {
+                name: core.name.clone(),
+                index: Arc::from(DIRECT_INDEX),
+                files: vec![file],
+            }),
+            metadata: Ok(Arc::new(core)),
+            locked,
+        }
+    }
 }
 
 /// The archive of `reference`: `file` completed with what the download told.
@@ -244,15 +300,17 @@ fn archive(
             files: vec![file],
         }),
         metadata,
+        locked: None,
     }
 }
 
 type Cell = Arc<OnceLock<Result<Arc<Archive>, IndexError>>>;
 
-/// Archives fetched so far, shared by every profile of one run: each is downloaded once.
+/// Archives fetched so far, shared by every profile of one run: each is downloaded once
+/// (a git reference once per commit kept).
 #[derive(Debug, Default)]
 pub struct DirectArchives {
-    cells: Mutex<HashMap<Url, Cell>>,
+    cells: Mutex<HashMap<String, Cell>>,
 }
 
 /// The indexes (`base`), with the input's direct references in front.
@@ -260,6 +318,24 @@ pub struct DirectSource<'a> {
     base: &'a RegistryClient,
     refs: &'a DirectRefs,
     archives: &'a DirectArchives,
+    /// Commits of git references an existing lock pins, kept on relock.
+    kept: BTreeMap<PackageName, String>,
+    /// Builds the metadata of a source tree that has no static metadata.
+    trees: Option<&'a dyn TreeBuilds>,
+}
+
+/// Metadata builds of source trees (a git commit's): what [`DirectSource`] asks when a
+/// tree's `pyproject.toml` does not say its dependencies statically.
+pub trait TreeBuilds: Sync {
+    /// The metadata of the tree at `tree`, which must be of `name`; `label` names it in
+    /// messages, `key` identifies its content for the cache (e.g. `git:<commit>`).
+    fn tree_metadata(
+        &self,
+        tree: &std::path::Path,
+        name: &PackageName,
+        label: &str,
+        key: &str,
+    ) -> Result<CoreMetadata, IndexError>;
 }
 
 impl<'a> DirectSource<'a> {
@@ -272,6 +348,39 @@ impl<'a> DirectSource<'a> {
             base,
             refs,
             archives,
+            kept: BTreeMap::new(),
+            trees: None,
+        }
+    }
+
+    /// Builds the metadata of git commits whose trees need a build with `trees`.
+    pub fn with_tree_builds(mut self, trees: &'a dyn TreeBuilds) -> Self {
+        self.trees = Some(trees);
+        self
+    }
+
+    /// Keeps these commits (an existing lock's) for the git references of their
+    /// names, as long as the repository has them.
+    pub fn with_kept_commits(mut self, kept: BTreeMap<PackageName, String>) -> Self {
+        self.kept = kept;
+        self
+    }
+
+    /// The archive of `reference` when it is fetched already (no request).
+    fn fetched(&self, reference: &DirectRef) -> Option<Arc<Archive>> {
+        let key = self.key(reference);
+        let cells = self
+            .archives
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cells.get(&key)?.get()?.as_ref().ok().cloned()
+    }
+
+    fn key(&self, reference: &DirectRef) -> String {
+        match (&reference.git, self.kept.get(&reference.name)) {
+            (Some(_), Some(commit)) => format!("{} {commit}", reference.url),
+            _ => reference.url.to_string(),
         }
     }
 
@@ -281,7 +390,7 @@ impl<'a> DirectSource<'a> {
             .cells
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .entry(reference.url.clone())
+            .entry(self.key(reference))
             .or_default()
             .clone();
         cell.get_or_init(|| {
@@ -289,26 +398,17 @@ impl<'a> DirectSource<'a> {
                 .map(Arc::new)
                 .map_err(|error| match error {
                     error @ IndexError::Direct(_) => error,
-                    other => IndexError::Direct(Box::new(DirectFailure {
-                        name: reference.name.to_string(),
-                        url: reference.shown.clone(),
-                        origin: reference.origin.clone(),
-                        message: fetch_message(other),
-                    })),
+                    other => reference.fail(fetch_message(other)),
                 })
         })
         .clone()
     }
 
     fn fetch(&self, reference: &DirectRef) -> Result<Archive, IndexError> {
-        let fail = |message: String| {
-            IndexError::Direct(Box::new(DirectFailure {
-                name: reference.name.to_string(),
-                url: reference.shown.clone(),
-                origin: reference.origin.clone(),
-                message,
-            }))
-        };
+        let fail = |message: String| reference.fail(message);
+        if let Some(git) = &reference.git {
+            return self.fetch_git(reference, git);
+        }
         let url = &reference.url;
         if url.scheme() == "file" {
             let path = url
@@ -325,7 +425,8 @@ impl<'a> DirectSource<'a> {
         } else if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(format!(
                 "the scheme `{}:` is not supported; dockgen locks archives from `https://`, \
-                 `http://` and `file://` URLs and local paths (VCS URLs are not supported yet)",
+                 `http://` and `file://` URLs and local paths, and git repositories \
+                 (`git+https://...`)",
                 url.scheme()
             )));
         }
@@ -354,8 +455,8 @@ impl<'a> DirectSource<'a> {
         } else {
             return Err(fail(format!(
                 "`{filename}` is not a wheel or an sdist (`.whl`, `.tar.gz`, `.zip`); \
-                 dockgen locks direct references to archives only (VCS URLs and local \
-                 directories are not supported yet)"
+                 dockgen locks direct references to archives and git repositories \
+                 (local directories are not supported yet)"
             )));
         };
         let mut file = DistFile {
@@ -471,14 +572,93 @@ impl<'a> DirectSource<'a> {
             Ok(Arc::new(core)),
         ))
     }
-    /// The reference whose archive `file` is.
+
+    /// A git reference: its commit (kept, or what the revision names now), the
+    /// commit's tree, its metadata. The one file is the commit, with no hash.
+    fn fetch_git(&self, reference: &DirectRef, git: &GitUrl) -> Result<Archive, IndexError> {
+        let fail = |message: String| reference.fail(message);
+        let repository = crate::secrets::text(vcs::split_rev(&reference.shown).0);
+        let repository = repository.strip_prefix("git+").unwrap_or(&repository);
+        let clone = vcs::Clone::open(&git.repo, repository, self.base.cache_dir()).map_err(fail)?;
+        let kept = self.kept.get(&reference.name).map(String::as_str);
+        let commit =
+            vcs::resolve_commit(&clone, git, kept, self.base.is_offline()).map_err(fail)?;
+        let tree = vcs::export_tree(&clone, &commit).map_err(fail)?;
+        let root = match &git.subdirectory {
+            Some(sub) => tree.path().join(sub),
+            None => tree.path().to_path_buf(),
+        };
+        if !root.is_dir() {
+            return Err(fail(format!(
+                "commit {commit} has no directory `{}`",
+                git.subdirectory.as_deref().unwrap_or_default()
+            )));
+        }
+        let core = match vcs::tree_metadata(&root, &reference.name) {
+            Ok(core) => core,
+            // A source tree whose metadata a build backend must tell (PEP 517).
+            Err(IndexError::NeedsBuild { reason, .. }) => match self.trees {
+                Some(trees) => {
+                    let key = format!(
+                        "git:{commit}:{}",
+                        git.subdirectory.as_deref().unwrap_or_default()
+                    );
+                    let label = format!("{} (git commit {commit})", reference.shown);
+                    trees
+                        .tree_metadata(&root, &reference.name, &label, &key)
+                        .map_err(|error| match error {
+                            error @ IndexError::Build(_) => error,
+                            other => fail(format!("commit {commit}: {}", fetch_message(other))),
+                        })?
+                }
+                None => {
+                    return Err(fail(format!(
+                        "commit {commit}: {reason}, so its metadata needs a build, which \
+                         `--no-build` forbids"
+                    )));
+                }
+            },
+            Err(error) => return Err(fail(format!("commit {commit}: {}", fetch_message(error)))),
+        };
+        let subdirectory = git
+            .subdirectory
+            .as_ref()
+            .map(|sub| format!("#subdirectory={sub}"))
+            .unwrap_or_default();
+        let locked = format!("{}@{commit}{subdirectory}", reference.locked);
+        let url = Url::parse(&format!(
+            "git+{}@{commit}{subdirectory}",
+            crate::secrets::without_userinfo(&git.repo)
+        ))
+        .map_err(|err| fail(format!("not a URL with its commit: {err}")))?;
+        let file = DistFile {
+            filename: format!("{}-{} (git commit {commit})", reference.name, core.version),
+            kind: DistKind::Sdist,
+            version: core.version.clone(),
+            url,
+            sha256: None,
+            requires_python: core.requires_python.clone(),
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(DIRECT_INDEX),
+        };
+        Ok(Archive::new(file, core, Some(locked)))
+    }
+
+    /// The reference whose archive (or git commit) `file` is.
     fn reference_of(&self, file: &DistFile) -> Option<&DirectRef> {
         if *file.index != *DIRECT_INDEX {
             return None;
         }
-        self.refs
-            .iter()
-            .find(|r| crate::secrets::without_userinfo(&r.url) == file.url)
+        self.refs.iter().find(|r| match &r.git {
+            Some(git) => file.url.as_str().starts_with(&format!(
+                "git+{}@",
+                crate::secrets::without_userinfo(&git.repo)
+            )),
+            None => crate::secrets::without_userinfo(&r.url) == file.url,
+        })
     }
 }
 
@@ -530,7 +710,16 @@ impl PackageSource for DirectSource<'_> {
     }
 
     fn direct_url(&self, name: &PackageName) -> Option<String> {
-        self.refs.get(name).map(|r| r.locked.clone())
+        let reference = self.refs.get(name)?;
+        match &reference.git {
+            // Its commit once resolved; before, the reference as written.
+            Some(_) => Some(
+                self.fetched(reference)
+                    .and_then(|archive| archive.locked.clone())
+                    .unwrap_or_else(|| reference.shown.clone()),
+            ),
+            None => Some(reference.locked.clone()),
+        }
     }
 }
 
@@ -569,6 +758,28 @@ mod tests {
             lock("file:///wheels/x-1.0-py3-none-any.whl", "./wheels/x.whl"),
             "file:///wheels/x-1.0-py3-none-any.whl"
         );
+    }
+
+    #[test]
+    fn git_references_lock_their_repository_as_written() {
+        let locked = |text: &str| {
+            let requirement = Requirement::from_str(text).unwrap();
+            let refs = DirectRefs::collect([(&requirement, &[][..], String::new())]).unwrap();
+            refs.iter().next().unwrap().locked.clone()
+        };
+        assert_eq!(
+            locked("x @ git+https://${USER}:${TOKEN}@host.example/org/x.git@v1#egg=x"),
+            "git+https://${USER}:${TOKEN}@host.example/org/x.git"
+        );
+        assert_eq!(
+            locked("x @ git+https://user:hunter2secret@host.example/x@v1"),
+            "git+https://host.example/x"
+        );
+        assert_eq!(
+            locked("x @ git+ssh://git@host.example/org/x.git@main"),
+            "git+ssh://git@host.example/org/x.git"
+        );
+        assert_eq!(locked("x @ git+file:///srv/x"), "git+file:///srv/x");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod registry;
 pub mod simple;
 pub mod strategy;
 pub mod validate;
+pub mod vcs;
 
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::{ExtraName, PackageName, Requirement};

@@ -412,6 +412,11 @@ impl RegistryClient {
         indexes.chain(links).collect()
     }
 
+    /// Whether `--offline` forbids the network.
+    pub fn is_offline(&self) -> bool {
+        self.inner.http.settings().offline
+    }
+
     /// The on-disk cache directory, when there is one.
     pub fn cache_dir(&self) -> Option<&std::path::Path> {
         self.inner.cache.as_ref().map(Cache::root)

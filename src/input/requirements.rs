@@ -1024,10 +1024,30 @@ fn direct_reference(text: &str, base: &Path) -> Result<Option<DirectText>, Strin
         .next()
         .unwrap_or_default();
     let filename = percent_encoding::percent_decode_str(filename).decode_utf8_lossy();
+    if let Some(vcs) = vcs_scheme(location_part) {
+        // pip's bare VCS line: the name only from `#egg=`; the fragment is kept for
+        // `#subdirectory=`.
+        if vcs != "git" {
+            return Err(format!(
+                "`{vcs}+` URLs are not supported; dockgen locks git repositories \
+                 (`git+https://...`) and archives"
+            ));
+        }
+        let Some(name) = egg.filter(|egg| !egg.is_empty()) else {
+            return Err(format!(
+                "cannot tell the package name of `{location_part}`: write it as \
+                 `name @ {location_part}`, or add `#egg=name`"
+            ));
+        };
+        return Ok(Some(DirectText {
+            text: format!("{name} @ {location_part}{marker}"),
+            given: location_part.to_string(),
+        }));
+    }
     if !is_archive_name(without_fragment) {
         return Err(format!(
-            "`{location_part}` is not a wheel or an sdist archive (`.whl`, `.tar.gz`, `.zip`); \
-             local directories and VCS URLs are not supported yet"
+            "`{location_part}` is not a wheel or an sdist archive (`.whl`, `.tar.gz`, `.zip`) \
+             or a git repository (`git+https://...`); local directories are not supported yet"
         ));
     }
     let name = match egg {
@@ -1054,6 +1074,13 @@ fn direct_reference(text: &str, base: &Path) -> Result<Option<DirectText>, Strin
         text: format!("{name} @ {url}{marker}"),
         given: without_fragment.to_string(),
     }))
+}
+
+/// The VCS of a `vcs+scheme://` location (`git`, `hg`, `svn`, `bzr`), if it is one.
+fn vcs_scheme(location: &str) -> Option<&str> {
+    let (scheme, _) = location.split_once("://")?;
+    let (vcs, _) = scheme.split_once('+')?;
+    matches!(vcs, "git" | "hg" | "svn" | "bzr").then_some(vcs)
 }
 
 /// `text` with each value the line expanded put back as its `${VAR}` (longest value
@@ -1336,6 +1363,8 @@ Foo.Bar_baz
                 "sub/more.in",
                 "./wheels/three-3.0-py3-none-any.whl
 four @ ../four-4.0.tar.gz
+git+https://example.com/five.git@v5#egg=five&subdirectory=py
+six @ git+file:///srv/six@main
 ",
             ),
         ]);
@@ -1372,6 +1401,11 @@ four @ ../four-4.0.tar.gz
                  `./wheels/three-3.0-py3-none-any.whl`, marker `None`, hashes [])",
                 "four @ file:///[dir]/four-4.0.tar.gz (given `../four-4.0.tar.gz`, marker \
                  `None`, hashes [])",
+                "five @ git+https://example.com/five.git@v5#egg=five&subdirectory=py (given \
+                 `git+https://example.com/five.git@v5#egg=five&subdirectory=py`, marker \
+                 `None`, hashes [])",
+                "six @ git+file:///srv/six@main (given `git+file:///srv/six@main`, marker \
+                 `None`, hashes [])",
             ]
         );
         let no_name = tree(&[(
@@ -1384,16 +1418,23 @@ four @ ../four-4.0.tar.gz
             "./vendor/pkg
 ",
         )]);
-        let vcs = tree(&[(
+        let git_without_egg = tree(&[(
             "requirements.in",
-            "git+https://example.com/r.git#egg=r
+            "six
+git+https://example.com/r.git@v1
+",
+        )]);
+        let mercurial = tree(&[(
+            "requirements.in",
+            "hg+https://example.com/r#egg=r
 ",
         )]);
         insta::assert_snapshot!(format!(
-            "{}\n{}\n{}",
+            "{}\n{}\n{}\n{}",
             error(&no_name, "requirements.in"),
             error(&directory, "requirements.in"),
-            error(&vcs, "requirements.in")
+            error(&git_without_egg, "requirements.in"),
+            error(&mercurial, "requirements.in")
         ));
     }
 

@@ -1,7 +1,8 @@
 //! The lock file, the single source of truth of what gets installed: a
 //! pip-compatible requirements file with exact pins, one `--hash` per file the
-//! target can install, and `# via` annotations. Writer and reader live together so
-//! that what one writes the other reads.
+//! target can install (a git pin, `name @ git+URL@<commit>`, has none), and `# via`
+//! annotations. Writer and reader live together so that what one writes the other
+//! reads.
 
 pub mod pylock;
 mod read;
@@ -13,4 +14,4 @@ pub use read::{
     LockFile, LockedPin, Provenance, ReadError, SourceOption, Via, ViaPackage, parse, provenance,
     read, source_option,
 };
-pub use write::{LockHeader, check, render};
+pub use write::{GIT_DEFAULT_REVISION, LockHeader, check, git_pin_comment, is_git_pin, render};

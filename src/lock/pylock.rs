@@ -27,6 +27,9 @@ struct Package<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dependencies: Vec<Dependency<'a>>,
     /// A direct reference's archive (PEP 751 `[packages.archive]`).
+    /// A git pin (PEP 751 `[packages.vcs]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vcs: Option<Vcs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     archive: Option<Archive<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,36 @@ struct Archive<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     hashes: Hashes<'a>,
+}
+
+#[derive(Serialize)]
+struct Vcs {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
+    #[serde(rename = "commit-id")]
+    commit_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subdirectory: Option<String>,
+}
+
+/// `[packages.vcs]` of the lock's `git+URL@<commit>[#subdirectory=...]` pin.
+fn vcs(pin: &str) -> Option<Vcs> {
+    let (without, fragment) = match pin.split_once('#') {
+        Some((without, fragment)) => (without, Some(fragment)),
+        None => (pin, None),
+    };
+    let (repository, commit) = crate::index::vcs::split_rev(without.strip_prefix("git+")?);
+    Some(Vcs {
+        kind: "git",
+        url: repository.to_string(),
+        commit_id: commit?.to_string(),
+        subdirectory: fragment.and_then(|f| {
+            f.split('&')
+                .find_map(|part| part.strip_prefix("subdirectory="))
+                .map(str::to_string)
+        }),
+    })
 }
 
 #[derive(Serialize)]
@@ -100,6 +133,7 @@ pub fn render(
                     version: p.version.to_string(),
                     index: None,
                     dependencies,
+                    vcs: vcs(url),
                     archive: p.files.first().map(|f| Archive {
                         url,
                         size: f.size,
@@ -114,6 +148,7 @@ pub fn render(
                 version: p.version.to_string(),
                 index: Some(index_url(&p.index)),
                 dependencies,
+                vcs: None,
                 archive: None,
                 sdist: p.files.iter().find(|f| !f.is_wheel).map(file),
                 wheels: p.files.iter().filter(|f| f.is_wheel).map(file).collect(),

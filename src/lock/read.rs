@@ -21,6 +21,9 @@ pub struct LockedPin {
     /// The URL of a direct reference (`name @ URL`), as written; its version is the
     /// one its archive's file name says.
     pub url: Option<String>,
+    /// A git pin's revision as the input asked for it (the comment under the pin);
+    /// `None` for the default branch, and for every other pin.
+    pub git_revision: Option<String>,
     pub line: usize,
     /// The `# via` annotation: the inputs (`-r FILE`) and packages that require it.
     pub via: Vec<Via>,
@@ -216,6 +219,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
             None => (requirement, None),
         };
         let mut url = None;
+        let mut git_revision = None;
         if !requirement.is_empty() {
             let direct;
             let mut words = requirement.split_whitespace();
@@ -225,7 +229,20 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                 let written = words
                     .next()
                     .ok_or_else(|| syntax(format!("expected a URL after `{first} @`")))?;
-                direct = direct_version(first, written).map_err(syntax)?;
+                direct = match super::is_git_pin(written) {
+                    true => {
+                        let (version, revision) = git_pin_version(text, line).ok_or_else(|| {
+                            syntax(format!(
+                                "the git pin `{first} @ {}` is not followed by its \
+                                 `# version X (git revision R)` line",
+                                crate::secrets::url_text(written)
+                            ))
+                        })?;
+                        git_revision = revision;
+                        version
+                    }
+                    false => direct_version(first, written).map_err(syntax)?,
+                };
                 url = Some(written.to_string());
                 (first, direct.as_str())
             } else {
@@ -254,6 +271,7 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                     version,
                     hashes: Vec::new(),
                     url,
+                    git_revision,
                     line,
                     via: Vec::new(),
                     marker: marker.filter(|m| !m.is_empty()).map(String::from),
@@ -290,6 +308,16 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
         }
     }
     Ok(lock)
+}
+
+/// The version and revision of the git pin on (1-based) `line`, from the comment line
+/// under it ([`super::git_pin_comment`]).
+fn git_pin_version(text: &str, line: usize) -> Option<(String, Option<String>)> {
+    let comment = text.lines().nth(line)?.trim().strip_prefix("# version ")?;
+    let (version, revision) = comment.split_once(" (git revision ")?;
+    let revision = revision.strip_suffix(')')?;
+    let revision = (revision != super::GIT_DEFAULT_REVISION).then(|| revision.to_string());
+    Some((version.trim().to_string(), revision))
 }
 
 /// The version of the direct reference `name @ url`, from its archive's file name (a

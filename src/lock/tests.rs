@@ -58,6 +58,7 @@ fn header() -> LockHeader {
             ),
         ],
         find_links: Vec::new(),
+        git_revisions: Default::default(),
     }
 }
 

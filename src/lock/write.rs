@@ -21,6 +21,12 @@
 //!
 //! Readers that only want names (pip-compile's format has bare names) take the word
 //! before ` (` and `[`.
+//!
+//! A direct reference is pinned as `name @ URL`: an archive with its `--hash`, a git
+//! reference as `name @ git+URL@<commit>` with none (pip cannot hash a checkout, and
+//! refuses it beside hashed pins: the header says so), followed by a
+//! `# version X (git revision R)` line, since pip's format has no place for a URL
+//! pin's version, and a relock keeps the commit only while the input asks for `R`.
 
 use std::fmt::Write as _;
 
@@ -46,7 +52,28 @@ pub struct LockHeader {
     /// `--extra-index-url` (so pip never waits on an index the lock does not need).
     pub indexes: Vec<(String, String)>,
     pub find_links: Vec<String>,
+    /// The revision each git reference of the input asks for (`None`: the default
+    /// branch), by package name: written beside its pin, so a relock keeps the commit
+    /// only while the input asks for the same revision.
+    pub git_revisions: std::collections::BTreeMap<PackageName, Option<String>>,
 }
+
+/// Whether a direct pin's URL is a git commit (`git+URL@<commit>`), which has no hash.
+pub fn is_git_pin(url: &str) -> bool {
+    url.starts_with("git+")
+}
+
+/// The comment line under a git pin: its version (pip's format has no place for it)
+/// and the revision asked for, e.g. `# version 1.0 (git revision v1.0)`.
+pub fn git_pin_comment(version: &str, revision: Option<&str>) -> String {
+    format!(
+        "# version {version} (git revision {})",
+        revision.unwrap_or(GIT_DEFAULT_REVISION)
+    )
+}
+
+/// How [`git_pin_comment`] names the default branch's HEAD.
+pub const GIT_DEFAULT_REVISION: &str = "HEAD";
 
 /// Refuses what would not stay on its line of the lock: every value written must be
 /// one line of printable text, every hash 64 lower-case hex digits. Index values are
@@ -71,6 +98,9 @@ pub fn check(resolution: &Resolution, header: &LockHeader) -> Result<(), String>
     }
     for link in &header.find_links {
         no_control("find-links source", link)?;
+    }
+    for revision in header.git_revisions.values().flatten() {
+        no_control("git revision", revision)?;
     }
     for package in resolution.packages.values() {
         no_control("package name", package.name.as_ref())?;
@@ -131,6 +161,22 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
             .collect();
         let _ = writeln!(out, "# exclude-newer: {}", list.join(", "));
     }
+    if resolution
+        .packages
+        .values()
+        .any(|p| p.direct.as_deref().is_some_and(is_git_pin))
+    {
+        let _ = writeln!(
+            out,
+            "# pip cannot hash-check the git pins (`name @ git+URL@commit`) and refuses \
+             them"
+        );
+        let _ = writeln!(
+            out,
+            "# beside hashed pins: install the other pins with `--require-hashes`, then"
+        );
+        let _ = writeln!(out, "# the git pins with `pip install --no-deps`.");
+    }
     let _ = writeln!(out, "#");
     let used = header
         .indexes
@@ -167,6 +213,11 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
             }
         }
         let _ = writeln!(out);
+        if package.direct.as_deref().is_some_and(is_git_pin) {
+            let revision = header.git_revisions.get(&package.name).cloned().flatten();
+            let comment = git_pin_comment(&package.version.to_string(), revision.as_deref());
+            let _ = writeln!(out, "    {comment}");
+        }
         let via: Vec<String> = package
             .required_by
             .iter()

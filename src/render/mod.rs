@@ -130,8 +130,9 @@ pub enum RenderError {
     #[error(
         "the lock pins `{name} @ {url}`, a direct reference: images cannot install direct \
          references yet (the image installs from its package store, by hash, without \
-         network); publish the archive on an index or a `--find-links` directory and \
-         require `{name}` by version"
+         network); publish the archive (for a git pin: a wheel or an sdist built from \
+         its commit) on an index or a `--find-links` directory and require `{name}` by \
+         version"
     )]
     DirectReference { name: String, url: String },
     #[error("cannot render `{template}`: {message}")]

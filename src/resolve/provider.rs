@@ -615,6 +615,10 @@ impl Provider<'_> {
         for (name, package) in packages.iter() {
             let candidates = self.candidates(name)?;
             for file in &candidates.versions[&package.version].files {
+                // A git commit is no file: pip cannot hash it, the lock pins the commit.
+                if crate::index::vcs::is_vcs(&file.url) {
+                    continue;
+                }
                 files.push((name.clone(), file.clone()));
             }
         }

@@ -154,7 +154,7 @@ impl Hook<'_> {
     fn crashed(&self, hook: &'static str, message: String) -> HookError {
         HookError {
             kind: HookFailure::Crashed { hook, message },
-            output: tail(self.log, self.work),
+            output: tail(self.log, &[(self.work, "[build]"), (self.tree, "[source]")]),
         }
     }
 
@@ -201,7 +201,7 @@ impl Hook<'_> {
                             hook,
                             after: self.timeout,
                         },
-                        output: tail(self.log, self.work),
+                        output: tail(self.log, &[(self.work, "[build]"), (self.tree, "[source]")]),
                     });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(25)),
@@ -236,7 +236,7 @@ impl Hook<'_> {
         };
         Err(HookError {
             kind,
-            output: tail(self.log, self.work),
+            output: tail(self.log, &[(self.work, "[build]"), (self.tree, "[source]")]),
         })
     }
 }
@@ -286,9 +286,14 @@ fn kill_group(pid: u32) {
 }
 
 /// The last lines of the log, secrets masked, control characters escaped.
-fn tail(log: &Path, work: &Path) -> Vec<String> {
+/// `places` (the build's scratch directory, the source tree) are shown by name: they
+/// are gone, or in a temporary directory, when the message is read.
+fn tail(log: &Path, places: &[(&Path, &str)]) -> Vec<String> {
     let bytes = std::fs::read(log).unwrap_or_default();
-    let text = String::from_utf8_lossy(&bytes).replace(&work.display().to_string(), "[build]");
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    for (path, name) in places {
+        text = text.replace(&path.display().to_string(), name);
+    }
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..]
         .iter()

@@ -34,7 +34,7 @@ use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 use sha2::{Digest, Sha256};
 
-pub use source::BuildingSource;
+pub use source::{BuildingSource, TreeBuilder};
 
 use crate::index::cache::{Bucket, Cache};
 use crate::index::filename::WheelFilename;
@@ -301,6 +301,8 @@ impl Builder {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let dir = self.work.path().join(format!("sdist-{n}"));
         let _cleanup = RemoveOnDrop(dir.clone());
+        std::fs::create_dir_all(&dir)
+            .map_err(|err| fail(&failure, format!("cannot make its build directory: {err}")))?;
         let tree = match sdist.source {
             SdistSource::Tree(tree) => tree.to_path_buf(),
             SdistSource::Archive(download) => {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pep508_rs::{PackageName, Requirement};
 
 use super::{BuildIndexes, Builder, Sdist, SdistSource};
+use crate::index::direct::TreeBuilds;
 use crate::index::filename::SdistFormat;
 use crate::index::registry::RegistryClient;
 use crate::index::{
@@ -131,6 +132,56 @@ impl<'a> BuildingSource<'a> {
                 newest.join(", ")
             ),
         }
+    }
+}
+
+/// Metadata builds of source trees (git commits) for [`crate::index::direct::DirectSource`].
+pub struct TreeBuilder<'a> {
+    client: &'a RegistryClient,
+    builder: &'a Builder,
+    target: &'a Target,
+    extra: &'a BTreeMap<PackageName, Vec<Requirement>>,
+}
+
+impl<'a> TreeBuilder<'a> {
+    pub fn new(
+        client: &'a RegistryClient,
+        builder: &'a Builder,
+        target: &'a Target,
+        extra: &'a BTreeMap<PackageName, Vec<Requirement>>,
+    ) -> Self {
+        Self {
+            client,
+            builder,
+            target,
+            extra,
+        }
+    }
+}
+
+impl TreeBuilds for TreeBuilder<'_> {
+    fn tree_metadata(
+        &self,
+        tree: &std::path::Path,
+        name: &PackageName,
+        label: &str,
+        key: &str,
+    ) -> Result<CoreMetadata, IndexError> {
+        let sdist = Sdist {
+            name,
+            version: None,
+            filename: label,
+            sha256: key,
+            source: SdistSource::Tree(tree),
+        };
+        let indexes = BuildIndexes {
+            client: self.client,
+            extra: self.extra,
+        };
+        let bytes = self
+            .builder
+            .metadata(&sdist, &self.target.python, &indexes)?;
+        Ok(metadata::parse_core_metadata(&bytes, label)?)
     }
 }
 

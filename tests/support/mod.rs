@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod engine_proxy;
 pub mod fixture_index;
+pub mod git;
 pub mod wheels;
 
 /// The cutoff the tests that lock against PyPI pin, so their answers do not move.
@@ -49,6 +50,14 @@ pub fn run(command: &mut Command) -> String {
         output.status
     );
     stdout
+}
+
+/// The version of the host's `python3` (`3.11.7`), which messages about metadata
+/// builds name: tests replace it, as it varies by machine.
+pub fn host_python() -> String {
+    run(Command::new("python3").args(["-c", "import platform; print(platform.python_version())"]))
+        .trim()
+        .to_string()
 }
 
 /// Installs `lock` as a target would: real pip in a fresh virtual environment at
