@@ -217,7 +217,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         },
         client.cache_dir(),
         progress.clone(),
-    )?;
+    );
 
     // Resolve every profile, in parallel, against the one client.
     let results: Vec<(usize, Result<Resolution, ResolveError>)> = std::thread::scope(|scope| {

@@ -46,6 +46,9 @@ use hooks::{Hook, HookError};
 use python::Interpreter;
 use venv::Venv;
 
+/// The hook runner's file name in the scratch directory.
+const HOOK_RUNNER: &str = "dockgen_hooks.py";
+
 /// How many build requirements download and unpack at once.
 const INSTALL_THREADS: usize = 8;
 
@@ -153,9 +156,9 @@ pub struct Builder {
     options: BuildOptions,
     cache: Option<Cache>,
     progress: Option<indicatif::ProgressBar>,
-    /// Unpacked sdists, environments and downloaded wheels; removed at the end.
-    work: tempfile::TempDir,
-    script: PathBuf,
+    /// Unpacked sdists, environments, downloaded wheels and the hook runner, made at
+    /// the first build; removed at the end.
+    work: OnceLock<Result<tempfile::TempDir, String>>,
     interpreters: Once<(u64, u64), Result<Arc<Interpreter>, String>>,
     environments: Once<String, Result<Arc<Env>, String>>,
     wheels: Once<String, Result<PathBuf, String>>,
@@ -176,30 +179,42 @@ impl Builder {
         options: BuildOptions,
         cache_dir: Option<&Path>,
         progress: Option<indicatif::ProgressBar>,
-    ) -> Result<Self, IndexError> {
-        let io = |err: std::io::Error| IndexError::Io {
-            path: std::env::temp_dir().display().to_string(),
-            message: format!("cannot make a directory for metadata builds: {err}"),
-        };
-        let work = tempfile::Builder::new()
-            .prefix("dockgen-build-")
-            .tempdir()
-            .map_err(io)?;
-        let script = work.path().join("dockgen_hooks.py");
-        std::fs::write(&script, hooks::SCRIPT).map_err(io)?;
-        Ok(Self {
+    ) -> Self {
+        Self {
             slots: Slots::new(options.jobs.max(1)),
             options,
             cache: cache_dir.map(Cache::new),
             progress,
-            work,
-            script,
+            work: OnceLock::new(),
             interpreters: Mutex::default(),
             environments: Mutex::default(),
             wheels: Mutex::default(),
             results: Mutex::default(),
             counter: AtomicUsize::new(0),
-        })
+        }
+    }
+
+    /// The run's scratch directory, with the hook runner (`dockgen_hooks.py`) in it.
+    fn work(&self) -> Result<&Path, String> {
+        self.work
+            .get_or_init(|| {
+                let work = tempfile::Builder::new()
+                    .prefix("dockgen-build-")
+                    .tempdir()
+                    .and_then(|work| {
+                        std::fs::write(work.path().join(HOOK_RUNNER), hooks::SCRIPT)?;
+                        Ok(work)
+                    });
+                work.map_err(|err| {
+                    format!(
+                        "cannot make a directory for metadata builds in `{}`: {err}",
+                        std::env::temp_dir().display()
+                    )
+                })
+            })
+            .as_ref()
+            .map(|work| work.path())
+            .map_err(Clone::clone)
     }
 
     pub fn options(&self) -> &BuildOptions {
@@ -299,7 +314,8 @@ impl Builder {
             IndexError::Build(Box::new(failure))
         };
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let dir = self.work.path().join(format!("sdist-{n}"));
+        let work = self.work().map_err(|why| fail(&failure, why))?;
+        let dir = work.join(format!("sdist-{n}"));
         let _cleanup = RemoveOnDrop(dir.clone());
         std::fs::create_dir_all(&dir)
             .map_err(|err| fail(&failure, format!("cannot make its build directory: {err}")))?;
@@ -356,13 +372,13 @@ impl Builder {
             .map_err(|why| fail(&failure, why))?;
 
         let hook = Hook {
-            script: &self.script,
+            script: &work.join(HOOK_RUNNER),
             tree: &tree,
             backend: &failure.backend,
             backend_path: &system.backend_path,
             timeout: self.options.timeout,
             log: &dir.join("build.log"),
-            work: self.work.path(),
+            work,
         };
         let explain = |failure: &BuildFailure, error: HookError| {
             let mut failure = failure.clone();
@@ -491,7 +507,7 @@ impl Builder {
                 )
             })?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let venv = Venv::create(&self.work.path().join(format!("env-{n}")), python)
+        let venv = Venv::create(&self.work()?.join(format!("env-{n}")), python)
             .map_err(|why| format!("cannot make its build environment: {why}"))?;
         // Downloads and unpacking overlap: a build requirement such as torch brings
         // dozens of large wheels.
@@ -566,7 +582,7 @@ impl Builder {
                 .iter()
                 .find(|file| file.filename == best.filename)
                 .ok_or_else(|| format!("`{}` vanished from the index", best.filename))?;
-            let dir = self.work.path().join("wheels");
+            let dir = self.work()?.join("wheels");
             std::fs::create_dir_all(&dir).map_err(|err| err.to_string())?;
             let path = dir.join(&best.filename);
             client
