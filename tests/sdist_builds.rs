@@ -205,7 +205,7 @@ fn locked(dir: &Path, args: &[&str]) -> String {
 /// Sdists with dynamic dependencies, one through `prepare_metadata_for_build_wheel`, one
 /// through an in-tree backend that only has `build_wheel` and asks for a further build
 /// requirement: both locked with what their builds say, by the sdists' hashes. A second
-/// lock builds nothing and downloads no sdist or build requirement.
+/// lock builds nothing and downloads no sdist or build requirement; `--offline` works.
 #[test]
 fn sdists_are_built_for_their_metadata_and_the_result_is_cached() {
     let index = index();
@@ -221,6 +221,10 @@ fn sdists_are_built_for_their_metadata_and_the_result_is_cached() {
     let before = index.requests().len();
     assert_eq!(locked(dir, &["--upgrade"]), lock);
     assert_eq!(built_files(&index, before), Vec::<String>::new());
+    // And `--offline` locks from the cache alone, builds included.
+    let before = index.requests().len();
+    assert_eq!(locked(dir, &["--upgrade", "--offline"]), lock);
+    assert_eq!(index.requests().len(), before);
 }
 
 /// The build's scratch space (unpacked sdists, environments) is removed when `lock`
