@@ -26,7 +26,7 @@ mod venv;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -165,6 +165,34 @@ pub struct Builder {
     results: Once<String, Result<Arc<Vec<u8>>, IndexError>>,
     slots: Slots,
     counter: AtomicUsize,
+    /// Bytes of wheels unpacked into build environments this run.
+    installed: AtomicU64,
+}
+
+/// Scratch space above this is removed by a background `rm` when `lock` ends (a build
+/// environment with torch holds 3 GB in thousands of files: seconds to delete).
+const REMOVE_IN_BACKGROUND: u64 = 256 << 20;
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        let Some(Ok(work)) = self.work.take() else {
+            return;
+        };
+        if self.installed.load(Ordering::Relaxed) <= REMOVE_IN_BACKGROUND {
+            return; // `work` removes itself now.
+        }
+        let path = work.keep();
+        let spawned = std::process::Command::new("rm")
+            .arg("-rf")
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if spawned.is_err() {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
 }
 
 /// A build environment and the versions installed in it.
@@ -191,6 +219,7 @@ impl Builder {
             wheels: Mutex::default(),
             results: Mutex::default(),
             counter: AtomicUsize::new(0),
+            installed: AtomicU64::new(0),
         }
     }
 
@@ -520,7 +549,11 @@ impl Builder {
                     while let Some(package) = packages.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let installed = self
                             .wheel(indexes.client, package, python)
-                            .and_then(|wheel| venv.install(&wheel))
+                            .and_then(|wheel| {
+                                let size = std::fs::metadata(&wheel).map_or(0, |m| m.len());
+                                self.installed.fetch_add(size, Ordering::Relaxed);
+                                venv.install(&wheel)
+                            })
                             .map_err(|why| {
                                 format!(
                                     "cannot install `{}` {} into its build environment: {why}",
