@@ -4,9 +4,12 @@
 #   python hooks.py BACKEND BACKEND_PATH_JSON HOOK RESULT_FILE [DIRECTORY]
 #
 # HOOK is get_requires_for_build_wheel, prepare_metadata_for_build_wheel or
-# build_wheel. The answer goes to RESULT_FILE as JSON (never to stdout, which the
-# backend may fill): {"ok": ...} or {"error": KIND, ...}. The backend's own output
-# goes to stdout/stderr, which dockgen keeps for the error message.
+# build_wheel, or "metadata": get_requires_for_build_wheel, whose answer goes to
+# RESULT_FILE.requires, then (when dockgen answers "go" on stdin: the environment has
+# what it asks for) prepare_metadata_for_build_wheel, or build_wheel when the backend
+# has no such hook, in the same process. The answer goes to RESULT_FILE as JSON (never
+# to stdout, which the backend may fill): {"ok": ...} or {"error": KIND, "hook": ...}.
+# The backend's own output goes to stdout/stderr, which dockgen keeps for messages.
 import importlib
 import json
 import os
@@ -34,10 +37,25 @@ def main():
         return 3
     for attribute in filter(None, attributes.split(".")):
         backend = getattr(backend, attribute)
+    current = hook
     try:
-        if hook == "get_requires_for_build_wheel":
-            function = getattr(backend, hook, None)
+        if hook in ("get_requires_for_build_wheel", "metadata"):
+            current = "get_requires_for_build_wheel"
+            function = getattr(backend, current, None)
             value = list(function({})) if function else []
+            if hook == "metadata":
+                answer(result + ".tmp", {"ok": value})
+                os.replace(result + ".tmp", result + ".requires")
+                if sys.stdin.readline().strip() != "go":
+                    answer(result, {"ok": {"stopped": True}})
+                    return 0
+                current = "prepare_metadata_for_build_wheel"
+                function = getattr(backend, current, None)
+                if function is not None:
+                    value = {"dist_info": function(directory, {})}
+                else:
+                    current = "build_wheel"
+                    value = {"wheel": backend.build_wheel(directory, {}, None)}
         elif hook == "prepare_metadata_for_build_wheel":
             function = getattr(backend, hook, None)
             value = {"unsupported": True} if function is None else {"dist_info": function(directory, {})}
@@ -54,7 +72,7 @@ def main():
             if isinstance(cause, ModuleNotFoundError):
                 missing = cause.name
             cause = cause.__cause__ or cause.__context__
-        answer(result, {"error": "hook-failed", "missing_module": missing,
+        answer(result, {"error": "hook-failed", "hook": current, "missing_module": missing,
                         "message": "%s: %s" % (type(error).__name__, error)})
         return 4
     answer(result, {"ok": value})

@@ -2,7 +2,7 @@
 //! per hook, in its own process group, killed whole at the timeout; its output kept
 //! in a log for the error message; its answer read from a file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,18 @@ pub struct Hook<'a> {
     /// The run's build directory, shown as `[build]` in the output (it is gone when
     /// the message is read).
     pub work: &'a Path,
+}
+
+/// Says whether the build environment has every requirement given.
+pub type Installed<'a> = &'a dyn Fn(&[String]) -> bool;
+
+/// Where a backend left the metadata.
+#[derive(Debug)]
+pub enum Metadata {
+    /// The `.dist-info` directory `prepare_metadata_for_build_wheel` made in `out`.
+    DistInfo(String),
+    /// The wheel `build_wheel` made in `out`.
+    Wheel(String),
 }
 
 /// Why a hook gave no answer.
@@ -103,20 +115,51 @@ impl HookError {
             }
             HookFailure::Raised { hook, message, .. } => format!("`{hook}` failed: {message}"),
             HookFailure::TimedOut { hook, after } => format!(
-                "`{hook}` did not finish within {}s (`--build-timeout`); it was stopped",
+                "{} did not finish within {}s (`--build-timeout`); it was stopped",
+                shown(hook),
                 after.as_secs()
             ),
-            HookFailure::Crashed { hook, message } => format!("`{hook}` failed: {message}"),
+            HookFailure::Crashed { hook, message } => format!("{} failed: {message}", shown(hook)),
         }
     }
 }
 
 impl Hook<'_> {
-    /// `get_requires_for_build_wheel`: the backend's further build requirements.
-    pub fn get_requires(&self, venv: &Venv) -> Result<Vec<String>, HookError> {
-        let hook = "get_requires_for_build_wheel";
-        let value = self.run(venv, hook, None)?;
-        serde_json::from_value(value).map_err(|err| self.crashed(hook, err.to_string()))
+    /// `get_requires_for_build_wheel`, then, in the same process when `installed` says
+    /// the environment has every requirement it returned,
+    /// `prepare_metadata_for_build_wheel` into `out` (or `build_wheel` when the backend
+    /// has no such hook): one Python start and one backend import instead of two.
+    /// `Ok(Err(requirements))`: the backend asks for these, which the environment lacks.
+    pub fn metadata(
+        &self,
+        venv: &Venv,
+        out: &Path,
+        installed: Installed<'_>,
+    ) -> Result<Result<Metadata, Vec<String>>, HookError> {
+        let value = self.run_with(venv, "metadata", Some(out), Some(installed))?;
+        let named = |key: &str| value.get(key).and_then(|v| v.as_str()).map(String::from);
+        if let Some(requires) = value.get("requires") {
+            let requires = serde_json::from_value(requires.clone())
+                .map_err(|err| self.crashed("get_requires_for_build_wheel", err.to_string()))?;
+            return Ok(Err(requires));
+        }
+        let (hook, answer) = match (named("dist_info"), named("wheel")) {
+            (Some(dist_info), _) => ("prepare_metadata_for_build_wheel", dist_info),
+            (None, Some(wheel)) => ("build_wheel", wheel),
+            (None, None) => {
+                return Err(self.crashed(
+                    "prepare_metadata_for_build_wheel",
+                    format!("it answered `{value}`"),
+                ));
+            }
+        };
+        let name = checked_name(&answer).ok_or_else(|| {
+            self.crashed(hook, format!("it named `{answer}`, which is no file name"))
+        })?;
+        Ok(Ok(match hook {
+            "build_wheel" => Metadata::Wheel(name),
+            _ => Metadata::DistInfo(name),
+        }))
     }
 
     /// `prepare_metadata_for_build_wheel` into `out`: the `.dist-info` directory's
@@ -164,7 +207,21 @@ impl Hook<'_> {
         hook: &'static str,
         directory: Option<&Path>,
     ) -> Result<serde_json::Value, HookError> {
+        self.run_with(venv, hook, directory, None)
+    }
+
+    /// Runs `hook`; for the `metadata` hook, `installed` answers the runner's question
+    /// whether the environment has what `get_requires_for_build_wheel` returned (when
+    /// not, the runner stops and the answer is `{"requires": [...]}`).
+    fn run_with(
+        &self,
+        venv: &Venv,
+        hook: &'static str,
+        directory: Option<&Path>,
+        installed: Option<Installed<'_>>,
+    ) -> Result<serde_json::Value, HookError> {
         let result = self.log.with_extension(format!("{hook}.json"));
+        let asked = PathBuf::from(format!("{}.requires", result.display()));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -181,7 +238,10 @@ impl Hook<'_> {
             .arg(&result)
             .args(directory)
             .current_dir(self.tree)
-            .stdin(Stdio::null())
+            .stdin(match installed {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
+            })
             .stdout(log)
             .stderr(log_err);
         build_environment(&mut command, venv);
@@ -190,7 +250,30 @@ impl Hook<'_> {
             .spawn()
             .map_err(|err| self.crashed(hook, format!("cannot start Python: {err}")))?;
         let started = Instant::now();
+        let mut stdin = child.stdin.take();
+        let mut requires: Option<Vec<String>> = None;
         let status = loop {
+            if let (Some(installed), Some(mut pipe)) = (installed, stdin.take()) {
+                match std::fs::read(&asked) {
+                    Ok(bytes) => {
+                        let asked: Vec<String> =
+                            serde_json::from_slice::<serde_json::Value>(&bytes)
+                                .ok()
+                                .and_then(|v| serde_json::from_value(v.get("ok")?.clone()).ok())
+                                .unwrap_or_default();
+                        let go = installed(&asked);
+                        // A runner that died meanwhile is reported below, by its exit.
+                        let _ = std::io::Write::write_all(
+                            &mut pipe,
+                            if go { b"go\n" } else { b"stop\n" },
+                        );
+                        if !go {
+                            requires = Some(asked);
+                        }
+                    }
+                    Err(_) => stdin = Some(pipe),
+                }
+            }
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() >= self.timeout => {
@@ -221,9 +304,19 @@ impl Hook<'_> {
             }
         };
         if let Some(value) = answer.get("ok") {
-            return Ok(value.clone());
+            return Ok(match requires {
+                Some(requires) => serde_json::json!({ "requires": requires }),
+                None => value.clone(),
+            });
         }
         let text = |key: &str| answer.get(key).and_then(|v| v.as_str()).map(String::from);
+        // The hook of the `metadata` runner that failed.
+        let hook = match text("hook").as_deref() {
+            Some("get_requires_for_build_wheel") => "get_requires_for_build_wheel",
+            Some("prepare_metadata_for_build_wheel") => "prepare_metadata_for_build_wheel",
+            Some("build_wheel") => "build_wheel",
+            _ => hook,
+        };
         let kind = match text("error").as_deref() {
             Some("backend-unavailable") => HookFailure::BackendMissing {
                 module: text("module").unwrap_or_default(),
@@ -238,6 +331,16 @@ impl Hook<'_> {
             kind,
             output: tail(self.log, &[(self.work, "[build]"), (self.tree, "[source]")]),
         })
+    }
+}
+
+/// A hook as messages name it; the runner's `metadata` runs two.
+fn shown(hook: &str) -> String {
+    match hook {
+        "metadata" => {
+            "`get_requires_for_build_wheel` or `prepare_metadata_for_build_wheel`".to_string()
+        }
+        hook => format!("`{hook}`"),
     }
 }
 

@@ -42,7 +42,7 @@ use crate::index::registry::RegistryClient;
 use crate::index::{DistKind, IndexError, PackageSource, metadata};
 use crate::input::requirements::BinarySelection;
 use crate::resolve::{self, ResolveRequest, RootRequirement};
-use hooks::{Hook, HookError};
+use hooks::{Hook, HookError, Metadata};
 use python::Interpreter;
 use venv::Venv;
 
@@ -200,6 +200,23 @@ impl Drop for Builder {
 struct Env {
     venv: Venv,
     pins: BTreeMap<PackageName, Version>,
+}
+
+impl Env {
+    /// Whether `requirement` holds here: its marker is false for `python`, or the
+    /// environment has a version of it that the requirement allows.
+    fn has(&self, requirement: &Requirement, python: &Interpreter) -> bool {
+        !requirement.marker.evaluate(&python.target.markers, &[])
+            || self.pins.get(&requirement.name).is_some_and(|version| {
+                match &requirement.version_or_url {
+                    None => true,
+                    Some(pep508_rs::VersionOrUrl::VersionSpecifier(specifiers)) => {
+                        specifiers.contains(version)
+                    }
+                    Some(pep508_rs::VersionOrUrl::Url(_)) => false,
+                }
+            })
+    }
 }
 
 impl Builder {
@@ -415,64 +432,68 @@ impl Builder {
             failure.output = error.output;
             IndexError::Build(Box::new(failure))
         };
-        let dynamic = hook
-            .get_requires(&env.venv)
-            .map_err(|e| explain(&failure, e))?;
-        let mut more = Vec::new();
-        for text in &dynamic {
-            let requirement =
-                crate::input::pep508::parse_requirement(text, None).map_err(|err| {
-                    fail(
-                        &failure,
-                        format!(
-                            "its backend asks for the build requirement `{text}`, which is \
-                             not valid: {}",
-                            err.message
-                        ),
-                    )
-                })?;
-            let satisfied = !requirement.marker.evaluate(&python.target.markers, &[])
-                || env.pins.get(&requirement.name).is_some_and(|version| {
-                    match &requirement.version_or_url {
-                        None => true,
-                        Some(pep508_rs::VersionOrUrl::VersionSpecifier(specifiers)) => {
-                            specifiers.contains(version)
-                        }
-                        Some(pep508_rs::VersionOrUrl::Url(_)) => false,
-                    }
-                });
-            if !satisfied {
-                more.push(requirement);
-            }
-        }
-        let env = match more.is_empty() {
-            true => env,
-            false => {
-                requires.extend(more);
-                self.environment(&requires, python, indexes)
-                    .map_err(|why| fail(&failure, why))?
-            }
-        };
         let out = dir.join("out");
         std::fs::create_dir_all(&out)
             .map_err(|err| fail(&failure, format!("cannot make its output directory: {err}")))?;
-        let bytes = match hook
-            .prepare_metadata(&env.venv, &out)
-            .map_err(|e| explain(&failure, e))?
-        {
-            Some(dist_info) => {
+        // Usually the environment has what `get_requires_for_build_wheel` asks for, and
+        // one process runs both hooks; else the asked-for requirements are installed and
+        // the metadata hook runs again in the new environment.
+        let answer = hook
+            .metadata(&env.venv, &out, &|asked| {
+                asked.iter().all(|text| {
+                    crate::input::pep508::parse_requirement(text, None)
+                        .is_ok_and(|requirement| env.has(&requirement, python))
+                })
+            })
+            .map_err(|e| explain(&failure, e))?;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(dynamic) => {
+                for text in &dynamic {
+                    let requirement =
+                        crate::input::pep508::parse_requirement(text, None).map_err(|err| {
+                            fail(
+                                &failure,
+                                format!(
+                                    "its backend asks for the build requirement `{text}`, \
+                                     which is not valid: {}",
+                                    err.message
+                                ),
+                            )
+                        })?;
+                    if !env.has(&requirement, python) {
+                        requires.push(requirement);
+                    }
+                }
+                let env = self
+                    .environment(&requires, python, indexes)
+                    .map_err(|why| fail(&failure, why))?;
+                match hook
+                    .prepare_metadata(&env.venv, &out)
+                    .map_err(|e| explain(&failure, e))?
+                {
+                    Some(dist_info) => Metadata::DistInfo(dist_info),
+                    None => Metadata::Wheel(
+                        hook.build_wheel(&env.venv, &out)
+                            .map_err(|e| explain(&failure, e))?,
+                    ),
+                }
+            }
+        };
+        let bytes = match answer {
+            Metadata::DistInfo(dist_info) => {
                 let path = out.join(&dist_info).join("METADATA");
                 std::fs::read(&path).map_err(|err| {
                     fail(
                         &failure,
-                        format!("its backend named `{dist_info}`, but `METADATA` there cannot be read: {err}"),
+                        format!(
+                            "its backend named `{dist_info}`, but `METADATA` there cannot \
+                             be read: {err}"
+                        ),
                     )
                 })?
             }
-            None => {
-                let wheel = hook
-                    .build_wheel(&env.venv, &out)
-                    .map_err(|e| explain(&failure, e))?;
+            Metadata::Wheel(wheel) => {
                 let bytes = std::fs::read(out.join(&wheel)).map_err(|err| {
                     fail(
                         &failure,

@@ -71,12 +71,25 @@ impl<'a> BuildingSource<'a> {
                     path: file.url.to_string(),
                     message: "not a local path".into(),
                 })?;
-                std::fs::copy(&from, path)
-                    .map(drop)
-                    .map_err(|err| IndexError::Io {
-                        path: from.display().to_string(),
-                        message: err.to_string(),
-                    })
+                let bytes = std::fs::read(&from).map_err(|err| IndexError::Io {
+                    path: from.display().to_string(),
+                    message: err.to_string(),
+                })?;
+                // The file was hashed when it was read for its metadata; it must not
+                // have changed since, or the build would be cached under that hash.
+                let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+                if actual != sha256 {
+                    return Err(IndexError::HashMismatch {
+                        file: file.filename.clone(),
+                        index: file.index.to_string(),
+                        expected: sha256.clone(),
+                        actual,
+                    });
+                }
+                std::fs::write(path, bytes).map_err(|err| IndexError::Io {
+                    path: path.display().to_string(),
+                    message: err.to_string(),
+                })
             } else {
                 self.client.download_to_path(file, path).map(drop)
             }
