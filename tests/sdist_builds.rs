@@ -158,18 +158,21 @@ fn profile(dir: &Path, index: &FixtureIndex, extra: &str) {
     .unwrap();
 }
 
+/// `dockgen lock` of the test's input for its profile, quiet.
+fn lock_command(dir: &Path) -> std::process::Command {
+    let mut command = crate::support::dockgen_command(dir);
+    command.args([
+        "lock",
+        "requirements.in",
+        "--profile",
+        "cpu-test.yaml",
+        "-q",
+    ]);
+    command
+}
+
 fn dockgen(dir: &Path, args: &[&str]) -> Output {
-    crate::support::dockgen_command(dir)
-        .args([
-            "lock",
-            "requirements.in",
-            "--profile",
-            "cpu-test.yaml",
-            "-q",
-        ])
-        .args(args)
-        .output()
-        .expect("run dockgen")
+    lock_command(dir).args(args).output().expect("run dockgen")
 }
 
 fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
@@ -239,17 +242,7 @@ fn builds_leave_no_scratch_files() {
     std::fs::create_dir(&scratch).unwrap();
     for requirements in ["dyn-a==1.0\nwheel-only\n", "broken\n"] {
         std::fs::write(dir.join("requirements.in"), requirements).unwrap();
-        let output = crate::support::dockgen_command(dir)
-            .args([
-                "lock",
-                "requirements.in",
-                "--profile",
-                "cpu-test.yaml",
-                "-q",
-            ])
-            .env("TMPDIR", &scratch)
-            .output()
-            .unwrap();
+        let output = lock_command(dir).env("TMPDIR", &scratch).output().unwrap();
         assert_eq!(output.status.success(), !requirements.starts_with("broken"));
         assert_eq!(
             crate::support::walk(&scratch),

@@ -30,7 +30,7 @@ use crate::lock::{self, LockHeader};
 use crate::resolve::{
     self, AcceleratorPolicy, Resolution, ResolveError, ResolveRequest, RootRequirement,
 };
-use crate::sdist::{BuildOptions, Builder, BuildingSource, TreeBuilder};
+use crate::sdist::{BuildOptions, Builder, BuildingSource, ProfileBuilds};
 
 /// One profile's job: everything needed to resolve it and where the lock goes.
 struct Job {
@@ -228,7 +228,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                 let indexes = client.for_indexes_with(&job.indexes, strategy);
                 let (direct, archives, builder) = (&direct, &archives, &builder);
                 let handle = scope.spawn(move || {
-                    let trees = TreeBuilder::new(
+                    let builds = ProfileBuilds::new(
                         &indexes,
                         builder,
                         &job.request.target,
@@ -237,15 +237,9 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                     let mut source = DirectSource::new(&indexes, direct, archives)
                         .with_kept_commits(job.kept_commits.clone());
                     if !builder.options().no_build {
-                        source = source.with_tree_builds(&trees);
+                        source = source.with_tree_builds(&builds);
                     }
-                    let source = BuildingSource::new(
-                        &source,
-                        &indexes,
-                        builder,
-                        &job.request.target,
-                        &job.profile.extra_build_dependencies,
-                    );
+                    let source = BuildingSource::new(&source, &builds);
                     resolve::resolve(&source, &job.request, &job.profile.name)
                 });
                 (i, handle)

@@ -34,7 +34,7 @@ use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 use sha2::{Digest, Sha256};
 
-pub use source::{BuildingSource, TreeBuilder};
+pub use source::{BuildingSource, ProfileBuilds};
 
 use crate::index::cache::{Bucket, Cache};
 use crate::index::filename::WheelFilename;

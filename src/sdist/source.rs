@@ -19,28 +19,12 @@ use crate::input::target::Target;
 /// `inner`, with metadata builds for the sdists it cannot read statically.
 pub struct BuildingSource<'a> {
     inner: &'a dyn PackageSource,
-    /// The profile's indexes: where the sdists and the build requirements come from.
-    client: &'a RegistryClient,
-    builder: &'a Builder,
-    target: &'a Target,
-    extra: &'a BTreeMap<PackageName, Vec<Requirement>>,
+    builds: &'a ProfileBuilds<'a>,
 }
 
 impl<'a> BuildingSource<'a> {
-    pub fn new(
-        inner: &'a dyn PackageSource,
-        client: &'a RegistryClient,
-        builder: &'a Builder,
-        target: &'a Target,
-        extra: &'a BTreeMap<PackageName, Vec<Requirement>>,
-    ) -> Self {
-        Self {
-            inner,
-            client,
-            builder,
-            target,
-            extra,
-        }
+    pub fn new(inner: &'a dyn PackageSource, builds: &'a ProfileBuilds<'a>) -> Self {
+        Self { inner, builds }
     }
 
     fn build(&self, file: &DistFile, reason: String) -> Result<Arc<CoreMetadata>, IndexError> {
@@ -48,7 +32,7 @@ impl<'a> BuildingSource<'a> {
             file: file.filename.clone(),
             reason: reason.clone(),
         })?;
-        if self.builder.options().no_build {
+        if self.builds.builder.options().no_build {
             return Err(IndexError::NoBuild {
                 file: file.filename.clone(),
                 reason,
@@ -60,7 +44,7 @@ impl<'a> BuildingSource<'a> {
             None => self.inner.sha256(file)?,
         };
         let download = |path: &std::path::Path| -> Result<(), IndexError> {
-            if let Some(bytes) = self.client.take_sdist(file) {
+            if let Some(bytes) = self.builds.client.take_sdist(file) {
                 return std::fs::write(path, bytes).map_err(|err| IndexError::Io {
                     path: path.display().to_string(),
                     message: err.to_string(),
@@ -91,7 +75,7 @@ impl<'a> BuildingSource<'a> {
                     message: err.to_string(),
                 })
             } else {
-                self.client.download_to_path(file, path).map(drop)
+                self.builds.client.download_to_path(file, path).map(drop)
             }
         };
         let sdist = Sdist {
@@ -101,17 +85,7 @@ impl<'a> BuildingSource<'a> {
             sha256: &sha256,
             source: SdistSource::Archive(&download),
         };
-        let indexes = BuildIndexes {
-            client: self.client,
-            extra: self.extra,
-        };
-        let bytes = self
-            .builder
-            .metadata(&sdist, &self.target.python, &indexes)?;
-        Ok(Arc::new(metadata::parse_core_metadata(
-            &bytes,
-            &file.filename,
-        )?))
+        Ok(Arc::new(self.builds.metadata(&sdist)?))
     }
 
     /// The newest versions of `name` that have a wheel for the target, for the
@@ -127,7 +101,7 @@ impl<'a> BuildingSource<'a> {
             .files
             .iter()
             .filter(|file| file.yanked.is_none())
-            .filter(|file| self.target.dist_rank(&file.kind).is_some())
+            .filter(|file| self.builds.target.dist_rank(&file.kind).is_some())
             .map(|file| file.version.clone())
             .collect();
         versions.sort();
@@ -148,15 +122,18 @@ impl<'a> BuildingSource<'a> {
     }
 }
 
-/// Metadata builds of source trees (git commits) for [`crate::index::direct::DirectSource`].
-pub struct TreeBuilder<'a> {
+/// Metadata builds for one profile: its indexes (where sdists and build requirements
+/// come from), its target's Python, its `extra_build_dependencies`. Serves
+/// [`BuildingSource`] and, for git commits' trees,
+/// [`crate::index::direct::DirectSource`].
+pub struct ProfileBuilds<'a> {
     client: &'a RegistryClient,
     builder: &'a Builder,
     target: &'a Target,
     extra: &'a BTreeMap<PackageName, Vec<Requirement>>,
 }
 
-impl<'a> TreeBuilder<'a> {
+impl<'a> ProfileBuilds<'a> {
     pub fn new(
         client: &'a RegistryClient,
         builder: &'a Builder,
@@ -170,9 +147,20 @@ impl<'a> TreeBuilder<'a> {
             extra,
         }
     }
+
+    fn metadata(&self, sdist: &Sdist<'_>) -> Result<CoreMetadata, IndexError> {
+        let indexes = BuildIndexes {
+            client: self.client,
+            extra: self.extra,
+        };
+        let bytes = self
+            .builder
+            .metadata(sdist, &self.target.python, &indexes)?;
+        Ok(metadata::parse_core_metadata(&bytes, sdist.filename)?)
+    }
 }
 
-impl TreeBuilds for TreeBuilder<'_> {
+impl TreeBuilds for ProfileBuilds<'_> {
     fn tree_metadata(
         &self,
         tree: &std::path::Path,
@@ -180,21 +168,13 @@ impl TreeBuilds for TreeBuilder<'_> {
         label: &str,
         key: &str,
     ) -> Result<CoreMetadata, IndexError> {
-        let sdist = Sdist {
+        self.metadata(&Sdist {
             name,
             version: None,
             filename: label,
             sha256: key,
             source: SdistSource::Tree(tree),
-        };
-        let indexes = BuildIndexes {
-            client: self.client,
-            extra: self.extra,
-        };
-        let bytes = self
-            .builder
-            .metadata(&sdist, &self.target.python, &indexes)?;
-        Ok(metadata::parse_core_metadata(&bytes, label)?)
+        })
     }
 }
 
