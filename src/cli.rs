@@ -375,10 +375,11 @@ pub struct LockArgs {
     pub pylock: bool,
 
     #[command(flatten)]
-    pub builds: MetadataBuildArgs,
-
-    #[command(flatten)]
     pub network: NetworkArgs,
+
+    // Last: its help heading would apply to the options after it.
+    #[command(flatten)]
+    pub builds: MetadataBuildArgs,
 }
 
 /// How `lock` learns the dependencies of sdists whose metadata is not static.
@@ -392,8 +393,9 @@ pub struct MetadataBuildArgs {
     #[arg(long)]
     pub no_build: bool,
 
-    /// The Python that runs metadata builds [default: `python3.X` on PATH for the
-    /// profile's Python 3.X, else `python3`, with a warning].
+    /// The Python that runs metadata builds: a path, or a name on PATH
+    /// (`python3.10`) [default: `python3.X` on PATH for the profile's Python 3.X, else
+    /// `python3`, with a warning].
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
 
