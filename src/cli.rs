@@ -168,6 +168,11 @@ pub struct RenderArgs {
     /// Do not write: exit 1 and print a diff when a rendered file is missing or stale.
     #[arg(long)]
     pub check: bool,
+
+    /// For `--wheelhouse` renders of locks with direct references, whose files
+    /// dockgen fetches (or exports from git) into `wheels/`.
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use crate::support::{pip_install_lock, run};
 
 /// A PEP 517 backend in the repository itself (`backend-path`), so pip builds the
 /// checkout with nothing from an index: a pure wheel of `<module>/__init__.py`.
-const BACKEND: &str = r#"import base64, hashlib, os, tomllib, zipfile
+pub(crate) const BACKEND: &str = r#"import base64, hashlib, os, tomllib, zipfile
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     with open("pyproject.toml", "rb") as f:
@@ -44,7 +44,12 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 "#;
 
 /// The files of a project `name` `version` (static `[project]`), under `prefix`.
-fn project(prefix: &str, name: &str, version: &str, requires: &[&str]) -> Vec<(String, String)> {
+pub(crate) fn project(
+    prefix: &str,
+    name: &str,
+    version: &str,
+    requires: &[&str],
+) -> Vec<(String, String)> {
     let module = name.replace('-', "_");
     let dependencies: Vec<String> = requires.iter().map(|r| format!("\"{r}\"")).collect();
     vec![
@@ -106,8 +111,8 @@ fn repositories(dir: &Path) -> (Repo, Repo) {
 /// A `name @ git+file://` reference by tag and a bare `git+...#egg=` line with a
 /// subdirectory: locked by commit with no hash, their dependencies from the index;
 /// `--check` is stable; a moved tag keeps the locked commit until `--upgrade-package`;
-/// `--offline` relocks from the cache clone; the pylock has `[packages.vcs]`; render
-/// refuses the pin; real pip installs the lock (hashed pins, then the git pins).
+/// `--offline` relocks from the cache clone; the pylock has `[packages.vcs]`; a render
+/// from indexes refuses the pin; real pip installs the lock (hashed pins, then the git pins).
 #[test]
 fn git_references_lock_relock_and_install_with_pip() {
     let (index, tmp, gitpkg) = scratch();
@@ -189,7 +194,8 @@ fn git_references_lock_relock_and_install_with_pip() {
     assert_eq!(entry("subpkg")["vcs"]["subdirectory"].as_str(), Some("py"));
     assert_eq!(entry("gitpkg")["version"].as_str(), Some("1.2"));
 
-    // Images cannot install direct references yet: render says so, naming the pin.
+    // A build that fetches from indexes cannot install direct references: render says
+    // so, naming the pin (`render --wheelhouse` and `build` do, see `render_direct`).
     let render = dockgen(dir, &["render", "--profile", "cpu-test.yaml"], &[]);
     assert_eq!(render.status.code(), Some(2), "{}", text(&render.stderr));
     let stderr = text(&render.stderr);

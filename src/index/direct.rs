@@ -211,6 +211,18 @@ pub fn lock_url(url: &Url, given: &str) -> String {
     }
 }
 
+/// The file name of the archive at `url`: its path's last segment, percent-decoded.
+pub fn archive_filename(url: &Url) -> String {
+    url.path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .map(|last| {
+            percent_encoding::percent_decode_str(last)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
+}
+
 /// `${NAME}` as pip expands it (upper-case letters, digits, `_`).
 fn is_variable(part: &str) -> bool {
     part.strip_prefix("${")
@@ -440,15 +452,7 @@ impl<'a> DirectSource<'a> {
                 url.scheme()
             )));
         }
-        let filename = url
-            .path_segments()
-            .and_then(|mut segments| segments.next_back())
-            .map(|last| {
-                percent_encoding::percent_decode_str(last)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .unwrap_or_default();
+        let filename = archive_filename(url);
         let is_wheel = filename.to_ascii_lowercase().ends_with(".whl");
         let kind = if is_wheel {
             let wheel = WheelFilename::from_str(&filename)

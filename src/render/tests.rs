@@ -41,11 +41,18 @@ fn served_plan() -> BTreeMap<String, String> {
             },
         ],
     };
-    plan(&profile, LOCK, &lock, &delivery, "dockgen build")
-        .expect("plan")
-        .into_iter()
-        .map(|f| (f.path, f.contents))
-        .collect()
+    plan(
+        &profile,
+        LOCK,
+        &lock,
+        &delivery,
+        &DirectPins::new(),
+        "dockgen build",
+    )
+    .expect("plan")
+    .into_iter()
+    .map(|f| (f.path, f.contents))
+    .collect()
 }
 
 #[test]
