@@ -16,8 +16,9 @@ use crate::vcs::project;
 
 const RENDER: &[&str] = &["render", "--profile", "cpu-test.yaml", "--wheelhouse"];
 
-/// A scratch directory with a locked `requirements.in` of `localwheel @ file://...`
-/// and `gitpkg @ git+file://...@v1.0`; the index serves `six` (gitpkg's dependency).
+/// A scratch directory with a locked `requirements.in` of `localwheel @ file://...`,
+/// `gitpkg @ git+file://...@v1.0` and `subpkg` in the `py/` subdirectory of its
+/// repository; the index serves `six` (gitpkg's dependency).
 fn locked() -> (FixtureIndex, tempfile::TempDir) {
     let mut six = WheelSpec::new("six", "1.16.0");
     six.files = vec![("six.py".into(), b"X = 1\n".to_vec())];
@@ -33,6 +34,8 @@ fn locked() -> (FixtureIndex, tempfile::TempDir) {
     let gitpkg = Repo::init(&dir.join("repos/gitpkg"));
     gitpkg.commit("1.0", &project("", "gitpkg", "1.0", &["six>=1.10"]));
     gitpkg.tag("v1.0");
+    let subpkg = Repo::init(&dir.join("repos/subpkg"));
+    subpkg.commit("0.5", &project("py/", "subpkg", "0.5", &[]));
     let mut local = WheelSpec::new("localwheel", "0.1");
     local.files = vec![(
         "localwheel/__init__.py".into(),
@@ -44,7 +47,8 @@ fn locked() -> (FixtureIndex, tempfile::TempDir) {
     std::fs::write(
         dir.join("requirements.in"),
         format!(
-            "localwheel @ {wheel_url}\ngitpkg @ git+file://localhost{}/repos/gitpkg@v1.0\n",
+            "localwheel @ {wheel_url}\ngitpkg @ git+file://localhost{0}/repos/gitpkg@v1.0\n\
+             subpkg @ git+file://localhost{0}/repos/subpkg#subdirectory=py\n",
             dir.display()
         ),
     )
@@ -118,10 +122,12 @@ fn direct_pins_render_from_the_package_store() {
         "direct_pins",
         format!(
             "--- render (indexes):\n{refused}\n--- wheels/:\n{}\n\n--- requirements.lock:\n{}\n\
-             --- wheels/gitpkg-1.0.tar.gz:\n{}\n\n--- Dockerfile:\n{}",
+             --- wheels/gitpkg-1.0.tar.gz:\n{}\n\n--- wheels/subpkg-0.5.tar.gz:\n{}\n\n\
+             --- Dockerfile:\n{}",
             wheels.join("\n"),
             read("requirements.lock"),
             tar_entries(&plan.join("wheels/gitpkg-1.0.tar.gz")).join("\n"),
+            tar_entries(&plan.join("wheels/subpkg-0.5.tar.gz")).join("\n"),
             read("Dockerfile"),
         )
     );
