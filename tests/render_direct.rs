@@ -18,16 +18,22 @@ const RENDER: &[&str] = &["render", "--profile", "cpu-test.yaml", "--wheelhouse"
 
 /// A scratch directory with a locked `requirements.in` of `localwheel @ file://...`,
 /// `gitpkg @ git+file://...@v1.0` and `subpkg` in the `py/` subdirectory of its
-/// repository; the index serves `six` (gitpkg's dependency).
+/// repository, and `remotewheel @ http://...` by hash; the index serves `six`
+/// (gitpkg's dependency) and the remote wheel's file.
 fn locked() -> (FixtureIndex, tempfile::TempDir) {
     let mut six = WheelSpec::new("six", "1.16.0");
     six.files = vec![("six.py".into(), b"X = 1\n".to_vec())];
+    let mut remote = WheelSpec::new("remotewheel", "2.0");
+    remote.files = vec![("remotewheel.py".into(), b"X = 2\n".to_vec())];
+    // The index serves the remote wheel's file too, under a project nobody requires.
     let index = FixtureIndex::builder()
         .project(
             "six",
             vec![FixtureFile::from_spec(&six).uploaded("2024-06-01T00:00:00Z")],
         )
+        .project("hosted", vec![FixtureFile::from_spec(&remote)])
         .start();
+    let remote = FixtureFile::from_spec(&remote);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     profile(dir, &index);
@@ -48,8 +54,11 @@ fn locked() -> (FixtureIndex, tempfile::TempDir) {
         dir.join("requirements.in"),
         format!(
             "localwheel @ {wheel_url}\ngitpkg @ git+file://localhost{0}/repos/gitpkg@v1.0\n\
-             subpkg @ git+file://localhost{0}/repos/subpkg#subdirectory=py\n",
-            dir.display()
+             subpkg @ git+file://localhost{0}/repos/subpkg#subdirectory=py\n\
+             remotewheel @ {1} --hash=sha256:{2}\n",
+            dir.display(),
+            index.file_url(&remote.filename),
+            remote.sha256(),
         ),
     )
     .unwrap();
