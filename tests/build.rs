@@ -6,13 +6,37 @@
 //! Needs the Docker engine and the base image `scripts/base-image.sh` makes (the test
 //! makes it when it is missing). Skipped, with the reason printed, when no engine answers.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::docker::{
-    build_report, dockgen, engine_answers, ensure_base_image, ok, profile_yaml, wheel,
+    build_report, check_statuses, dockgen, engine_answers, ensure_base_image, ok, profile_yaml,
+    wheel,
 };
 use crate::support::fixture_index::FixtureIndex;
 use crate::support::git::Repo;
+
+/// `dockgen lock` then `dockgen build --tag TAG` of `app-test.yaml`, both successful.
+fn lock_and_build(dir: &Path, cache: &Path, tag: &str) {
+    ok(dockgen(
+        dir,
+        cache,
+        &["lock", "--profile", "app-test.yaml", "-q"],
+    ));
+    ok(dockgen(
+        dir,
+        cache,
+        &[
+            "build",
+            "--profile",
+            "app-test.yaml",
+            "--progress",
+            "plain",
+            "--tag",
+            tag,
+        ],
+    ));
+}
 
 #[test]
 fn build_verifies_exports_and_rebuilds_only_what_changed() {
@@ -40,24 +64,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
     let tag = format!("dockgen-test/app:{}", std::process::id());
 
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &["lock", "--profile", "app-test.yaml", "-q"],
-    ));
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &[
-            "build",
-            "--profile",
-            "app-test.yaml",
-            "--progress",
-            "plain",
-            "--tag",
-            &tag,
-        ],
-    ));
+    lock_and_build(dir.path(), &cache, &tag);
     let first = build_report(dir.path());
     assert!(
         first["image_id"]
@@ -69,19 +76,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     assert_eq!(first["delivery"], "served");
     assert_eq!(first["packages"]["downloaded"], 2);
     assert_eq!(first["served_files"], 2, "{first:#}");
-    let statuses: Vec<String> = first["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["status"].as_str().unwrap_or("?"),
-                c["name"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
-    insta::assert_snapshot!(statuses.join("\n"), @r"
+    insta::assert_snapshot!(check_statuses(&first), @r"
     passed installed-matches-lock
     passed pip-check
     passed import:alpha
@@ -244,40 +239,11 @@ fn build_installs_direct_archives_and_git_pins() {
     .expect("requirements");
     let tag = format!("dockgen-test/direct:{}", std::process::id());
 
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &["lock", "--profile", "app-test.yaml", "-q"],
-    ));
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &[
-            "build",
-            "--profile",
-            "app-test.yaml",
-            "--progress",
-            "plain",
-            "--tag",
-            &tag,
-        ],
-    ));
+    lock_and_build(dir.path(), &cache, &tag);
     let report = build_report(dir.path());
     assert_eq!(report["lock_matches_image"], true, "{report:#}");
     assert_eq!(report["served_files"], 2, "{report:#}");
-    let statuses: Vec<String> = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["status"].as_str().unwrap_or("?"),
-                c["name"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
-    insta::assert_snapshot!(statuses.join("\n"), @r"
+    insta::assert_snapshot!(check_statuses(&report), @r"
     passed installed-matches-lock
     passed pip-check
     passed import:gitpkg
