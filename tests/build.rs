@@ -243,6 +243,9 @@ fn build_installs_direct_archives_and_git_pins() {
     let report = build_report(dir.path());
     assert_eq!(report["lock_matches_image"], true, "{report:#}");
     assert_eq!(report["served_files"], 2, "{report:#}");
+    // The wheel was fetched into the store; the commit was exported, not downloaded.
+    assert_eq!(report["packages"]["files"], 2, "{report:#}");
+    assert_eq!(report["packages"]["downloaded"], 1, "{report:#}");
     insta::assert_snapshot!(check_statuses(&report), @r"
     passed installed-matches-lock
     passed pip-check

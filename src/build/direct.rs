@@ -22,6 +22,15 @@ use crate::index::registry::RegistryClient;
 use crate::index::{DistFile, DistKind, vcs};
 use crate::lock::{LockFile, LockedPin};
 
+/// A direct pin's file in the store.
+#[derive(Debug, Clone)]
+pub struct DirectFile {
+    pub file: WheelhouseFile,
+    /// Whether its archive was downloaded now (not in the store yet); a git pin's
+    /// export never counts.
+    pub downloaded: bool,
+}
+
 /// Puts the file of every direct pin of `lock` into `store` (fetching or exporting
 /// what it lacks) and returns them, by package name. Blocks.
 pub fn store_direct_pins(
@@ -29,7 +38,7 @@ pub fn store_direct_pins(
     client: &RegistryClient,
     store: &FileStore,
     cache_dir: &Path,
-) -> Result<Vec<WheelhouseFile>, WheelhouseError> {
+) -> Result<Vec<DirectFile>, WheelhouseError> {
     let mut files = Vec::new();
     for (package, pin) in &lock.pins {
         let Some(url) = &pin.url else { continue };
@@ -49,18 +58,19 @@ pub fn store_direct_pins(
             Some(git) => store_git(pin, reference, git, client, store, cache_dir),
             None => store_archive(pin, reference, client, store),
         };
-        let entry = stored.map_err(|error| match error {
+        let (entry, downloaded) = stored.map_err(|error| match error {
             Stored::Message(message) => fail(message),
             Stored::Store(error) => error,
         })?;
-        files.push(WheelhouseFile {
+        let file = WheelhouseFile {
             package: package.clone(),
             version: pin.version.clone(),
             filename: entry.filename,
             sha256: entry.sha256,
             size: entry.size,
             path: entry.path,
-        });
+        };
+        files.push(DirectFile { file, downloaded });
     }
     Ok(files)
 }
@@ -78,13 +88,14 @@ impl From<WheelhouseError> for Stored {
     }
 }
 
-/// The archive of an archive pin, by its locked hash: from the store, else fetched.
+/// The archive of an archive pin, by its locked hash: from the store, else fetched
+/// (`true`).
 fn store_archive(
     pin: &LockedPin,
     reference: &DirectRef,
     client: &RegistryClient,
     store: &FileStore,
-) -> Result<StoreEntry, Stored> {
+) -> Result<(StoreEntry, bool), Stored> {
     let sha256 = match pin.hashes.as_slice() {
         [hash] => crate::index::validate::sha256(hash).map_err(|_| {
             Stored::Message(format!(
@@ -107,7 +118,7 @@ fn store_archive(
         }
     };
     if let Lookup::Found(entry) = store.get(&sha256)? {
-        return Ok(entry);
+        return Ok((entry, false));
     }
     let url = reference.request_url();
     let filename = archive_filename(url);
@@ -133,7 +144,7 @@ fn store_archive(
     client
         .download_to_path(&file, temp.path())
         .map_err(|error| Stored::Message(error.to_string()))?;
-    Ok(store.insert(temp, &sha256, &filename)?)
+    Ok((store.insert(temp, &sha256, &filename)?, true))
 }
 
 /// The locked commit of a git pin, exported as `name-VERSION.tar.gz` into the store.
@@ -144,7 +155,7 @@ fn store_git(
     client: &RegistryClient,
     store: &FileStore,
     cache_dir: &Path,
-) -> Result<StoreEntry, Stored> {
+) -> Result<(StoreEntry, bool), Stored> {
     let Some(commit) = git.rev.as_deref().filter(|rev| vcs::is_full_commit(rev)) else {
         return Err(Stored::Message(
             "a git pin must name a full commit id; re-lock with `dockgen lock`".into(),
@@ -159,10 +170,13 @@ fn store_git(
         .map_err(Stored::Message)?;
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     if let Lookup::Found(entry) = store.get(&sha256)? {
-        return Ok(entry);
+        return Ok((entry, false));
     }
     let mut temp = store.temp()?;
     std::io::Write::write_all(&mut temp, &bytes)
         .map_err(|error| Stored::Store(super::wheelhouse::io("write", temp.path())(error)))?;
-    Ok(store.insert(temp, &sha256, &format!("{stem}.tar.gz"))?)
+    Ok((
+        store.insert(temp, &sha256, &format!("{stem}.tar.gz"))?,
+        false,
+    ))
 }

@@ -576,10 +576,17 @@ pub fn fill_wheelhouse(
 
     // Direct references: their archives, and git pins' exported commits.
     let direct = super::direct::store_direct_pins(lock, client, &store, &cache_dir)?;
-    for file in &direct {
+    for super::direct::DirectFile { file, downloaded } in &direct {
         let Some((package, pin)) = lock.pins.get_key_value(&file.package) else {
             continue;
         };
+        match downloaded {
+            true => {
+                report.downloaded += 1;
+                report.bytes_downloaded += file.size;
+            }
+            false => report.bytes_cached += file.size,
+        }
         wanted.push(Wanted {
             package,
             version: &pin.version,

@@ -97,7 +97,8 @@ fn store_direct(
     let client = RegistryClient::new(Vec::new(), Vec::new(), options)?;
     let cache_dir = store_dir(network.cache_dir.as_deref(), &client)?;
     let store = FileStore::new(&cache_dir);
-    Ok(store_direct_pins(lock, &client, &store, &cache_dir)?)
+    let direct = store_direct_pins(lock, &client, &store, &cache_dir)?;
+    Ok(direct.into_iter().map(|direct| direct.file).collect())
 }
 
 fn rerun_command(args: &RenderArgs, spec: &str) -> String {
