@@ -156,7 +156,9 @@ pub struct RenderArgs {
     pub out_dir: PathBuf,
 
     /// Deliver packages from a `wheels/` directory in the build context (filled by
-    /// `dockgen build`, or by you) instead of from indexes during the build.
+    /// `dockgen build`, or by you) instead of from indexes during the build. dockgen
+    /// puts the files of the lock's direct references there itself (archives, and
+    /// git pins' commits exported as `name-VERSION.tar.gz`).
     #[arg(long, conflicts_with = "index_url")]
     pub wheelhouse: bool,
 
@@ -168,6 +170,11 @@ pub struct RenderArgs {
     /// Do not write: exit 1 and print a diff when a rendered file is missing or stale.
     #[arg(long)]
     pub check: bool,
+
+    /// For `--wheelhouse` renders of locks with direct references, whose files
+    /// dockgen fetches (or exports from git) into `wheels/`.
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Args)]

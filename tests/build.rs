@@ -6,12 +6,37 @@
 //! Needs the Docker engine and the base image `scripts/base-image.sh` makes (the test
 //! makes it when it is missing). Skipped, with the reason printed, when no engine answers.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::support::docker::{
-    build_report, dockgen, engine_answers, ensure_base_image, ok, profile_yaml, wheel,
+    build_report, check_statuses, dockgen, engine_answers, ensure_base_image, ok, profile_yaml,
+    wheel,
 };
 use crate::support::fixture_index::FixtureIndex;
+use crate::support::git::Repo;
+
+/// `dockgen lock` then `dockgen build --tag TAG` of `app-test.yaml`, both successful.
+fn lock_and_build(dir: &Path, cache: &Path, tag: &str) {
+    ok(dockgen(
+        dir,
+        cache,
+        &["lock", "--profile", "app-test.yaml", "-q"],
+    ));
+    ok(dockgen(
+        dir,
+        cache,
+        &[
+            "build",
+            "--profile",
+            "app-test.yaml",
+            "--progress",
+            "plain",
+            "--tag",
+            tag,
+        ],
+    ));
+}
 
 #[test]
 fn build_verifies_exports_and_rebuilds_only_what_changed() {
@@ -39,24 +64,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
     let tag = format!("dockgen-test/app:{}", std::process::id());
 
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &["lock", "--profile", "app-test.yaml", "-q"],
-    ));
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &[
-            "build",
-            "--profile",
-            "app-test.yaml",
-            "--progress",
-            "plain",
-            "--tag",
-            &tag,
-        ],
-    ));
+    lock_and_build(dir.path(), &cache, &tag);
     let first = build_report(dir.path());
     assert!(
         first["image_id"]
@@ -68,19 +76,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     assert_eq!(first["delivery"], "served");
     assert_eq!(first["packages"]["downloaded"], 2);
     assert_eq!(first["served_files"], 2, "{first:#}");
-    let statuses: Vec<String> = first["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .map(|c| {
-            format!(
-                "{} {}",
-                c["status"].as_str().unwrap_or("?"),
-                c["name"].as_str().unwrap_or("?")
-            )
-        })
-        .collect();
-    insta::assert_snapshot!(statuses.join("\n"), @r"
+    insta::assert_snapshot!(check_statuses(&first), @r"
     passed installed-matches-lock
     passed pip-check
     passed import:alpha
@@ -197,5 +193,75 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(failed_checks, vec!["alpha-is-1.0"]);
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+}
+
+/// A lock with direct references builds like any other: a wheel by `file://` URL and
+/// hash, and a git commit whose project has a static `pyproject.toml` and an in-tree
+/// build backend. The host puts the wheel and the commit (exported as
+/// `gitpkg-1.0.tar.gz`) into the package store, the build installs both from the
+/// served files by hash (the wheel-builder builds the export like any sdist), and the
+/// image imports both.
+#[test]
+fn build_installs_direct_archives_and_git_pins() {
+    if !engine_answers() {
+        eprintln!("skipped: no Docker engine answers");
+        return;
+    }
+    ensure_base_image();
+    let index = FixtureIndex::builder().start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let local = wheel("localwheel", "0.1", &[]);
+    std::fs::write(dir.path().join(&local.filename), &local.bytes).expect("wheel");
+    let wheel_url = url::Url::from_file_path(dir.path().join(&local.filename)).expect("url");
+    let repo = Repo::init(&dir.path().join("repos/gitpkg"));
+    let mut files = crate::vcs::project("", "gitpkg", "1.0", &[]);
+    // New bytes on every run: no build cache on the machine holds this commit yet.
+    files.push(("run.txt".into(), format!("{:016x}\n", fastrand::u64(..))));
+    repo.commit("1.0", &files);
+    std::fs::write(
+        dir.path().join("app-test.yaml"),
+        profile_yaml(
+            &index.url(),
+            &["localwheel", "gitpkg"],
+            &[("gitpkg-is-1.0", "gitpkg.__version__ == \"1.0\"")],
+        ),
+    )
+    .expect("profile");
+    std::fs::write(
+        dir.path().join("requirements.in"),
+        format!(
+            "localwheel @ {wheel_url}\ngitpkg @ git+file://localhost{}/repos/gitpkg\n",
+            dir.path().display()
+        ),
+    )
+    .expect("requirements");
+    let tag = format!("dockgen-test/direct:{}", std::process::id());
+
+    lock_and_build(dir.path(), &cache, &tag);
+    let report = build_report(dir.path());
+    assert_eq!(report["lock_matches_image"], true, "{report:#}");
+    assert_eq!(report["served_files"], 2, "{report:#}");
+    // The wheel was fetched into the store; the commit was exported, not downloaded.
+    assert_eq!(report["packages"]["files"], 2, "{report:#}");
+    assert_eq!(report["packages"]["downloaded"], 1, "{report:#}");
+    insta::assert_snapshot!(check_statuses(&report), @r"
+    passed installed-matches-lock
+    passed pip-check
+    passed import:gitpkg
+    passed import:localwheel
+    passed gitpkg-is-1.0
+    ");
+    let frozen = std::fs::read_to_string(dir.path().join("artifacts/app-test/frozen_deps.txt"))
+        .expect("frozen deps");
+    assert_eq!(frozen, "gitpkg==1.0\nlocalwheel==0.1\n");
+    let packages = std::fs::read_to_string(dir.path().join("build/app-test/dockgen/packages.txt"))
+        .expect("packages.txt");
+    assert!(packages.contains("  gitpkg-1.0.tar.gz\n"), "{packages}");
+    assert!(
+        packages.contains("  localwheel-0.1-py3-none-any.whl\n"),
+        "{packages}"
+    );
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }

@@ -186,7 +186,8 @@ fn direct_archives_lock_and_install_with_pip() {
     let diff = text(&diff.stdout);
     assert!(diff.contains("demo  0.9 -> 1.0"), "{diff}");
 
-    // Images cannot install direct references yet: render says so, naming the pin.
+    // A build that fetches from indexes cannot install direct references: render says
+    // so, naming the pin (`render --wheelhouse` and `build` do, see `render_direct`).
     let render = dockgen(dir, &["render", "--profile", "cpu-test.yaml"], &[]);
     assert_eq!(render.status.code(), Some(2), "{}", text(&render.stderr));
     let stderr = redact(&text(&render.stderr), dir, &index, &files);

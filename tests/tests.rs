@@ -19,6 +19,7 @@ mod lock;
 mod lock_integrity;
 mod malformed;
 mod render;
+mod render_direct;
 mod report;
 mod scripts;
 mod sdist_builds;

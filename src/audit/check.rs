@@ -21,6 +21,9 @@
 //!   names.
 //! - `sdist-build` (warning): no wheel for the target, so the sdist is built in the
 //!   wheel-builder stage; lists its build requirements.
+//! - `git-pin` (warning): a pin by git commit has no file to hash-check: `dockgen
+//!   build` and `render --wheelhouse` export the commit into the package store, and
+//!   the wheel-builder stage builds it like an sdist; a render from indexes cannot.
 //! - `trusted-host` (error): the lock says `--trusted-host`, so pip skips TLS
 //!   verification for that host (the index pages and any credentials travel
 //!   unprotected; the hashes still check the files). dockgen never writes it.
@@ -110,6 +113,9 @@ pub enum Kind {
         marker: String,
         line: usize,
     },
+    GitPin {
+        url: String,
+    },
 }
 
 impl Kind {
@@ -125,6 +131,7 @@ impl Kind {
             Kind::SdistBuild { .. } => 7,
             Kind::TrustedHost { .. } => 8,
             Kind::PinMarker { .. } => 9,
+            Kind::GitPin { .. } => 10,
         }
     }
 
@@ -141,6 +148,7 @@ impl Kind {
             Kind::SdistBuild { .. } => "sdist-build",
             Kind::TrustedHost { .. } => "trusted-host",
             Kind::PinMarker { .. } => "pin-marker",
+            Kind::GitPin { .. } => "git-pin",
         }
     }
 }
@@ -337,22 +345,25 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                 });
             }
             None if package.git_pin.is_some() => {
+                let url = crate::secrets::url_text(package.git_pin.as_deref().unwrap_or_default());
                 findings.push(Finding {
-                    severity: Severity::Error,
-                    kind: Kind::NoCompatibleFile {
-                        locked_files: Vec::new(),
-                    },
+                    severity: Severity::Warning,
+                    kind: Kind::GitPin { url: url.clone() },
                     packages: vec![pin],
                     message: format!(
-                        "`{}` {} is pinned by git commit (`{}`): no file to install by hash, \
-                         and images cannot install git pins yet",
+                        "`{}` {} is pinned by git commit (`{url}`): no file to hash-check; \
+                         `dockgen build` and `dockgen render --wheelhouse` export the commit \
+                         as `{}-{}.tar.gz` and the wheel-builder stage builds it like an \
+                         sdist",
                         package.name,
                         package.version,
-                        crate::secrets::url_text(package.git_pin.as_deref().unwrap_or_default())
+                        package.name.as_dist_info_name(),
+                        package.version,
                     ),
                     fix: format!(
-                        "build a wheel or an sdist of that commit, publish it on an index or \
-                         a `--find-links` directory, and require `{}` by version",
+                        "build with `dockgen build` or `dockgen render --wheelhouse` (a render \
+                         that fetches from indexes cannot install it), or publish a wheel of \
+                         `{}` on an index and require it by version",
                         package.name
                     ),
                 });

@@ -119,6 +119,13 @@ pub enum WheelhouseError {
         hash: String,
         indexes: String,
     },
+    #[error("cannot put `{package} @ {url}` (lock line {line}) into the package store: {message}")]
+    Direct {
+        package: String,
+        url: String,
+        line: usize,
+        message: String,
+    },
     #[error("cannot fetch the locked files of `{package}`: {error}")]
     Index { package: String, error: IndexError },
     #[error(
@@ -147,7 +154,10 @@ pub enum WheelhouseError {
     },
 }
 
-fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WheelhouseError {
+pub(crate) fn io(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> WheelhouseError {
     let path = path.to_path_buf();
     move |error| WheelhouseError::Io {
         action,
@@ -282,7 +292,7 @@ impl FileStore {
     }
 
     /// A temp file in the store (same file system, so it can be renamed into place).
-    fn temp(&self) -> Result<tempfile::NamedTempFile, WheelhouseError> {
+    pub(crate) fn temp(&self) -> Result<tempfile::NamedTempFile, WheelhouseError> {
         let dir = self.root.join("tmp");
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         tempfile::NamedTempFile::new_in(&dir).map_err(io("create a temp file in", &dir))
@@ -290,7 +300,7 @@ impl FileStore {
 
     /// Moves a downloaded temp file into place as `sha256`, after checking its bytes
     /// hash to it. The file is made read-only: the wheelhouse links to it.
-    fn insert(
+    pub(crate) fn insert(
         &self,
         temp: tempfile::NamedTempFile,
         sha256: &str,
@@ -362,7 +372,7 @@ fn hash_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn is_plain_filename(name: &str) -> bool {
+pub(crate) fn is_plain_filename(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."
@@ -409,6 +419,19 @@ struct Fetch {
     expected: Option<String>,
 }
 
+/// The cache directory of the file store: `cache_dir`, else the client's, else the
+/// default one.
+pub fn store_dir(
+    cache_dir: Option<&Path>,
+    client: &RegistryClient,
+) -> Result<PathBuf, WheelhouseError> {
+    cache_dir
+        .or_else(|| client.cache_dir())
+        .map(Path::to_path_buf)
+        .or_else(Cache::default_dir)
+        .ok_or(WheelhouseError::NoStore)
+}
+
 /// Makes sure the file store holds every file `lock` names (by hash), fetching what it
 /// lacks through `client`. With `dest`, also fills that directory with the files, as
 /// `dest/<original filename>` hard links into the store, and removes files the lock no
@@ -420,12 +443,7 @@ pub fn fill_wheelhouse(
     dest: Option<&Path>,
     options: &WheelhouseOptions,
 ) -> Result<WheelhouseReport, WheelhouseError> {
-    let cache_dir = options
-        .cache_dir
-        .clone()
-        .or_else(|| client.cache_dir().map(Path::to_path_buf))
-        .or_else(Cache::default_dir)
-        .ok_or(WheelhouseError::NoStore)?;
+    let cache_dir = store_dir(options.cache_dir.as_deref(), client)?;
     let store = FileStore::new(&cache_dir);
     let jobs = options.jobs.max(1);
     let mut report = WheelhouseReport::default();
@@ -433,6 +451,9 @@ pub fn fill_wheelhouse(
     let mut wanted = Vec::new();
     let mut seen = BTreeSet::new();
     for (package, pin) in &lock.pins {
+        if pin.url.is_some() {
+            continue; // a direct reference: see `build::direct`
+        }
         for hash in &pin.hashes {
             let Ok(sha256) = crate::index::validate::sha256(hash) else {
                 return Err(WheelhouseError::BadHash {
@@ -553,6 +574,35 @@ pub fn fill_wheelhouse(
         }
     }
 
+    // Direct references: their archives, and git pins' exported commits.
+    let direct = super::direct::store_direct_pins(lock, client, &store, &cache_dir)?;
+    for super::direct::DirectFile { file, downloaded } in &direct {
+        let Some((package, pin)) = lock.pins.get_key_value(&file.package) else {
+            continue;
+        };
+        match downloaded {
+            true => {
+                report.downloaded += 1;
+                report.bytes_downloaded += file.size;
+            }
+            false => report.bytes_cached += file.size,
+        }
+        wanted.push(Wanted {
+            package,
+            version: &pin.version,
+            sha256: file.sha256.clone(),
+        });
+        found.insert(
+            file.sha256.clone(),
+            StoreEntry {
+                sha256: file.sha256.clone(),
+                path: file.path.clone(),
+                filename: file.filename.clone(),
+                size: file.size,
+            },
+        );
+    }
+
     // 4. The wheelhouse: one link per locked file, nothing else.
     let mut by_name: BTreeMap<String, (&Wanted, &StoreEntry)> = BTreeMap::new();
     for w in &wanted {
@@ -644,7 +694,7 @@ fn download(
 
 /// Makes `to` the store file `from`: a hard link, or a copy across file systems.
 /// `true` when it is a link. A link already in place is left alone.
-fn materialize(from: &Path, to: &Path) -> Result<bool, WheelhouseError> {
+pub(crate) fn materialize(from: &Path, to: &Path) -> Result<bool, WheelhouseError> {
     let source = std::fs::metadata(from).map_err(io("read", from))?;
     if let Ok(existing) = std::fs::symlink_metadata(to) {
         if same_file(&source, &existing) {

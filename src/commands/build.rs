@@ -155,7 +155,18 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     } else {
         Delivery::Wheelhouse
     };
-    let files = render::plan(&profile, &lock_text, &lock, &delivery, &rerun)
+    // Direct references reach the build as their store files (`build::direct`).
+    let direct: render::DirectPins = wheelhouse
+        .files
+        .iter()
+        .filter(|f| {
+            lock.pins
+                .get(&f.package)
+                .is_some_and(|pin| pin.url.is_some())
+        })
+        .map(|f| (f.package.clone(), f.sha256.clone()))
+        .collect();
+    let files = render::plan(&profile, &lock_text, &lock, &delivery, &direct, &rerun)
         .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;
     for file in &files {
         write_atomically(&plan_dir.join(&file.path), file.contents.as_bytes())?;
@@ -339,11 +350,9 @@ fn fetch_packages(
     // `--extra-index-url`s) before the profile's, by the lock's `--index-strategy`.
     let lock_dir = lock_path.parent().unwrap_or(Path::new("."));
     let (indexes, _) = super::check::lock_sources(profile, lock_text, lock_dir);
-    let base = RegistryClient::new(
-        indexes.clone(),
-        Vec::new(),
-        super::client_options(&args.network, None),
-    )?;
+    let mut options = super::client_options(&args.network, None);
+    options.direct_urls = super::direct_urls(lock);
+    let base = RegistryClient::new(indexes.clone(), Vec::new(), options)?;
     // A view over `base`, which must outlive it (it owns the runtime).
     let client = base.for_indexes_with(&indexes, super::check::lock_strategy(lock_text));
     let report = fill_wheelhouse(

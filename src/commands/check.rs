@@ -95,19 +95,7 @@ impl Audit {
         let progress = super::show_progress(quiet).then(super::progress_bar);
         let mut options = super::client_options(network, progress.clone());
         // Direct references' credentials (`${VAR}` in their userinfo) go to their hosts.
-        options.direct_urls = lock
-            .pins
-            .iter()
-            .filter_map(|(name, pin)| {
-                let refs = crate::index::direct::DirectRefs::from_lock_pin(
-                    name,
-                    pin.url.as_deref()?,
-                    &[],
-                    String::new(),
-                );
-                Some(refs.ok()?.iter().next()?.request_url().clone())
-            })
-            .collect();
+        options.direct_urls = super::direct_urls(&lock);
         let base = RegistryClient::new(indexes.clone(), find_links, options)?;
         // A view over `base`, which must outlive it (it owns the runtime).
         let client = base.for_indexes_with(&indexes, lock_strategy(&lock_text));

@@ -85,6 +85,23 @@ pub fn progress_bar() -> indicatif::ProgressBar {
 }
 
 /// Index client options from the command line's network flags.
+/// The URLs of a lock's direct references as requested (`${VAR}` expanded), for the
+/// client's credentials: their userinfo goes to their hosts.
+pub fn direct_urls(lock: &crate::lock::LockFile) -> Vec<url::Url> {
+    lock.pins
+        .iter()
+        .filter_map(|(name, pin)| {
+            let refs = crate::index::direct::DirectRefs::from_lock_pin(
+                name,
+                pin.url.as_deref()?,
+                &[],
+                String::new(),
+            );
+            Some(refs.ok()?.iter().next()?.request_url().clone())
+        })
+        .collect()
+}
+
 pub fn client_options(
     network: &crate::cli::NetworkArgs,
     progress: Option<indicatif::ProgressBar>,

@@ -6,7 +6,10 @@ use anyhow::{Context, bail};
 
 use super::Failure;
 use super::files::{display_path, stale_diff, write_atomically};
+use crate::build::direct::store_direct_pins;
+use crate::build::wheelhouse::{FileStore, WheelhouseFile, materialize, store_dir};
 use crate::cli::RenderArgs;
+use crate::index::registry::RegistryClient;
 use crate::input::profile;
 use crate::render::{self, Delivery, RenderedFile};
 
@@ -26,7 +29,7 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
         }
     };
     // Plan every profile before writing anything.
-    let mut plans: Vec<(PathBuf, Vec<RenderedFile>)> = Vec::new();
+    let mut plans: Vec<(PathBuf, Vec<RenderedFile>, Vec<WheelhouseFile>)> = Vec::new();
     for spec in &args.profiles {
         let profile =
             profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
@@ -38,17 +41,39 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
             spec,
         )?;
         let rerun = rerun_command(args, spec);
-        let files = render::plan(&profile, &lock_text, &lock, &delivery, &rerun)
-            .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;
-        plans.push((cwd.join(&args.out_dir).join(&profile.name), files));
+        let shown = display_path(&lock_path, &cwd);
+        // A wheelhouse holds the files of the lock's direct references: dockgen puts
+        // them there (an index has them not); the other files are yours to add.
+        let stored = match args.wheelhouse && lock.pins.values().any(|p| p.url.is_some()) {
+            true => store_direct(&lock, &args.network)
+                .with_context(|| format!("cannot render `{shown}`"))?,
+            false => Vec::new(),
+        };
+        let direct: render::DirectPins = stored
+            .iter()
+            .map(|f| (f.package.clone(), f.sha256.clone()))
+            .collect();
+        let files = render::plan(&profile, &lock_text, &lock, &delivery, &direct, &rerun)
+            .with_context(|| format!("cannot render `{shown}`"))?;
+        plans.push((cwd.join(&args.out_dir).join(&profile.name), files, stored));
     }
 
     if args.check {
+        let plans: Vec<_> = plans
+            .into_iter()
+            .map(|(dir, files, _)| (dir, files))
+            .collect();
         return check(&plans, &cwd, "dockgen render");
     }
-    for (dir, files) in &plans {
+    for (dir, files, stored) in &plans {
         for file in files {
             write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
+        }
+        let wheels = dir.join("wheels");
+        for file in stored {
+            std::fs::create_dir_all(&wheels)
+                .with_context(|| format!("cannot create `{}`", display_path(&wheels, &cwd)))?;
+            materialize(&file.path, &wheels.join(&file.filename))?;
         }
         if !quiet {
             eprintln!(
@@ -59,6 +84,21 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The files of `lock`'s direct references, in the package store (fetched, or
+/// exported from git, when it lacks them).
+fn store_direct(
+    lock: &crate::lock::LockFile,
+    network: &crate::cli::NetworkArgs,
+) -> anyhow::Result<Vec<WheelhouseFile>> {
+    let mut options = super::client_options(network, None);
+    options.direct_urls = super::direct_urls(lock);
+    let client = RegistryClient::new(Vec::new(), Vec::new(), options)?;
+    let cache_dir = store_dir(network.cache_dir.as_deref(), &client)?;
+    let store = FileStore::new(&cache_dir);
+    let direct = store_direct_pins(lock, &client, &store, &cache_dir)?;
+    Ok(direct.into_iter().map(|direct| direct.file).collect())
 }
 
 fn rerun_command(args: &RenderArgs, spec: &str) -> String {

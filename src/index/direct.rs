@@ -62,6 +62,16 @@ impl DirectRef {
         &self.url
     }
 
+    /// A git reference's repository as messages show it: without `git+`, the
+    /// revision and secrets.
+    pub fn repository(&self) -> String {
+        let repository = crate::secrets::text(vcs::split_rev(&self.shown).0);
+        repository
+            .strip_prefix("git+")
+            .unwrap_or(&repository)
+            .to_string()
+    }
+
     /// Why this reference cannot be locked, naming it as written and where.
     fn fail(&self, message: String) -> IndexError {
         IndexError::Direct(Box::new(DirectFailure {
@@ -199,6 +209,18 @@ pub fn lock_url(url: &Url, given: &str) -> String {
         (Some(userinfo), Some((scheme, rest))) => format!("{scheme}://{userinfo}@{rest}"),
         _ => shown,
     }
+}
+
+/// The file name of the archive at `url`: its path's last segment, percent-decoded.
+pub fn archive_filename(url: &Url) -> String {
+    url.path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .map(|last| {
+            percent_encoding::percent_decode_str(last)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .unwrap_or_default()
 }
 
 /// `${NAME}` as pip expands it (upper-case letters, digits, `_`).
@@ -430,15 +452,7 @@ impl<'a> DirectSource<'a> {
                 url.scheme()
             )));
         }
-        let filename = url
-            .path_segments()
-            .and_then(|mut segments| segments.next_back())
-            .map(|last| {
-                percent_encoding::percent_decode_str(last)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .unwrap_or_default();
+        let filename = archive_filename(url);
         let is_wheel = filename.to_ascii_lowercase().ends_with(".whl");
         let kind = if is_wheel {
             let wheel = WheelFilename::from_str(&filename)
@@ -577,9 +591,8 @@ impl<'a> DirectSource<'a> {
     /// commit's tree, its metadata. The one file is the commit, with no hash.
     fn fetch_git(&self, reference: &DirectRef, git: &GitUrl) -> Result<Archive, IndexError> {
         let fail = |message: String| reference.fail(message);
-        let repository = crate::secrets::text(vcs::split_rev(&reference.shown).0);
-        let repository = repository.strip_prefix("git+").unwrap_or(&repository);
-        let clone = vcs::Clone::open(&git.repo, repository, self.base.cache_dir()).map_err(fail)?;
+        let clone = vcs::Clone::open(&git.repo, &reference.repository(), self.base.cache_dir())
+            .map_err(fail)?;
         let kept = self.kept.get(&reference.name).map(String::as_str);
         let commit =
             vcs::resolve_commit(&clone, git, kept, self.base.is_offline()).map_err(fail)?;

@@ -542,6 +542,90 @@ pub fn export_tree(clone: &Clone, commit: &str) -> Result<tempfile::TempDir, Str
     Ok(dir)
 }
 
+/// The tree of `commit` (or of its `subdirectory`) as an sdist-like archive: a
+/// `.tar.gz` whose entries are under `prefix/` (`name-1.0/pyproject.toml`), as a build
+/// frontend unpacks and builds it. The same commit gives the same bytes: every entry
+/// has the commit's time (`git archive` of a commit), owner 0, and the gzip header
+/// no time or name, so the archive's hash is stable across exports.
+pub fn export_archive(
+    clone: &Clone,
+    commit: &str,
+    subdirectory: Option<&str>,
+    prefix: &str,
+) -> Result<Vec<u8>, String> {
+    let mut args = vec!["archive", "--format=tar", commit];
+    let strip = subdirectory.map(|sub| format!("{}/", sub.trim_end_matches('/')));
+    if let Some(sub) = &strip {
+        args.extend(["--", sub.as_str()]);
+    }
+    let tar = clone.git(&args)?;
+    let unreadable =
+        |err: std::io::Error| format!("cannot read the tree of commit {commit}: {err}");
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut out = tar::Builder::new(encoder);
+    let mut archive = tar::Archive::new(tar.as_slice());
+    let mut entries = 0;
+    for entry in archive.entries().map_err(unreadable)? {
+        let mut entry = entry.map_err(unreadable)?;
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir() || kind.is_symlink()) {
+            continue; // git's pax header with the commit id
+        }
+        let path = entry
+            .path()
+            .map_err(unreadable)?
+            .to_string_lossy()
+            .into_owned();
+        let relative = match &strip {
+            Some(sub) if path == sub.trim_end_matches('/') => "",
+            Some(sub) => match path.strip_prefix(sub.as_str()) {
+                Some(rest) => rest,
+                None => continue,
+            },
+            None => path.as_str(),
+        };
+        let name = match relative.trim_end_matches('/') {
+            "" => prefix.to_string(),
+            rest => format!("{prefix}/{rest}"),
+        };
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(entry.header().mode().map_err(unreadable)?);
+        header.set_mtime(entry.header().mtime().map_err(unreadable)?);
+        header.set_uid(0);
+        header.set_gid(0);
+        let write = |err: std::io::Error| format!("cannot write the archive of {commit}: {err}");
+        if kind.is_symlink() {
+            let target = entry
+                .link_name()
+                .map_err(unreadable)?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            header.set_size(0);
+            out.append_link(&mut header, &name, target).map_err(write)?;
+        } else if kind.is_dir() {
+            header.set_size(0);
+            out.append_data(&mut header, &name, std::io::empty())
+                .map_err(write)?;
+        } else {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(unreadable)?;
+            header.set_size(data.len() as u64);
+            out.append_data(&mut header, &name, data.as_slice())
+                .map_err(write)?;
+            entries += 1;
+        }
+    }
+    if entries == 0 {
+        return Err(match subdirectory {
+            Some(sub) => format!("commit {commit} has no files under `{sub}`"),
+            None => format!("commit {commit} has no files"),
+        });
+    }
+    let finish = |err: std::io::Error| format!("cannot write the archive of {commit}: {err}");
+    out.into_inner().and_then(|gz| gz.finish()).map_err(finish)
+}
+
 /// The package metadata of the source tree `dir` from its `pyproject.toml`'s static
 /// `[project]` table (PEP 621): name, version, dependencies, optional dependencies,
 /// requires-python, summary and license. [`IndexError::NeedsBuild`] when a build

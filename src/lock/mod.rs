@@ -14,4 +14,6 @@ pub use read::{
     LockFile, LockedPin, Provenance, ReadError, SourceOption, Via, ViaPackage, parse, provenance,
     read, source_option,
 };
-pub use write::{GIT_DEFAULT_REVISION, LockHeader, check, git_pin_comment, is_git_pin, render};
+pub use write::{
+    GIT_DEFAULT_REVISION, GIT_PINS_NOTE, LockHeader, check, git_pin_comment, is_git_pin, render,
+};

@@ -72,6 +72,13 @@ pub fn git_pin_comment(version: &str, revision: Option<&str>) -> String {
     )
 }
 
+/// The header lines of a lock with git pins: how pip installs them.
+pub const GIT_PINS_NOTE: [&str; 3] = [
+    "# pip cannot hash-check the git pins (`name @ git+URL@commit`) and refuses them",
+    "# beside hashed pins: install the other pins with `--require-hashes`, then",
+    "# the git pins with `pip install --no-deps`.",
+];
+
 /// How [`git_pin_comment`] names the default branch's HEAD.
 pub const GIT_DEFAULT_REVISION: &str = "HEAD";
 
@@ -166,16 +173,9 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
         .values()
         .any(|p| p.direct.as_deref().is_some_and(is_git_pin))
     {
-        let _ = writeln!(
-            out,
-            "# pip cannot hash-check the git pins (`name @ git+URL@commit`) and refuses \
-             them"
-        );
-        let _ = writeln!(
-            out,
-            "# beside hashed pins: install the other pins with `--require-hashes`, then"
-        );
-        let _ = writeln!(out, "# the git pins with `pip install --no-deps`.");
+        for line in GIT_PINS_NOTE {
+            let _ = writeln!(out, "{line}");
+        }
     }
     let _ = writeln!(out, "#");
     let used = header

@@ -49,6 +49,12 @@ pub struct ServedFile {
     pub size: u64,
 }
 
+/// The package-store files of a lock's direct references (an archive pin's archive, a
+/// git pin's exported commit, see `build::direct`), by package: their sha256. The
+/// lock the build reads pins each as `name==VERSION --hash=sha256:<hash>`, so pip
+/// installs it from the delivered files like any other pin.
+pub type DirectPins = BTreeMap<PackageName, String>;
+
 /// A package whose files add up to this much gets an install step (an image layer) of
 /// its own, so that changing any other package does not install it again.
 pub const OWN_LAYER_BYTES: u64 = 10 * 1000 * 1000;
@@ -128,13 +134,16 @@ pub enum RenderError {
     #[error("the lock has no packages; nothing to build")]
     Empty,
     #[error(
-        "the lock pins `{name} @ {url}`, a direct reference: images cannot install direct \
-         references yet (the image installs from its package store, by hash, without \
-         network); publish the archive (for a git pin: a wheel or an sdist built from \
-         its commit) on an index or a `--find-links` directory and require `{name}` by \
-         version"
+        "the lock pins `{name} @ {url}`, a direct reference: a build that fetches from \
+         indexes cannot install it (no index has its file); use `dockgen build`, or \
+         `dockgen render --wheelhouse`, which puts its file into `wheels/`"
     )]
     DirectReference { name: String, url: String },
+    #[error(
+        "the lock pins `{name} @ {url}`, a direct reference whose file is not in the \
+         package store; use `dockgen build`, or `dockgen render --wheelhouse`"
+    )]
+    DirectNotStored { name: String, url: String },
     #[error("cannot render `{template}`: {message}")]
     Template { template: String, message: String },
 }
@@ -215,9 +224,11 @@ pub fn plan(
     lock_text: &str,
     lock: &LockFile,
     delivery: &Delivery,
+    direct: &DirectPins,
     rerun: &str,
 ) -> Result<Vec<RenderedFile>, RenderError> {
     check_lock(profile, lock_text, lock)?;
+    check_direct(lock, delivery, direct)?;
     if let Delivery::Index { index_urls } = delivery
         && let Some(url) = index_urls.iter().find(|u| carries_secret(u))
     {
@@ -232,7 +243,7 @@ pub fn plan(
         return Err(RenderError::Credentials(url));
     }
 
-    let build_lock = build_lock(lock_text, delivery);
+    let build_lock = build_lock(&pin_direct(lock_text, lock, direct), delivery);
     let lock_sha256 = lock_sha256(lock_text);
     let python = format!(
         "python{}.{}",
@@ -406,13 +417,72 @@ pub fn check_lock(profile: &Profile, lock_text: &str, lock: &LockFile) -> Result
     if lock.pins.is_empty() {
         return Err(RenderError::Empty);
     }
-    if let Some(pin) = lock.pins.values().find(|pin| pin.url.is_some()) {
-        return Err(RenderError::DirectReference {
-            name: pin.name.clone(),
-            url: crate::secrets::url_text(pin.url.as_deref().unwrap_or_default()),
-        });
+    Ok(())
+}
+
+/// Whether the lock's direct references can reach this build: only as files the
+/// build is handed (a wheelhouse, the package server), each in `direct`.
+fn check_direct(
+    lock: &LockFile,
+    delivery: &Delivery,
+    direct: &DirectPins,
+) -> Result<(), RenderError> {
+    for (package, pin) in &lock.pins {
+        let Some(url) = &pin.url else { continue };
+        let (name, url) = (pin.name.clone(), crate::secrets::url_text(url));
+        if matches!(delivery, Delivery::Index { .. }) {
+            return Err(RenderError::DirectReference { name, url });
+        }
+        if !direct.contains_key(package) {
+            return Err(RenderError::DirectNotStored { name, url });
+        }
     }
     Ok(())
+}
+
+/// The lock with each direct reference in `direct` pinned by its store file:
+/// `name==VERSION --hash=sha256:<hash>` and a `# from URL` line in place of the pin
+/// (and of a git pin's `# version` line), without the header's note on installing
+/// git pins (there are none left); every other line as it is.
+fn pin_direct(lock_text: &str, lock: &LockFile, direct: &DirectPins) -> String {
+    let mut replaced: BTreeMap<usize, String> = BTreeMap::new();
+    for (name, pin) in &lock.pins {
+        let (Some(url), Some(sha256)) = (&pin.url, direct.get(name)) else {
+            continue;
+        };
+        replaced.insert(
+            pin.line,
+            format!(
+                "{}=={} \\\n    --hash=sha256:{sha256}\n    # from {}\n",
+                pin.name,
+                pin.version,
+                crate::secrets::url_text(url)
+            ),
+        );
+    }
+    let mut out = String::with_capacity(lock_text.len());
+    let mut lines = lock_text.lines().enumerate().peekable();
+    let git_left = lock.pins.iter().any(|(name, pin)| {
+        pin.url.as_deref().is_some_and(crate::lock::is_git_pin) && !direct.contains_key(name)
+    });
+    while let Some((index, line)) = lines.next() {
+        if !git_left && crate::lock::GIT_PINS_NOTE.contains(&line) {
+            continue;
+        }
+        let Some(pinned) = replaced.get(&(index + 1)) else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        out.push_str(pinned);
+        // The rest of the pin: its continuation lines, and a git pin's version line.
+        let mut continued = line.trim_end().ends_with('\\');
+        while continued && let Some((_, next)) = lines.next() {
+            continued = next.trim_end().ends_with('\\');
+        }
+        lines.next_if(|(_, next)| next.trim_start().starts_with("# version "));
+    }
+    out
 }
 
 /// The profile a dockgen lock names in its header.

@@ -108,6 +108,23 @@ pub fn build_report(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&text).expect("report is JSON")
 }
 
+/// A build report's checks, one `<status> <name>` line each.
+pub fn check_statuses(report: &serde_json::Value) -> String {
+    let statuses: Vec<String> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["status"].as_str().unwrap_or("?"),
+                c["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    statuses.join("\n")
+}
+
 /// Whether the engine has an image called `reference`.
 pub fn image_exists(reference: &str) -> bool {
     Command::new("docker")
