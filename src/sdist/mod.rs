@@ -561,7 +561,13 @@ impl Builder {
             .map_err(|why| format!("cannot make its build environment: {why}"))?;
         // Downloads and unpacking overlap: a build requirement such as torch brings
         // dozens of large wheels.
-        let packages: Vec<&resolve::ResolvedPackage> = resolution.packages.values().collect();
+        let mut packages: Vec<&resolve::ResolvedPackage> = resolution.packages.values().collect();
+        // Largest first: a big wheel's download and unpacking then overlap with the
+        // small ones', instead of finishing alone at the end.
+        packages.sort_by_key(|package| {
+            let largest = package.files.iter().filter_map(|f| f.size).max();
+            std::cmp::Reverse(largest.unwrap_or(0))
+        });
         let next = AtomicUsize::new(0);
         let failure: Mutex<Option<String>> = Mutex::new(None);
         std::thread::scope(|scope| {
