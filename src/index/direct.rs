@@ -8,7 +8,12 @@
 //! `--hash` values, and its metadata read from the wheel's METADATA or the sdist's
 //! static PKG-INFO. An sdist that needs a build to tell its metadata answers
 //! [`IndexError::NeedsBuild`], which [`crate::sdist::BuildingSource`] turns into a
-//! build; local directories are refused clearly.
+//! build.
+//!
+//! A local project directory (`name @ ./path`, `name @ file:///abs/path`) is a source
+//! tree like a git commit's: its metadata read statically from `pyproject.toml`, else
+//! built (never cached: its content may change between locks). It is locked as
+//! `name @ file:///abs/path`, with no hash.
 //!
 //! A `git+` reference has no archive: its revision is resolved to a full commit (an
 //! existing lock's commit is kept unless the package is upgraded), the commit's tree
@@ -211,6 +216,13 @@ pub fn lock_url(url: &Url, given: &str) -> String {
     }
 }
 
+/// Whether `filename` names an archive dockgen locks (a wheel, an sdist), so that a
+/// `file:` pin of another name is a local directory ([`crate::lock::is_directory_pin`]).
+pub fn is_archive_name(filename: &str) -> bool {
+    filename.to_ascii_lowercase().ends_with(".whl")
+        || SdistFormat::from_filename(filename).is_some()
+}
+
 /// The file name of the archive at `url`: its path's last segment, percent-decoded.
 pub fn archive_filename(url: &Url) -> String {
     url.path_segments()
@@ -276,18 +288,19 @@ fn fetch_message(error: IndexError) -> String {
     }
 }
 
-/// One fetched archive, or one git commit's tree.
+/// One fetched archive, or one source tree (a git commit's, a local directory).
 #[derive(Debug)]
 struct Archive {
     project: Arc<ProjectFiles>,
     /// `Err(reason)`: an sdist whose metadata only a build can tell.
     metadata: Result<Arc<CoreMetadata>, String>,
-    /// A git reference's pin, `git+URL@<commit>` as the lock writes it.
+    /// A source tree's pin as the lock writes it: `git+URL@<commit>`, or a
+    /// directory's `file:///abs/path`.
     locked: Option<String>,
 }
 
 impl Archive {
-    /// The one file of a git reference, and its metadata.
+    /// The one file of a source tree, and its metadata.
     fn new(file: DistFile, core: CoreMetadata, locked: Option<String>) -> Self {
         Self {
             project: Arc::new(ProjectFiles {
@@ -437,12 +450,15 @@ impl<'a> DirectSource<'a> {
                 .to_file_path()
                 .map_err(|()| fail("not a usable local path".into()))?;
             if path.is_dir() {
-                return Err(fail(
-                    "it is a directory; dockgen locks local archives (`.whl`, `.tar.gz`, \
-                     `.zip`) but not local project directories yet: build a wheel or an \
-                     sdist of it and require that file"
-                        .into(),
-                ));
+                return self.fetch_directory(reference, &path);
+            }
+            if !path.exists() && !is_archive_name(&archive_filename(url)) {
+                return Err(fail(format!(
+                    "there is no directory `{}`; require a local project as \
+                     `name @ ./path/to/project` (relative to the input file) or \
+                     `name @ file:///abs/path`",
+                    path.display()
+                )));
             }
         } else if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(format!(
@@ -469,8 +485,8 @@ impl<'a> DirectSource<'a> {
         } else {
             return Err(fail(format!(
                 "`{filename}` is not a wheel or an sdist (`.whl`, `.tar.gz`, `.zip`); \
-                 dockgen locks direct references to archives and git repositories \
-                 (local directories are not supported yet)"
+                 dockgen locks direct references to archives, git repositories and local \
+                 project directories"
             )));
         };
         let mut file = DistFile {
@@ -660,6 +676,72 @@ impl<'a> DirectSource<'a> {
         Ok(Archive::new(file, core, Some(locked)))
     }
 
+    /// A local project directory: its metadata, static or built (with no cache key:
+    /// its content may change between locks). The one file is the directory, with no
+    /// hash; the lock pins its absolute `file://` URL.
+    fn fetch_directory(
+        &self,
+        reference: &DirectRef,
+        path: &std::path::Path,
+    ) -> Result<Archive, IndexError> {
+        let fail = |message: String| reference.fail(message);
+        let shown = path.display();
+        let basename = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if is_archive_name(&basename) {
+            return Err(fail(format!(
+                "`{shown}` is a directory named like an archive, which a lock could not tell \
+                 from one; rename it"
+            )));
+        }
+        let locked = Url::from_file_path(path)
+            .map_err(|()| fail("not a usable local path".into()))?
+            .to_string();
+        let locked = locked.trim_end_matches('/').to_string();
+        let core = match vcs::tree_metadata(path, &reference.name) {
+            Ok(core) => core,
+            Err(IndexError::NeedsBuild { reason, .. }) => match self.trees {
+                Some(trees) => {
+                    let label = format!("{} (local directory)", reference.shown);
+                    trees
+                        .tree_metadata(path, &reference.name, &label, "")
+                        .map_err(|error| match error {
+                            error @ IndexError::Build(_) => error,
+                            other => fail(format!("directory `{shown}`: {}", fetch_message(other))),
+                        })?
+                }
+                None => {
+                    return Err(fail(format!(
+                        "directory `{shown}`: {reason}, so its metadata needs a build, which \
+                         `--no-build` forbids"
+                    )));
+                }
+            },
+            Err(error) => {
+                return Err(fail(format!(
+                    "directory `{shown}`: {}",
+                    fetch_message(error)
+                )));
+            }
+        };
+        let file = DistFile {
+            filename: format!("{}-{} (local directory)", reference.name, core.version),
+            kind: DistKind::Sdist,
+            version: core.version.clone(),
+            url: reference.url.clone(),
+            sha256: None,
+            requires_python: core.requires_python.clone(),
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(DIRECT_INDEX),
+        };
+        Ok(Archive::new(file, core, Some(locked)))
+    }
+
     /// The reference whose archive (or git commit) `file` is.
     fn reference_of(&self, file: &DistFile) -> Option<&DirectRef> {
         if *file.index != *DIRECT_INDEX {
@@ -731,7 +813,12 @@ impl PackageSource for DirectSource<'_> {
                     .and_then(|archive| archive.locked.clone())
                     .unwrap_or_else(|| reference.shown.clone()),
             ),
-            None => Some(reference.locked.clone()),
+            // A directory's absolute path once read; an archive's URL.
+            None => Some(
+                self.fetched(reference)
+                    .and_then(|archive| archive.locked.clone())
+                    .unwrap_or_else(|| reference.locked.clone()),
+            ),
         }
     }
 }
