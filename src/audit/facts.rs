@@ -56,6 +56,8 @@ pub struct PackageFacts {
     pub metadata_missing: Option<String>,
     /// The lock's `git+URL@<commit>` of a git pin, which names no file.
     pub git_pin: Option<String>,
+    /// The lock's `file:///abs/path` of a local directory pin, which names no file.
+    pub directory_pin: Option<String>,
 }
 
 impl PackageFacts {
@@ -205,6 +207,7 @@ fn package_facts(
         metadata: None,
         metadata_missing: None,
         git_pin: None,
+        directory_pin: None,
     };
     let project = match &pin.url {
         // A direct reference: its archive, downloaded and hashed, is its only file.
@@ -215,10 +218,13 @@ fn package_facts(
             let archives = crate::index::direct::DirectArchives::default();
             let source = crate::index::direct::DirectSource::new(client, &refs, &archives);
             let project = source.project(name).map_err(fail)?;
-            // A git pin: the commit's tree is its only "file", with no hash; its
-            // metadata is read from the tree.
-            if crate::lock::is_git_pin(url) {
-                facts.git_pin = Some(url.clone());
+            // A source tree (a git pin's commit, a local directory) is its only
+            // "file", with no hash; its metadata is read from the tree.
+            if crate::lock::is_source_tree_pin(url) {
+                match crate::lock::is_git_pin(url) {
+                    true => facts.git_pin = Some(url.clone()),
+                    false => facts.directory_pin = Some(url.clone()),
+                }
                 if let Some(project) = &project {
                     facts.index = Some(project.index.to_string());
                     if let Some(file) = project.files.first() {
