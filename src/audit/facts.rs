@@ -216,15 +216,24 @@ fn package_facts(
             let refs = crate::index::direct::DirectRefs::from_lock_pin(name, url, &[], origin)
                 .map_err(fail)?;
             let archives = crate::index::direct::DirectArchives::default();
-            let source = crate::index::direct::DirectSource::new(client, &refs, &archives);
-            let project = source.project(name).map_err(fail)?;
+            let source = crate::index::direct::DirectSource::new(client, &refs, &archives)
+                .with_unbuilt_trees();
             // A source tree (a git pin's commit, a local directory) is its only
-            // "file", with no hash; its metadata is read from the tree.
+            // "file", with no hash; its metadata is read from the tree (unless only a
+            // build can tell it: not a reason to stop, as for an sdist).
             if crate::lock::is_source_tree_pin(url) {
                 match crate::lock::is_git_pin(url) {
                     true => facts.git_pin = Some(url.clone()),
                     false => facts.directory_pin = Some(url.clone()),
                 }
+                let project = match source.project(name) {
+                    Err(IndexError::NeedsBuild { reason, .. }) => {
+                        facts.index = Some(crate::index::direct::DIRECT_INDEX.to_string());
+                        facts.metadata_missing = Some(reason);
+                        return Ok(facts);
+                    }
+                    other => other.map_err(fail)?,
+                };
                 if let Some(project) = &project {
                     facts.index = Some(project.index.to_string());
                     if let Some(file) = project.files.first() {
@@ -233,7 +242,7 @@ fn package_facts(
                 }
                 return Ok(facts);
             }
-            project
+            source.project(name).map_err(fail)?
         }
         None => client.project(name).map_err(fail)?,
     };

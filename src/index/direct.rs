@@ -357,6 +357,10 @@ pub struct DirectSource<'a> {
     kept: BTreeMap<PackageName, String>,
     /// Builds the metadata of a source tree that has no static metadata.
     trees: Option<&'a dyn TreeBuilds>,
+    /// Without `trees`: a source tree that needs a build answers
+    /// [`IndexError::NeedsBuild`] (for readers of a lock, which need not build it)
+    /// rather than an error saying `--no-build` forbids it.
+    unbuilt_trees: bool,
 }
 
 /// Metadata builds of source trees (a git commit's): what [`DirectSource`] asks when a
@@ -385,6 +389,27 @@ impl<'a> DirectSource<'a> {
             archives,
             kept: BTreeMap::new(),
             trees: None,
+            unbuilt_trees: false,
+        }
+    }
+
+    /// A source tree whose metadata needs a build answers [`IndexError::NeedsBuild`].
+    pub fn with_unbuilt_trees(mut self) -> Self {
+        self.unbuilt_trees = true;
+        self
+    }
+
+    /// Why a source tree named `label` cannot be read without a build, as
+    /// [`DirectSource::with_unbuilt_trees`] asks, else as an error of `reference`.
+    fn unbuilt(&self, reference: &DirectRef, label: String, reason: String) -> IndexError {
+        match self.unbuilt_trees {
+            true => IndexError::NeedsBuild {
+                file: label,
+                reason,
+            },
+            false => reference.fail(format!(
+                "{label}: {reason}, so its metadata needs a build, which `--no-build` forbids"
+            )),
         }
     }
 
@@ -432,7 +457,7 @@ impl<'a> DirectSource<'a> {
             self.fetch(reference)
                 .map(Arc::new)
                 .map_err(|error| match error {
-                    error @ IndexError::Direct(_) => error,
+                    error @ (IndexError::Direct(_) | IndexError::NeedsBuild { .. }) => error,
                     other => reference.fail(fetch_message(other)),
                 })
         })
@@ -640,12 +665,7 @@ impl<'a> DirectSource<'a> {
                             other => fail(format!("commit {commit}: {}", fetch_message(other))),
                         })?
                 }
-                None => {
-                    return Err(fail(format!(
-                        "commit {commit}: {reason}, so its metadata needs a build, which \
-                         `--no-build` forbids"
-                    )));
-                }
+                None => return Err(self.unbuilt(reference, format!("commit {commit}"), reason)),
             },
             Err(error) => return Err(fail(format!("commit {commit}: {}", fetch_message(error)))),
         };
@@ -713,10 +733,8 @@ impl<'a> DirectSource<'a> {
                         })?
                 }
                 None => {
-                    return Err(fail(format!(
-                        "directory `{shown}`: {reason}, so its metadata needs a build, which \
-                         `--no-build` forbids"
-                    )));
+                    let label = format!("directory `{shown}`");
+                    return Err(self.unbuilt(reference, label, reason));
                 }
             },
             Err(error) => {
