@@ -716,6 +716,15 @@ impl<'a> DirectSource<'a> {
                  from one; rename it"
             )));
         }
+        if !["pyproject.toml", "setup.py"]
+            .iter()
+            .any(|file| path.join(file).is_file())
+        {
+            return Err(fail(format!(
+                "directory `{shown}` is not a Python project: it has no `pyproject.toml` or \
+                 `setup.py`"
+            )));
+        }
         let locked = Url::from_file_path(path)
             .map_err(|()| fail("not a usable local path".into()))?
             .to_string();
