@@ -173,12 +173,18 @@ fn store_git(
     let stem = format!("{}-{}", reference.name.as_dist_info_name(), pin.version);
     let bytes = vcs::export_archive(&clone, &commit, git.subdirectory.as_deref(), &stem)
         .map_err(Stored::Message)?;
-    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    store_export(store, &bytes, &stem)
+}
+
+/// An exported source tree's `bytes` in the store as `stem.tar.gz`, under their
+/// hash (never counted as downloaded).
+fn store_export(store: &FileStore, bytes: &[u8], stem: &str) -> Result<(StoreEntry, bool), Stored> {
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     if let Lookup::Found(entry) = store.get(&sha256)? {
         return Ok((entry, false));
     }
     let mut temp = store.temp()?;
-    std::io::Write::write_all(&mut temp, &bytes)
+    std::io::Write::write_all(&mut temp, bytes)
         .map_err(|error| Stored::Store(super::wheelhouse::io("write", temp.path())(error)))?;
     Ok((
         store.insert(temp, &sha256, &format!("{stem}.tar.gz"))?,
@@ -216,17 +222,7 @@ fn store_directory(
     }
     let stem = format!("{}-{}", reference.name.as_dist_info_name(), pin.version);
     let bytes = export_directory(&path, &stem)?;
-    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    if let Lookup::Found(entry) = store.get(&sha256)? {
-        return Ok((entry, false));
-    }
-    let mut temp = store.temp()?;
-    std::io::Write::write_all(&mut temp, &bytes)
-        .map_err(|error| Stored::Store(super::wheelhouse::io("write", temp.path())(error)))?;
-    Ok((
-        store.insert(temp, &sha256, &format!("{stem}.tar.gz"))?,
-        false,
-    ))
+    store_export(store, &bytes, &stem)
 }
 
 /// The modification time of every exported entry (1980-01-01, as wheels use).

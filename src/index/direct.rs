@@ -314,6 +314,27 @@ impl Archive {
     }
 }
 
+impl Archive {
+    /// A source tree at `url` (what `label` names, e.g. `git commit <id>`), with its
+    /// metadata: one file with no hash, pinned as `locked`.
+    fn tree(url: Url, label: &str, core: CoreMetadata, locked: String) -> Self {
+        let file = DistFile {
+            filename: format!("{}-{} ({label})", core.name, core.version),
+            kind: DistKind::Sdist,
+            version: core.version.clone(),
+            url,
+            sha256: None,
+            requires_python: core.requires_python.clone(),
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(DIRECT_INDEX),
+        };
+        Self::new(file, core, Some(locked))
+    }
+}
+
 /// The archive of `reference`: `file` completed with what the download told.
 fn archive(
     reference: &DirectRef,
@@ -680,20 +701,12 @@ impl<'a> DirectSource<'a> {
             crate::secrets::without_userinfo(&git.repo)
         ))
         .map_err(|err| fail(format!("not a URL with its commit: {err}")))?;
-        let file = DistFile {
-            filename: format!("{}-{} (git commit {commit})", reference.name, core.version),
-            kind: DistKind::Sdist,
-            version: core.version.clone(),
+        Ok(Archive::tree(
             url,
-            sha256: None,
-            requires_python: core.requires_python.clone(),
-            yanked: None,
-            upload_time: None,
-            size: None,
-            has_metadata_sidecar: false,
-            index: Arc::from(DIRECT_INDEX),
-        };
-        Ok(Archive::new(file, core, Some(locked)))
+            &format!("git commit {commit}"),
+            core,
+            locked,
+        ))
     }
 
     /// A local project directory: its metadata, static or built (with no cache key:
@@ -753,20 +766,12 @@ impl<'a> DirectSource<'a> {
                 )));
             }
         };
-        let file = DistFile {
-            filename: format!("{}-{} (local directory)", reference.name, core.version),
-            kind: DistKind::Sdist,
-            version: core.version.clone(),
-            url: reference.url.clone(),
-            sha256: None,
-            requires_python: core.requires_python.clone(),
-            yanked: None,
-            upload_time: None,
-            size: None,
-            has_metadata_sidecar: false,
-            index: Arc::from(DIRECT_INDEX),
-        };
-        Ok(Archive::new(file, core, Some(locked)))
+        Ok(Archive::tree(
+            reference.url.clone(),
+            "local directory",
+            core,
+            locked,
+        ))
     }
 
     /// The reference whose archive (or git commit) `file` is.
