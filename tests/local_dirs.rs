@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::direct::{LOCK, dockgen, profile, text};
+use crate::render_direct::{tar_entries, wheel_digests};
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
 use crate::support::wheels::WheelSpec;
 use crate::support::{pip_install_lock, run};
@@ -184,43 +185,14 @@ fn local_directories_render_from_the_package_store() {
     let output = dockgen(dir, &render, &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let plan = dir.join("build/cpu-test");
-    let mut wheels: Vec<String> = std::fs::read_dir(plan.join("wheels"))
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            format!(
-                "{}  {}",
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                path.file_name().unwrap().to_string_lossy()
-            )
-        })
-        .collect();
-    wheels.sort();
+    let wheels = wheel_digests(&plan);
     let lock = std::fs::read(dir.join("locks/cpu-test.txt")).unwrap();
     let lock_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&lock));
     let read = |name: &str| {
         let text = std::fs::read_to_string(plan.join(name)).unwrap();
         redact(&text, dir, &index).replace(&lock_sha256, "[lock sha256]")
     };
-    let entries = |name: &str| {
-        let file = std::fs::File::open(plan.join("wheels").join(name)).unwrap();
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-        archive
-            .entries()
-            .unwrap()
-            .map(|entry| {
-                let entry = entry.unwrap();
-                format!(
-                    "{:o} {} {}",
-                    entry.header().mode().unwrap(),
-                    entry.header().mtime().unwrap(),
-                    entry.path().unwrap().display()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let entries = |name: &str| tar_entries(&plan.join("wheels").join(name)).join("\n");
     insta::assert_snapshot!(format!(
         "--- wheels/:\n{}\n\n--- requirements.lock:\n{}\n--- wheels/static_proj-1.2.tar.gz:\n{}\n\n\
          --- wheels/built_proj-0.3.tar.gz:\n{}\n\n--- Dockerfile:\n{}",
