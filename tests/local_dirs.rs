@@ -170,6 +170,21 @@ fn local_directories_lock_and_install_with_pip() {
          built_proj.__version__, six.X)",
     ]));
     assert_eq!(version.trim(), "1.2 0.3 1");
+
+    // The directory's version moves on: `--check` finds the lock stale, and a plain
+    // relock (no `--upgrade`) takes the new version, with nothing to fetch.
+    let pyproject = dir.join("projects/static-proj/pyproject.toml");
+    let before = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(&pyproject, before.replace("\"1.2\"", "\"1.3\"")).unwrap();
+    let output = dockgen(dir, &[LOCK, &["--check"]].concat(), &[]);
+    assert!(!output.status.success(), "{}", text(&output.stderr));
+    let output = dockgen(dir, &[LOCK, &["--offline"]].concat(), &[]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let relocked = std::fs::read_to_string(dir.join("locks/cpu-test.txt")).unwrap();
+    assert!(
+        relocked.contains("    # version 1.3 (local directory)\n"),
+        "{relocked}"
+    );
 }
 
 /// `render --wheelhouse` exports each directory into the package store as a
