@@ -151,6 +151,18 @@ fn local_directories_lock_and_install_with_pip() {
     );
     let sbom = dockgen(dir, &["sbom", "--profile", "cpu-test.yaml"], &[]);
     assert!(sbom.status.success(), "{}", text(&sbom.stderr));
+    let sbom: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
+    let component = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "built-proj")
+        .unwrap();
+    assert_eq!(component["externalReferences"][0]["type"], "other");
+    assert_eq!(
+        component["externalReferences"][0]["url"].as_str(),
+        Some(format!("file://{}/projects/built", dir.display()).as_str())
+    );
 
     // pip refuses unhashed pins beside hashed ones, as the header says: the hashed
     // pins by hash first, then the directories (built by their in-tree backend).
