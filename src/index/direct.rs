@@ -312,9 +312,7 @@ impl Archive {
             locked,
         }
     }
-}
 
-impl Archive {
     /// A source tree at `url` (what `label` names, e.g. `git commit <id>`), with its
     /// metadata: one file with no hash, pinned as `locked`.
     fn tree(url: Url, label: &str, core: CoreMetadata, locked: String) -> Self {
