@@ -158,7 +158,7 @@ pub struct RenderArgs {
     /// Deliver packages from a `wheels/` directory in the build context (filled by
     /// `dockgen build`, or by you) instead of from indexes during the build. dockgen
     /// puts the files of the lock's direct references there itself (archives, and
-    /// git pins' commits exported as `name-VERSION.tar.gz`).
+    /// git pins' commits and local directories exported as `name-VERSION.tar.gz`).
     #[arg(long, conflicts_with = "index_url")]
     pub wheelhouse: bool,
 

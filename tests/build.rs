@@ -265,3 +265,58 @@ fn build_installs_direct_archives_and_git_pins() {
     );
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }
+
+/// A local project directory builds like a git pin: the host exports it as
+/// `dirpkg-1.0.tar.gz` into the package store (without its virtual environment and
+/// bytecode), the wheel-builder builds the export like any sdist, the image imports it.
+#[test]
+fn build_installs_a_local_directory() {
+    if !engine_answers() {
+        eprintln!("skipped: no Docker engine answers");
+        return;
+    }
+    ensure_base_image();
+    let index = FixtureIndex::builder().start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    let mut files = crate::vcs::project("", "dirpkg", "1.0", &[]);
+    // New bytes on every run: no build cache on the machine holds this export yet.
+    files.push(("run.txt".into(), format!("{:016x}\n", fastrand::u64(..))));
+    files.push((".venv/pyvenv.cfg".into(), "home = /usr/bin\n".into()));
+    files.push(("dirpkg/__pycache__/x.pyc".into(), "junk".into()));
+    for (path, content) in &files {
+        let path = dir.path().join("projects/dirpkg").join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+        std::fs::write(path, content).expect("file");
+    }
+    std::fs::write(
+        dir.path().join("app-test.yaml"),
+        profile_yaml(
+            &index.url(),
+            &["dirpkg"],
+            &[("dirpkg-is-1.0", "dirpkg.__version__ == \"1.0\"")],
+        ),
+    )
+    .expect("profile");
+    std::fs::write(
+        dir.path().join("requirements.in"),
+        "dirpkg @ ./projects/dirpkg\n",
+    )
+    .expect("requirements");
+    let tag = format!("dockgen-test/directory:{}", std::process::id());
+
+    lock_and_build(dir.path(), &cache, &tag);
+    let report = build_report(dir.path());
+    assert_eq!(report["lock_matches_image"], true, "{report:#}");
+    assert_eq!(report["packages"]["downloaded"], 0, "{report:#}");
+    insta::assert_snapshot!(check_statuses(&report), @r"
+    passed installed-matches-lock
+    passed pip-check
+    passed import:dirpkg
+    passed dirpkg-is-1.0
+    ");
+    let packages = std::fs::read_to_string(dir.path().join("build/app-test/dockgen/packages.txt"))
+        .expect("packages.txt");
+    assert!(packages.contains("  dirpkg-1.0.tar.gz\n"), "{packages}");
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+}

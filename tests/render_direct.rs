@@ -72,8 +72,26 @@ fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     text.replace(index.base().trim_start_matches("http://"), "[index]")
 }
 
+/// `sha256  name` of every file in the plan's `wheels/`, sorted.
+pub(crate) fn wheel_digests(plan: &Path) -> Vec<String> {
+    let mut wheels: Vec<String> = std::fs::read_dir(plan.join("wheels"))
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            format!(
+                "{}  {}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                path.file_name().unwrap().to_string_lossy()
+            )
+        })
+        .collect();
+    wheels.sort();
+    wheels
+}
+
 /// The entries of the `.tar.gz` at `path`, with their modes.
-fn tar_entries(path: &Path) -> Vec<String> {
+pub(crate) fn tar_entries(path: &Path) -> Vec<String> {
     let mut bytes = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
         .read_to_end(&mut bytes)
@@ -107,19 +125,7 @@ fn direct_pins_render_from_the_package_store() {
     let output = dockgen(dir, RENDER, &[]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let plan = dir.join("build/cpu-test");
-    let mut wheels: Vec<String> = std::fs::read_dir(plan.join("wheels"))
-        .unwrap()
-        .map(|entry| {
-            let path = entry.unwrap().path();
-            let bytes = std::fs::read(&path).unwrap();
-            format!(
-                "{}  {}",
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-                path.file_name().unwrap().to_string_lossy()
-            )
-        })
-        .collect();
-    wheels.sort();
+    let wheels = wheel_digests(&plan);
     // The lock holds the scratch directory's path: so does its digest.
     let lock = std::fs::read(dir.join("locks/cpu-test.txt")).unwrap();
     let lock_sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&lock));

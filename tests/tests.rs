@@ -15,6 +15,7 @@ mod fixture_index;
 mod hostile;
 mod index;
 mod index_priority;
+mod local_dirs;
 mod lock;
 mod lock_integrity;
 mod malformed;

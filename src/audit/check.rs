@@ -24,6 +24,10 @@
 //! - `git-pin` (warning): a pin by git commit has no file to hash-check: `dockgen
 //!   build` and `render --wheelhouse` export the commit into the package store, and
 //!   the wheel-builder stage builds it like an sdist; a render from indexes cannot.
+//! - `directory-pin` (warning): a pin by local project directory has no file to
+//!   hash-check, and names an absolute path: the lock only works on a machine with
+//!   that directory. `dockgen build` and `render --wheelhouse` export it into the
+//!   package store, like a git commit.
 //! - `trusted-host` (error): the lock says `--trusted-host`, so pip skips TLS
 //!   verification for that host (the index pages and any credentials travel
 //!   unprotected; the hashes still check the files). dockgen never writes it.
@@ -116,6 +120,9 @@ pub enum Kind {
     GitPin {
         url: String,
     },
+    DirectoryPin {
+        url: String,
+    },
 }
 
 impl Kind {
@@ -132,6 +139,7 @@ impl Kind {
             Kind::TrustedHost { .. } => 8,
             Kind::PinMarker { .. } => 9,
             Kind::GitPin { .. } => 10,
+            Kind::DirectoryPin { .. } => 11,
         }
     }
 
@@ -149,6 +157,7 @@ impl Kind {
             Kind::TrustedHost { .. } => "trusted-host",
             Kind::PinMarker { .. } => "pin-marker",
             Kind::GitPin { .. } => "git-pin",
+            Kind::DirectoryPin { .. } => "directory-pin",
         }
     }
 }
@@ -364,6 +373,32 @@ fn files(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
                         "build with `dockgen build` or `dockgen render --wheelhouse` (a render \
                          that fetches from indexes cannot install it), or publish a wheel of \
                          `{}` on an index and require it by version",
+                        package.name
+                    ),
+                });
+            }
+            None if package.directory_pin.is_some() => {
+                let url =
+                    crate::secrets::url_text(package.directory_pin.as_deref().unwrap_or_default());
+                findings.push(Finding {
+                    severity: Severity::Warning,
+                    kind: Kind::DirectoryPin { url: url.clone() },
+                    packages: vec![pin],
+                    message: format!(
+                        "`{}` {} is pinned by local directory (`{url}`): no file to \
+                         hash-check, and the lock names an absolute path, so it only works on \
+                         a machine that has that directory; `dockgen build` and `dockgen \
+                         render --wheelhouse` export the directory as `{}-{}.tar.gz` and the \
+                         wheel-builder stage builds it like an sdist",
+                        package.name,
+                        package.version,
+                        package.name.as_dist_info_name(),
+                        package.version,
+                    ),
+                    fix: format!(
+                        "lock and build on this machine with `dockgen build` or `dockgen \
+                         render --wheelhouse`; for a lock that works elsewhere, require `{}` \
+                         from a git repository or as a wheel on an index",
                         package.name
                     ),
                 });

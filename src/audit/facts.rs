@@ -56,6 +56,8 @@ pub struct PackageFacts {
     pub metadata_missing: Option<String>,
     /// The lock's `git+URL@<commit>` of a git pin, which names no file.
     pub git_pin: Option<String>,
+    /// The lock's `file:///abs/path` of a local directory pin, which names no file.
+    pub directory_pin: Option<String>,
 }
 
 impl PackageFacts {
@@ -205,6 +207,7 @@ fn package_facts(
         metadata: None,
         metadata_missing: None,
         git_pin: None,
+        directory_pin: None,
     };
     let project = match &pin.url {
         // A direct reference: its archive, downloaded and hashed, is its only file.
@@ -213,12 +216,24 @@ fn package_facts(
             let refs = crate::index::direct::DirectRefs::from_lock_pin(name, url, &[], origin)
                 .map_err(fail)?;
             let archives = crate::index::direct::DirectArchives::default();
-            let source = crate::index::direct::DirectSource::new(client, &refs, &archives);
-            let project = source.project(name).map_err(fail)?;
-            // A git pin: the commit's tree is its only "file", with no hash; its
-            // metadata is read from the tree.
-            if crate::lock::is_git_pin(url) {
-                facts.git_pin = Some(url.clone());
+            let source = crate::index::direct::DirectSource::new(client, &refs, &archives)
+                .with_unbuilt_trees();
+            // A source tree (a git pin's commit, a local directory) is its only
+            // "file", with no hash; its metadata is read from the tree (unless only a
+            // build can tell it: not a reason to stop, as for an sdist).
+            if crate::lock::is_source_tree_pin(url) {
+                match crate::lock::is_git_pin(url) {
+                    true => facts.git_pin = Some(url.clone()),
+                    false => facts.directory_pin = Some(url.clone()),
+                }
+                let project = match source.project(name) {
+                    Err(IndexError::NeedsBuild { reason, .. }) => {
+                        facts.index = Some(crate::index::direct::DIRECT_INDEX.to_string());
+                        facts.metadata_missing = Some(reason);
+                        return Ok(facts);
+                    }
+                    other => other.map_err(fail)?,
+                };
                 if let Some(project) = &project {
                     facts.index = Some(project.index.to_string());
                     if let Some(file) = project.files.first() {
@@ -227,7 +242,7 @@ fn package_facts(
                 }
                 return Ok(facts);
             }
-            project
+            source.project(name).map_err(fail)?
         }
         None => client.project(name).map_err(fail)?,
     };

@@ -200,6 +200,14 @@ fn component(package: &PackageFacts) -> Value {
             "url": crate::secrets::url_text(pin.strip_prefix("git+").unwrap_or(pin)),
         }]);
     }
+    if let Some(pin) = &package.directory_pin {
+        // No CycloneDX reference type names a local source tree: `other`, its path.
+        component["externalReferences"] = json!([{
+            "type": "other",
+            "url": crate::secrets::url_text(pin),
+            "comment": "local project directory",
+        }]);
+    }
     if let Some(index) = &package.index {
         component["properties"] = json!([{"name": "dockgen:index", "value": index}]);
     }

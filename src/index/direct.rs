@@ -8,7 +8,12 @@
 //! `--hash` values, and its metadata read from the wheel's METADATA or the sdist's
 //! static PKG-INFO. An sdist that needs a build to tell its metadata answers
 //! [`IndexError::NeedsBuild`], which [`crate::sdist::BuildingSource`] turns into a
-//! build; local directories are refused clearly.
+//! build.
+//!
+//! A local project directory (`name @ ./path`, `name @ file:///abs/path`) is a source
+//! tree like a git commit's: its metadata read statically from `pyproject.toml`, else
+//! built (never cached: its content may change between locks). It is locked as
+//! `name @ file:///abs/path`, with no hash.
 //!
 //! A `git+` reference has no archive: its revision is resolved to a full commit (an
 //! existing lock's commit is kept unless the package is upgraded), the commit's tree
@@ -211,6 +216,13 @@ pub fn lock_url(url: &Url, given: &str) -> String {
     }
 }
 
+/// Whether `filename` names an archive dockgen locks (a wheel, an sdist), so that a
+/// `file:` pin of another name is a local directory ([`crate::lock::is_directory_pin`]).
+pub fn is_archive_name(filename: &str) -> bool {
+    filename.to_ascii_lowercase().ends_with(".whl")
+        || SdistFormat::from_filename(filename).is_some()
+}
+
 /// The file name of the archive at `url`: its path's last segment, percent-decoded.
 pub fn archive_filename(url: &Url) -> String {
     url.path_segments()
@@ -276,18 +288,19 @@ fn fetch_message(error: IndexError) -> String {
     }
 }
 
-/// One fetched archive, or one git commit's tree.
+/// One fetched archive, or one source tree (a git commit's, a local directory).
 #[derive(Debug)]
 struct Archive {
     project: Arc<ProjectFiles>,
     /// `Err(reason)`: an sdist whose metadata only a build can tell.
     metadata: Result<Arc<CoreMetadata>, String>,
-    /// A git reference's pin, `git+URL@<commit>` as the lock writes it.
+    /// A source tree's pin as the lock writes it: `git+URL@<commit>`, or a
+    /// directory's `file:///abs/path`.
     locked: Option<String>,
 }
 
 impl Archive {
-    /// The one file of a git reference, and its metadata.
+    /// The one file of a source tree, and its metadata.
     fn new(file: DistFile, core: CoreMetadata, locked: Option<String>) -> Self {
         Self {
             project: Arc::new(ProjectFiles {
@@ -298,6 +311,25 @@ impl Archive {
             metadata: Ok(Arc::new(core)),
             locked,
         }
+    }
+
+    /// A source tree at `url` (what `label` names, e.g. `git commit <id>`), with its
+    /// metadata: one file with no hash, pinned as `locked`.
+    fn tree(url: Url, label: &str, core: CoreMetadata, locked: String) -> Self {
+        let file = DistFile {
+            filename: format!("{}-{} ({label})", core.name, core.version),
+            kind: DistKind::Sdist,
+            version: core.version.clone(),
+            url,
+            sha256: None,
+            requires_python: core.requires_python.clone(),
+            yanked: None,
+            upload_time: None,
+            size: None,
+            has_metadata_sidecar: false,
+            index: Arc::from(DIRECT_INDEX),
+        };
+        Self::new(file, core, Some(locked))
     }
 }
 
@@ -344,6 +376,10 @@ pub struct DirectSource<'a> {
     kept: BTreeMap<PackageName, String>,
     /// Builds the metadata of a source tree that has no static metadata.
     trees: Option<&'a dyn TreeBuilds>,
+    /// Without `trees`: a source tree that needs a build answers
+    /// [`IndexError::NeedsBuild`] (for readers of a lock, which need not build it)
+    /// rather than an error saying `--no-build` forbids it.
+    unbuilt_trees: bool,
 }
 
 /// Metadata builds of source trees (a git commit's): what [`DirectSource`] asks when a
@@ -372,6 +408,27 @@ impl<'a> DirectSource<'a> {
             archives,
             kept: BTreeMap::new(),
             trees: None,
+            unbuilt_trees: false,
+        }
+    }
+
+    /// A source tree whose metadata needs a build answers [`IndexError::NeedsBuild`].
+    pub fn with_unbuilt_trees(mut self) -> Self {
+        self.unbuilt_trees = true;
+        self
+    }
+
+    /// Why a source tree named `label` cannot be read without a build, as
+    /// [`DirectSource::with_unbuilt_trees`] asks, else as an error of `reference`.
+    fn unbuilt(&self, reference: &DirectRef, label: String, reason: String) -> IndexError {
+        match self.unbuilt_trees {
+            true => IndexError::NeedsBuild {
+                file: label,
+                reason,
+            },
+            false => reference.fail(format!(
+                "{label}: {reason}, so its metadata needs a build, which `--no-build` forbids"
+            )),
         }
     }
 
@@ -419,7 +476,7 @@ impl<'a> DirectSource<'a> {
             self.fetch(reference)
                 .map(Arc::new)
                 .map_err(|error| match error {
-                    error @ IndexError::Direct(_) => error,
+                    error @ (IndexError::Direct(_) | IndexError::NeedsBuild { .. }) => error,
                     other => reference.fail(fetch_message(other)),
                 })
         })
@@ -437,12 +494,15 @@ impl<'a> DirectSource<'a> {
                 .to_file_path()
                 .map_err(|()| fail("not a usable local path".into()))?;
             if path.is_dir() {
-                return Err(fail(
-                    "it is a directory; dockgen locks local archives (`.whl`, `.tar.gz`, \
-                     `.zip`) but not local project directories yet: build a wheel or an \
-                     sdist of it and require that file"
-                        .into(),
-                ));
+                return self.fetch_directory(reference, &path);
+            }
+            if !path.exists() && !is_archive_name(&archive_filename(url)) {
+                return Err(fail(format!(
+                    "there is no directory `{}`; require a local project as \
+                     `name @ ./path/to/project` (relative to the input file) or \
+                     `name @ file:///abs/path`",
+                    path.display()
+                )));
             }
         } else if !matches!(url.scheme(), "http" | "https") {
             return Err(fail(format!(
@@ -469,8 +529,8 @@ impl<'a> DirectSource<'a> {
         } else {
             return Err(fail(format!(
                 "`{filename}` is not a wheel or an sdist (`.whl`, `.tar.gz`, `.zip`); \
-                 dockgen locks direct references to archives and git repositories \
-                 (local directories are not supported yet)"
+                 dockgen locks direct references to archives, git repositories and local \
+                 project directories"
             )));
         };
         let mut file = DistFile {
@@ -624,12 +684,7 @@ impl<'a> DirectSource<'a> {
                             other => fail(format!("commit {commit}: {}", fetch_message(other))),
                         })?
                 }
-                None => {
-                    return Err(fail(format!(
-                        "commit {commit}: {reason}, so its metadata needs a build, which \
-                         `--no-build` forbids"
-                    )));
-                }
+                None => return Err(self.unbuilt(reference, format!("commit {commit}"), reason)),
             },
             Err(error) => return Err(fail(format!("commit {commit}: {}", fetch_message(error)))),
         };
@@ -644,20 +699,77 @@ impl<'a> DirectSource<'a> {
             crate::secrets::without_userinfo(&git.repo)
         ))
         .map_err(|err| fail(format!("not a URL with its commit: {err}")))?;
-        let file = DistFile {
-            filename: format!("{}-{} (git commit {commit})", reference.name, core.version),
-            kind: DistKind::Sdist,
-            version: core.version.clone(),
+        Ok(Archive::tree(
             url,
-            sha256: None,
-            requires_python: core.requires_python.clone(),
-            yanked: None,
-            upload_time: None,
-            size: None,
-            has_metadata_sidecar: false,
-            index: Arc::from(DIRECT_INDEX),
+            &format!("git commit {commit}"),
+            core,
+            locked,
+        ))
+    }
+
+    /// A local project directory: its metadata, static or built (with no cache key:
+    /// its content may change between locks). The one file is the directory, with no
+    /// hash; the lock pins its absolute `file://` URL.
+    fn fetch_directory(
+        &self,
+        reference: &DirectRef,
+        path: &std::path::Path,
+    ) -> Result<Archive, IndexError> {
+        let fail = |message: String| reference.fail(message);
+        let shown = path.display();
+        let basename = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if is_archive_name(&basename) {
+            return Err(fail(format!(
+                "`{shown}` is a directory named like an archive, which a lock could not tell \
+                 from one; rename it"
+            )));
+        }
+        if !["pyproject.toml", "setup.py"]
+            .iter()
+            .any(|file| path.join(file).is_file())
+        {
+            return Err(fail(format!(
+                "directory `{shown}` is not a Python project: it has no `pyproject.toml` or \
+                 `setup.py`"
+            )));
+        }
+        let locked = Url::from_file_path(path)
+            .map_err(|()| fail("not a usable local path".into()))?
+            .to_string();
+        let locked = locked.trim_end_matches('/').to_string();
+        let core = match vcs::tree_metadata(path, &reference.name) {
+            Ok(core) => core,
+            Err(IndexError::NeedsBuild { reason, .. }) => match self.trees {
+                Some(trees) => {
+                    let label = format!("{} (local directory)", reference.shown);
+                    trees
+                        .tree_metadata(path, &reference.name, &label, "")
+                        .map_err(|error| match error {
+                            error @ IndexError::Build(_) => error,
+                            other => fail(format!("directory `{shown}`: {}", fetch_message(other))),
+                        })?
+                }
+                None => {
+                    let label = format!("directory `{shown}`");
+                    return Err(self.unbuilt(reference, label, reason));
+                }
+            },
+            Err(error) => {
+                return Err(fail(format!(
+                    "directory `{shown}`: {}",
+                    fetch_message(error)
+                )));
+            }
         };
-        Ok(Archive::new(file, core, Some(locked)))
+        Ok(Archive::tree(
+            reference.url.clone(),
+            "local directory",
+            core,
+            locked,
+        ))
     }
 
     /// The reference whose archive (or git commit) `file` is.
@@ -731,7 +843,12 @@ impl PackageSource for DirectSource<'_> {
                     .and_then(|archive| archive.locked.clone())
                     .unwrap_or_else(|| reference.shown.clone()),
             ),
-            None => Some(reference.locked.clone()),
+            // A directory's absolute path once read; an archive's URL.
+            None => Some(
+                self.fetched(reference)
+                    .and_then(|archive| archive.locked.clone())
+                    .unwrap_or_else(|| reference.locked.clone()),
+            ),
         }
     }
 }

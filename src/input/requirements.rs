@@ -973,6 +973,16 @@ fn is_archive_name(location: &str) -> bool {
         || crate::index::filename::SdistFormat::from_filename(name).is_some()
 }
 
+/// The static `[project].name` of the project directory at `dir`, if it says one.
+fn project_name(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("pyproject.toml")).ok()?;
+    let table: toml::Table = text.parse().ok()?;
+    let name = table.get("project")?.get("name")?.as_str()?;
+    pep508_rs::PackageName::from_str(name)
+        .ok()
+        .map(|_| name.to_string())
+}
+
 /// `file://` URL of `path` (relative to `base`), percent-encoded.
 fn path_url(path: &str, base: &Path) -> Result<String, String> {
     let absolute = std::path::absolute(base.join(path))
@@ -1045,9 +1055,28 @@ fn direct_reference(text: &str, base: &Path) -> Result<Option<DirectText>, Strin
         }));
     }
     if !is_archive_name(without_fragment) {
+        // pip's bare path of a project directory: the name from `#egg=`, else from
+        // its `pyproject.toml`'s static `[project].name`.
+        if is_path {
+            let url = path_url(without_fragment, base)?;
+            let name = egg
+                .filter(|egg| !egg.is_empty())
+                .or_else(|| project_name(&base.join(without_fragment)))
+                .ok_or_else(|| {
+                    format!(
+                        "cannot tell the package name of `{location_part}`: write it as \
+                         `name @ {without_fragment}` (or add `#egg=name`)"
+                    )
+                })?;
+            return Ok(Some(DirectText {
+                text: format!("{name} @ {url}{marker}"),
+                given: without_fragment.to_string(),
+            }));
+        }
         return Err(format!(
-            "`{location_part}` is not a wheel or an sdist archive (`.whl`, `.tar.gz`, `.zip`) \
-             or a git repository (`git+https://...`); local directories are not supported yet"
+            "`{location_part}` is not a wheel or an sdist archive (`.whl`, `.tar.gz`, `.zip`), \
+             a git repository (`git+https://...`) or a local project directory \
+             (`./path/to/project`)"
         ));
     }
     let name = match egg {
@@ -1436,6 +1465,33 @@ git+https://example.com/r.git@v1
             error(&git_without_egg, "requirements.in"),
             error(&mercurial, "requirements.in")
         ));
+    }
+
+    #[test]
+    fn bare_directory_lines_take_their_name() {
+        let dir = tree(&[
+            ("requirements.in", "./proj\n./other#egg=other-pkg\n"),
+            ("proj/pyproject.toml", "[project]\nname = \"My_Proj\"\n"),
+            ("other/setup.py", ""),
+        ]);
+        let input = parse(&dir, "requirements.in").expect("valid");
+        let root = std::path::absolute(dir.path()).unwrap();
+        let names: Vec<String> = input
+            .requirements
+            .iter()
+            .map(|r| {
+                let Some(pep508_rs::VersionOrUrl::Url(url)) = &r.requirement.version_or_url else {
+                    panic!("{} is not a URL requirement", r.requirement);
+                };
+                let path = url.to_url().to_file_path().unwrap();
+                format!(
+                    "{} {}",
+                    r.requirement.name,
+                    path.strip_prefix(&root).unwrap().display()
+                )
+            })
+            .collect();
+        assert_eq!(names, ["my-proj proj", "other-pkg other"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The lock file, the single source of truth of what gets installed: a
 //! pip-compatible requirements file with exact pins, one `--hash` per file the
-//! target can install (a git pin, `name @ git+URL@<commit>`, has none), and `# via`
+//! target can install (a source-tree pin, `name @ git+URL@<commit>` or a local
+//! directory's `name @ file:///path`, has none), and `# via`
 //! annotations. Writer and reader live together so that what one writes the other
 //! reads.
 
@@ -15,5 +16,7 @@ pub use read::{
     read, source_option,
 };
 pub use write::{
-    GIT_DEFAULT_REVISION, GIT_PINS_NOTE, LockHeader, check, git_pin_comment, is_git_pin, render,
+    DIRECTORY_PIN_MARK, GIT_DEFAULT_REVISION, LockHeader, SOURCE_TREE_PINS_NOTE, check,
+    directory_pin_comment, git_pin_comment, is_directory_pin, is_git_pin, is_source_tree_pin,
+    render,
 };

@@ -26,10 +26,13 @@ struct Package<'a> {
     index: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dependencies: Vec<Dependency<'a>>,
-    /// A direct reference's archive (PEP 751 `[packages.archive]`).
     /// A git pin (PEP 751 `[packages.vcs]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     vcs: Option<Vcs>,
+    /// A local directory pin (PEP 751 `[packages.directory]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directory: Option<Directory>,
+    /// A direct reference's archive (PEP 751 `[packages.archive]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     archive: Option<Archive<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +61,24 @@ struct Archive<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     hashes: Hashes<'a>,
+}
+
+#[derive(Serialize)]
+struct Directory {
+    path: String,
+    editable: bool,
+}
+
+/// `[packages.directory]` of the lock's `file:///abs/path` pin: the path itself.
+fn directory(pin: &str) -> Option<Directory> {
+    if !crate::lock::is_directory_pin(pin) {
+        return None;
+    }
+    let path = url::Url::parse(pin).ok()?.to_file_path().ok()?;
+    Some(Directory {
+        path: path.display().to_string(),
+        editable: false,
+    })
 }
 
 #[derive(Serialize)]
@@ -134,6 +155,7 @@ pub fn render(
                     index: None,
                     dependencies,
                     vcs: vcs(url),
+                    directory: directory(url),
                     archive: p.files.first().map(|f| Archive {
                         url,
                         size: f.size,
@@ -149,6 +171,7 @@ pub fn render(
                 index: Some(index_url(&p.index)),
                 dependencies,
                 vcs: None,
+                directory: None,
                 archive: None,
                 sdist: p.files.iter().find(|f| !f.is_wheel).map(file),
                 wheels: p.files.iter().filter(|f| f.is_wheel).map(file).collect(),

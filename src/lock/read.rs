@@ -229,19 +229,27 @@ pub fn parse(text: &str, path: &Path) -> Result<LockFile, ReadError> {
                 let written = words
                     .next()
                     .ok_or_else(|| syntax(format!("expected a URL after `{first} @`")))?;
-                direct = match super::is_git_pin(written) {
-                    true => {
-                        let (version, revision) = git_pin_version(text, line).ok_or_else(|| {
-                            syntax(format!(
-                                "the git pin `{first} @ {}` is not followed by its \
-                                 `# version X (git revision R)` line",
-                                crate::secrets::url_text(written)
-                            ))
-                        })?;
-                        git_revision = revision;
-                        version
-                    }
-                    false => direct_version(first, written).map_err(syntax)?,
+                direct = if super::is_git_pin(written) {
+                    let (version, revision) = git_pin_version(text, line).ok_or_else(|| {
+                        syntax(format!(
+                            "the git pin `{first} @ {}` is not followed by its \
+                             `# version X (git revision R)` line",
+                            crate::secrets::url_text(written)
+                        ))
+                    })?;
+                    git_revision = revision;
+                    version
+                } else if super::is_directory_pin(written) {
+                    directory_pin_version(text, line).ok_or_else(|| {
+                        syntax(format!(
+                            "the local directory pin `{first} @ {}` is not followed by its \
+                             `# version X {}` line",
+                            crate::secrets::url_text(written),
+                            super::DIRECTORY_PIN_MARK
+                        ))
+                    })?
+                } else {
+                    direct_version(first, written).map_err(syntax)?
                 };
                 url = Some(written.to_string());
                 (first, direct.as_str())
@@ -318,6 +326,14 @@ fn git_pin_version(text: &str, line: usize) -> Option<(String, Option<String>)> 
     let revision = revision.strip_suffix(')')?;
     let revision = (revision != super::GIT_DEFAULT_REVISION).then(|| revision.to_string());
     Some((version.trim().to_string(), revision))
+}
+
+/// The version of the local directory pin on (1-based) `line`, from the comment line
+/// under it ([`super::directory_pin_comment`]).
+fn directory_pin_version(text: &str, line: usize) -> Option<String> {
+    let comment = text.lines().nth(line)?.trim().strip_prefix("# version ")?;
+    let version = comment.strip_suffix(super::DIRECTORY_PIN_MARK)?.trim();
+    (!version.is_empty()).then(|| version.to_string())
 }
 
 /// The version of the direct reference `name @ url`, from its archive's file name (a

@@ -23,10 +23,12 @@
 //! before ` (` and `[`.
 //!
 //! A direct reference is pinned as `name @ URL`: an archive with its `--hash`, a git
-//! reference as `name @ git+URL@<commit>` with none (pip cannot hash a checkout, and
+//! reference as `name @ git+URL@<commit>` and a local project directory as
+//! `name @ file:///abs/path`, both with none (pip cannot hash a source tree, and
 //! refuses it beside hashed pins: the header says so), followed by a
-//! `# version X (git revision R)` line, since pip's format has no place for a URL
-//! pin's version, and a relock keeps the commit only while the input asks for `R`.
+//! `# version X (git revision R)` or `# version X (local directory)` line, since pip's
+//! format has no place for a URL pin's version (and a relock keeps a git commit only
+//! while the input asks for `R`).
 
 use std::fmt::Write as _;
 
@@ -63,6 +65,24 @@ pub fn is_git_pin(url: &str) -> bool {
     url.starts_with("git+")
 }
 
+/// Whether a direct pin's URL is a local project directory (`file:///abs/path`): a
+/// `file:` URL whose last segment is not an archive's name (dockgen refuses to lock a
+/// directory named like one). It has no hash.
+pub fn is_directory_pin(url: &str) -> bool {
+    let Some(path) = url.strip_prefix("file:") else {
+        return false;
+    };
+    let path = path.split(['#', '?']).next().unwrap_or(path);
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    !crate::index::direct::is_archive_name(last)
+}
+
+/// Whether a direct pin is a source tree, a git commit or a local directory: no file to
+/// hash, a `# version` line under it, the header's note on installing it.
+pub fn is_source_tree_pin(url: &str) -> bool {
+    is_git_pin(url) || is_directory_pin(url)
+}
+
 /// The comment line under a git pin: its version (pip's format has no place for it)
 /// and the revision asked for, e.g. `# version 1.0 (git revision v1.0)`.
 pub fn git_pin_comment(version: &str, revision: Option<&str>) -> String {
@@ -72,11 +92,20 @@ pub fn git_pin_comment(version: &str, revision: Option<&str>) -> String {
     )
 }
 
-/// The header lines of a lock with git pins: how pip installs them.
-pub const GIT_PINS_NOTE: [&str; 3] = [
-    "# pip cannot hash-check the git pins (`name @ git+URL@commit`) and refuses them",
-    "# beside hashed pins: install the other pins with `--require-hashes`, then",
-    "# the git pins with `pip install --no-deps`.",
+/// The comment line under a local directory pin: its version.
+pub fn directory_pin_comment(version: &str) -> String {
+    format!("# version {version} {DIRECTORY_PIN_MARK}")
+}
+
+/// How [`directory_pin_comment`] ends.
+pub const DIRECTORY_PIN_MARK: &str = "(local directory)";
+
+/// The header lines of a lock with source-tree pins ([`is_source_tree_pin`]): how pip
+/// installs them.
+pub const SOURCE_TREE_PINS_NOTE: [&str; 3] = [
+    "# pip cannot hash-check git pins (`name @ git+URL@commit`) or local directory pins",
+    "# (`name @ file:///path`) and refuses them beside hashed pins: install the other",
+    "# pins with `--require-hashes`, then these with `pip install --no-deps`.",
 ];
 
 /// How [`git_pin_comment`] names the default branch's HEAD.
@@ -171,9 +200,9 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
     if resolution
         .packages
         .values()
-        .any(|p| p.direct.as_deref().is_some_and(is_git_pin))
+        .any(|p| p.direct.as_deref().is_some_and(is_source_tree_pin))
     {
-        for line in GIT_PINS_NOTE {
+        for line in SOURCE_TREE_PINS_NOTE {
             let _ = writeln!(out, "{line}");
         }
     }
@@ -213,10 +242,15 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
             }
         }
         let _ = writeln!(out);
-        if package.direct.as_deref().is_some_and(is_git_pin) {
-            let revision = header.git_revisions.get(&package.name).cloned().flatten();
-            let comment = git_pin_comment(&package.version.to_string(), revision.as_deref());
-            let _ = writeln!(out, "    {comment}");
+        if let Some(url) = package.direct.as_deref() {
+            let version = package.version.to_string();
+            if is_git_pin(url) {
+                let revision = header.git_revisions.get(&package.name).cloned().flatten();
+                let comment = git_pin_comment(&version, revision.as_deref());
+                let _ = writeln!(out, "    {comment}");
+            } else if is_directory_pin(url) {
+                let _ = writeln!(out, "    {}", directory_pin_comment(&version));
+            }
         }
         let via: Vec<String> = package
             .required_by

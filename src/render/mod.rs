@@ -463,10 +463,13 @@ fn pin_direct(lock_text: &str, lock: &LockFile, direct: &DirectPins) -> String {
     let mut out = String::with_capacity(lock_text.len());
     let mut lines = lock_text.lines().enumerate().peekable();
     let git_left = lock.pins.iter().any(|(name, pin)| {
-        pin.url.as_deref().is_some_and(crate::lock::is_git_pin) && !direct.contains_key(name)
+        pin.url
+            .as_deref()
+            .is_some_and(crate::lock::is_source_tree_pin)
+            && !direct.contains_key(name)
     });
     while let Some((index, line)) = lines.next() {
-        if !git_left && crate::lock::GIT_PINS_NOTE.contains(&line) {
+        if !git_left && crate::lock::SOURCE_TREE_PINS_NOTE.contains(&line) {
             continue;
         }
         let Some(pinned) = replaced.get(&(index + 1)) else {

@@ -615,8 +615,9 @@ impl Provider<'_> {
         for (name, package) in packages.iter() {
             let candidates = self.candidates(name)?;
             for file in &candidates.versions[&package.version].files {
-                // A git commit is no file: pip cannot hash it, the lock pins the commit.
-                if crate::index::vcs::is_vcs(&file.url) {
+                // A source tree (a git commit, a local directory) is no file: pip
+                // cannot hash it, the lock pins the commit or the directory.
+                if file.sha256.is_none() && crate::lock::is_source_tree_pin(file.url.as_str()) {
                     continue;
                 }
                 files.push((name.clone(), file.clone()));

@@ -305,7 +305,12 @@ impl Builder {
             }))
         })?;
         let key = build_key(sdist.sha256, &python.key, &extra);
-        let cell = shared(&self.results, key.clone());
+        // No content key (a local directory, whose content may change): never cached,
+        // and one run builds each tree once, by its label.
+        let cell = match sdist.sha256.is_empty() {
+            true => shared(&self.results, format!("{key} {}", sdist.filename)),
+            false => shared(&self.results, key.clone()),
+        };
         let cache = self.cache.as_ref().filter(|_| !sdist.sha256.is_empty());
         cell.get_or_init(|| {
             if let Some(bytes) = cache
