@@ -165,13 +165,7 @@ fn direct_archives_lock_and_install_with_pip() {
     );
     let sbom = dockgen(dir, &["sbom", "--profile", "cpu-test.yaml"], &[]);
     assert!(sbom.status.success(), "{}", text(&sbom.stderr));
-    let sbom: serde_json::Value = serde_json::from_slice(&sbom.stdout).unwrap();
-    let component = sbom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "demo")
-        .unwrap();
+    let component = crate::support::sbom_component(&sbom.stdout, "demo");
     assert_eq!(
         component["externalReferences"][0]["url"].as_str(),
         Some(demo.as_str())

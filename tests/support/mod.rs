@@ -52,6 +52,19 @@ pub fn run(command: &mut Command) -> String {
     stdout
 }
 
+/// The SBOM component of the package `name` in what `dockgen sbom` printed (CycloneDX
+/// JSON).
+pub fn sbom_component(stdout: &[u8], name: &str) -> serde_json::Value {
+    let sbom: serde_json::Value = serde_json::from_slice(stdout).expect("the SBOM is JSON");
+    sbom["components"]
+        .as_array()
+        .expect("the SBOM lists components")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no component `{name}` in the SBOM"))
+        .clone()
+}
+
 /// The version of the host's `python3` (`3.11.7`), which messages about metadata
 /// builds name: tests replace it, as it varies by machine.
 pub fn host_python() -> String {
