@@ -12,14 +12,17 @@
 # measure a network timeout instead of a resolver.
 #
 # Usage: bench/lock.sh [RUNS]     (median of RUNS timings per cell, default 3)
+# Needs a release build (`cargo build --release`, or DOCKGEN=path) and uv 0.13.9
+# (`bash scripts/test-deps.sh` puts it in .test-tools/bin).
 set -euo pipefail
 export UV_PYTHON_DOWNLOADS=never
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 date_cut=2025-09-01T00:00:00Z
-command -v uv >/dev/null || python3 -m pip install --quiet 'uv==0.13.9'
-cargo build --release --quiet
-dockgen=$PWD/target/release/dockgen
+export PATH="$PWD/.test-tools/bin:$PATH"
+command -v uv >/dev/null || { echo "uv not found: run \`bash scripts/test-deps.sh\`" >&2; exit 2; }
+dockgen=${DOCKGEN:-$PWD/target/release/dockgen}
+[ -x "$dockgen" ] || { echo "no $dockgen: run \`cargo build --release\` first (or set DOCKGEN)" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -59,7 +62,8 @@ uv_compile() { # target...
 printf '%-18s %-22s %9s %9s %7s\n' example case dockgen uv ratio
 row() { printf '%-18s %-22s %8ss %8ss %7s\n' "$1" "$2" "$3" "$4" "$(python3 -c "print(f'{$3/$4:.2f}x')")"; }
 for example in fastapi-optional fastapi-vision jetson-tts video-diffusion; do
-  rm -rf "$work/ex"; mkdir -p "$work/ex"; cp examples/$example/* "$work/ex/"
+  # The example's input files only: its committed locks must not become earlier pins.
+  rm -rf "$work/ex"; mkdir -p "$work/ex"; find "examples/$example" -maxdepth 1 -type f -exec cp {} "$work/ex/" \;
   for mode in cold warm; do
     if [ "$mode" = warm ]; then dockgen_lock x86-pypi; uv_compile x86-pypi; fi
     d=$(time_it $mode dockgen_lock x86-pypi)

@@ -46,13 +46,19 @@ once() {
 }
 pins() { grep -E '^[a-z0-9]' "$1" | sed 's/ .*//' | sort; }
 
-printf '%-6s %9s %9s %7s\n' cache dockgen uv ratio
+# Issue 10's goals: cold no slower than uv, warm faster.
+goal() { # MODE RATIO
+  python3 -c "import sys; r=float(sys.argv[2]); ok = r <= 1 if sys.argv[1] == 'cold' else r < 1
+print(('met' if ok else 'MISSED') + ' (' + ('at most' if sys.argv[1] == 'cold' else 'below') + ' 1.00x)')" "$1" "$2"
+}
+printf '%-6s %9s %9s %7s  %s\n' cache dockgen uv ratio goal
 for mode in cold warm; do
   [ "$mode" = warm ] && { dockgen_lock; uv_compile; }
   d=(); u=()
   for _ in $(seq "$runs"); do d+=("$(once $mode dockgen)"); u+=("$(once $mode uv)"); done
   dm=$(median "${d[@]}"); um=$(median "${u[@]}")
-  printf '%-6s %8ss %8ss %7s\n' "$mode" "$dm" "$um" "$(python3 -c "print(f'{$dm/$um:.2f}x')")"
+  ratio=$(python3 -c "print(f'{$dm/$um:.2f}')")
+  printf '%-6s %8ss %8ss %6sx  %s\n' "$mode" "$dm" "$um" "$ratio" "$(goal $mode "$ratio")"
 done
 if diff <(pins "$work/dockgen.txt") <(pins "$work/uv.txt") >/dev/null; then
   echo "same pins: $(pins "$work/uv.txt" | wc -l)"
