@@ -5,6 +5,8 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 /// The most an archive may unpack to, and the most entries it may hold.
 const MAX_UNPACKED_BYTES: u64 = 4 << 30;
@@ -48,37 +50,35 @@ fn link_stays_inside(entry: &Path, target: &Path) -> bool {
     true
 }
 
-/// Counts bytes and entries against the limits.
+/// Counts bytes and entries against the limits, across the threads of one archive.
 struct Budget {
-    bytes: u64,
-    entries: usize,
+    bytes: AtomicU64,
+    entries: AtomicUsize,
 }
 
 impl Budget {
     fn new() -> Self {
         Self {
-            bytes: 0,
-            entries: 0,
+            bytes: AtomicU64::new(0),
+            entries: AtomicUsize::new(0),
         }
     }
 
-    fn entry(&mut self) -> Result<(), String> {
-        self.entries += 1;
-        if self.entries > MAX_ENTRIES {
+    fn entry(&self) -> Result<(), String> {
+        if self.entries.fetch_add(1, Ordering::Relaxed) >= MAX_ENTRIES {
             return Err(format!("it has more than {MAX_ENTRIES} entries"));
         }
         Ok(())
     }
 
     /// Copies `reader` to a new file at `path`, counting its bytes.
-    fn copy(&mut self, reader: &mut dyn Read, path: &Path) -> Result<(), String> {
-        let left = MAX_UNPACKED_BYTES.saturating_sub(self.bytes);
+    fn copy(&self, reader: &mut dyn Read, path: &Path) -> Result<(), String> {
+        let left = MAX_UNPACKED_BYTES.saturating_sub(self.bytes.load(Ordering::Relaxed));
         let mut file = fs::File::create(path)
             .map_err(|err| format!("cannot create `{}`: {err}", path.display()))?;
         let written = io::copy(&mut reader.take(left + 1), &mut file)
             .map_err(|err| format!("cannot write `{}`: {err}", path.display()))?;
-        self.bytes += written;
-        if self.bytes > MAX_UNPACKED_BYTES {
+        if self.bytes.fetch_add(written, Ordering::Relaxed) + written > MAX_UNPACKED_BYTES {
             return Err(format!(
                 "it unpacks to more than {} GiB",
                 MAX_UNPACKED_BYTES >> 30
@@ -102,7 +102,7 @@ fn create_parent(path: &Path) -> Result<(), String> {
 pub fn tar_gz(archive: &Path, dest: &Path) -> Result<(), String> {
     let file = fs::File::open(archive).map_err(|err| format!("cannot open it: {err}"))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)));
-    let mut budget = Budget::new();
+    let budget = Budget::new();
     let entries = tar
         .entries()
         .map_err(|err| format!("it is not a tar archive: {err}"))?;
@@ -161,18 +161,59 @@ pub fn tar_gz(archive: &Path, dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// An archive larger than this is unpacked by several threads (torch's wheel alone
+/// takes seconds on one).
+const PARALLEL_UNZIP_BYTES: u64 = 64 << 20;
+const UNZIP_THREADS: usize = 4;
+
+/// What [`zip`] maps entry names with: `None` skips the entry.
+pub type Rename<'a> = &'a (dyn Fn(&Path) -> Option<PathBuf> + Sync);
+
 /// Unpacks a zip archive (an sdist `.zip` or a wheel) into `dest`; `rename` maps an
-/// entry's name to where it goes under `dest` (`None` skips the entry).
-pub fn zip(
+/// entry's name to where it goes under `dest` (`None` skips the entry). A large one is
+/// unpacked by several threads, each taking every n-th entry.
+pub fn zip(archive: &Path, dest: &Path, rename: Rename<'_>) -> Result<(), String> {
+    let size = fs::metadata(archive)
+        .map_err(|err| format!("cannot open it: {err}"))?
+        .len();
+    let threads = if size > PARALLEL_UNZIP_BYTES {
+        UNZIP_THREADS
+    } else {
+        1
+    };
+    let budget = Budget::new();
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for part in 0..threads {
+            let (budget, failure) = (&budget, &failure);
+            scope.spawn(move || {
+                if let Err(why) = zip_part(archive, dest, rename, budget, (part, threads)) {
+                    failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_or_insert(why);
+                }
+            });
+        }
+    });
+    match failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
+/// The entries `part` (of `parts`) of the zip: those whose index is `part` modulo `parts`.
+fn zip_part(
     archive: &Path,
     dest: &Path,
-    rename: &dyn Fn(&Path) -> Option<PathBuf>,
+    rename: Rename<'_>,
+    budget: &Budget,
+    (part, parts): (usize, usize),
 ) -> Result<(), String> {
     let file = fs::File::open(archive).map_err(|err| format!("cannot open it: {err}"))?;
     let mut zip = ::zip::ZipArchive::new(io::BufReader::new(file))
         .map_err(|err| format!("it is not a valid zip archive: {err}"))?;
-    let mut budget = Budget::new();
-    for i in 0..zip.len() {
+    for i in (part..zip.len()).step_by(parts) {
         budget.entry()?;
         let mut entry = zip
             .by_index(i)
