@@ -21,9 +21,9 @@ use std::path::Path;
 use super::wheelhouse::{
     FileStore, Lookup, StoreEntry, WheelhouseError, WheelhouseFile, is_plain_filename,
 };
-use crate::index::direct::{DIRECT_INDEX, DirectRef, DirectRefs, archive_filename};
+use crate::index::direct::{DirectRef, DirectRefs, archive_filename, direct_file};
 use crate::index::registry::RegistryClient;
-use crate::index::{DistFile, DistKind, vcs};
+use crate::index::{DistKind, vcs};
 use crate::lock::{LockFile, LockedPin};
 
 /// A direct pin's file in the store.
@@ -132,19 +132,13 @@ fn store_archive(
             "`{filename}` is not a plain file name; refusing to write it into the wheelhouse"
         )));
     }
-    let file = DistFile {
-        filename: filename.clone(),
-        kind: DistKind::Sdist,
-        version: pin.version.clone(),
-        url: crate::secrets::without_userinfo(url),
-        sha256: Some(sha256.clone()),
-        requires_python: None,
-        yanked: None,
-        upload_time: None,
-        size: None,
-        has_metadata_sidecar: false,
-        index: std::sync::Arc::from(DIRECT_INDEX),
-    };
+    let mut file = direct_file(
+        filename.clone(),
+        DistKind::Sdist,
+        pin.version.clone(),
+        crate::secrets::without_userinfo(url),
+    );
+    file.sha256 = Some(sha256.clone());
     let temp = store.temp()?;
     client
         .download_to_path(&file, temp.path())

@@ -316,20 +316,33 @@ impl Archive {
     /// A source tree at `url` (what `label` names, e.g. `git commit <id>`), with its
     /// metadata: one file with no hash, pinned as `locked`.
     fn tree(url: Url, label: &str, core: CoreMetadata, locked: String) -> Self {
-        let file = DistFile {
-            filename: format!("{}-{} ({label})", core.name, core.version),
-            kind: DistKind::Sdist,
-            version: core.version.clone(),
-            url,
-            sha256: None,
-            requires_python: core.requires_python.clone(),
-            yanked: None,
-            upload_time: None,
-            size: None,
-            has_metadata_sidecar: false,
-            index: Arc::from(DIRECT_INDEX),
-        };
+        let filename = format!("{}-{} ({label})", core.name, core.version);
+        let mut file = direct_file(filename, DistKind::Sdist, core.version.clone(), url);
+        file.requires_python = core.requires_python.clone();
         Self::new(file, core, Some(locked))
+    }
+}
+
+/// The one file of a direct reference, as far as its URL tells: no hash, size or
+/// upload time yet, from [`DIRECT_INDEX`]. `url` carries no credentials.
+pub fn direct_file(
+    filename: String,
+    kind: DistKind,
+    version: pep440_rs::Version,
+    url: Url,
+) -> DistFile {
+    DistFile {
+        filename,
+        kind,
+        version,
+        url,
+        sha256: None,
+        requires_python: None,
+        yanked: None,
+        upload_time: None,
+        size: None,
+        has_metadata_sidecar: false,
+        index: Arc::from(DIRECT_INDEX),
     }
 }
 
@@ -533,19 +546,12 @@ impl<'a> DirectSource<'a> {
                  project directories"
             )));
         };
-        let mut file = DistFile {
-            filename: filename.clone(),
+        let mut file = direct_file(
+            filename.clone(),
             kind,
-            version: pep440_rs::Version::new([0]),
-            url: crate::secrets::without_userinfo(url),
-            sha256: None,
-            requires_python: None,
-            yanked: None,
-            upload_time: None,
-            size: None,
-            has_metadata_sidecar: false,
-            index: Arc::from(DIRECT_INDEX),
-        };
+            pep440_rs::Version::new([0]),
+            crate::secrets::without_userinfo(url),
+        );
         // An archive the input pins by `--hash` is content-addressed: a cached copy
         // with that hash is that archive, so a relock (or `--offline`) needs no download.
         let cache = (url.scheme() != "file")
