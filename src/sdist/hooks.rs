@@ -293,6 +293,11 @@ impl Hook<'_> {
         };
         // What the backend left running in the background goes with it.
         kill_group(child.id());
+        tracing::debug!(
+            "the `{hook}` hook of {} ran in {:.1}s: {status}",
+            self.backend,
+            started.elapsed().as_secs_f64()
+        );
         let answer: serde_json::Value = match std::fs::read(&result) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|err| self.crashed(hook, format!("its answer is unreadable: {err}")))?,

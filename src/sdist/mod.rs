@@ -548,19 +548,25 @@ impl Builder {
         let mut request = ResolveRequest::new(python.target.clone(), roots);
         // Build requirements come as wheels: building them in turn could recurse.
         request.only_binary = BinarySelection::All;
+        let named = requires
+            .iter()
+            .map(|r| format!("`{r}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let started = std::time::Instant::now();
         let resolution =
             resolve::resolve(indexes.client, &request, "build environment").map_err(|err| {
                 format!(
-                    "cannot resolve its build requirements ({}) for Python {}: {}",
-                    requires
-                        .iter()
-                        .map(|r| format!("`{r}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    "cannot resolve its build requirements ({named}) for Python {}: {}",
                     python.version,
                     crate::errors::chain(&err)
                 )
             })?;
+        tracing::debug!(
+            "resolved the build requirements {named} in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        let started = std::time::Instant::now();
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let venv = Venv::create(&self.work()?.join(format!("env-{n}")), python)
             .map_err(|why| format!("cannot make its build environment: {why}"))?;
@@ -579,12 +585,22 @@ impl Builder {
             for _ in 0..INSTALL_THREADS.min(packages.len()) {
                 scope.spawn(|| {
                     while let Some(package) = packages.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let fetching = std::time::Instant::now();
                         let installed = self
                             .wheel(indexes.client, package, python)
                             .and_then(|wheel| {
                                 let size = std::fs::metadata(&wheel).map_or(0, |m| m.len());
                                 self.installed.fetch_add(size, Ordering::Relaxed);
-                                venv.install(&wheel)
+                                let unpacking = std::time::Instant::now();
+                                venv.install(&wheel)?;
+                                tracing::trace!(
+                                    "`{}` ({} MB): fetched in {:.1}s, unpacked in {:.1}s",
+                                    package.name,
+                                    size >> 20,
+                                    (unpacking - fetching).as_secs_f64(),
+                                    unpacking.elapsed().as_secs_f64()
+                                );
+                                Ok(())
                             })
                             .map_err(|why| {
                                 format!(
@@ -606,6 +622,13 @@ impl Builder {
         if let Some(why) = failure.into_inner().unwrap_or_else(PoisonError::into_inner) {
             return Err(why);
         }
+        tracing::debug!(
+            "installed a build environment of {} wheels for Python {} in {:.1}s: {}",
+            packages.len(),
+            python.version,
+            started.elapsed().as_secs_f64(),
+            named
+        );
         let pins = packages
             .iter()
             .map(|p| (p.name.clone(), p.version.clone()))
