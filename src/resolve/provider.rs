@@ -56,8 +56,19 @@ impl std::fmt::Display for Unavailable {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub(super) struct ProviderError(#[from] IndexError);
+pub(super) enum ProviderError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Not a failure: the solve starts over with a package decided earlier
+    /// ([`Provider::tried`]).
+    #[error("the resolution starts over")]
+    Restart,
+}
+
+/// A package tried at this many versions in one solve is decided earlier from then on.
+const TRIED_VERSIONS: u32 = 5;
+/// At most this many fresh starts per resolution.
+const MAX_RESTARTS: u32 = 16;
 
 struct Inputs {
     root: Vec<(Package, Range)>,
@@ -80,6 +91,18 @@ pub(super) struct Provider<'a> {
     /// Versions set aside because their metadata is invalid, with the reason.
     set_aside: Mutex<BTreeMap<PackageName, BTreeMap<Version, String>>>,
     prefetch: Mutex<Option<Sender<(PackageName, Range)>>>,
+    /// How many versions of each package this solve has asked the dependencies of.
+    ///
+    /// A package that keeps being rejected is usually held back by a package decided
+    /// before it: python-dateutil 3.0 decided first, then every botocore (which wants
+    /// `<3`), so PubGrub rejects boto3 one version at a time, thousands of them. Like uv,
+    /// dockgen then decides the rejected package earlier: it is marked in `early` and
+    /// the solve starts over (PubGrub's solve loop cannot backtrack on request), with
+    /// everything fetched so far kept. Its dependencies then narrow the other package
+    /// before that is decided.
+    tried: Mutex<HashMap<Package, u32>>,
+    early: Mutex<HashMap<Package, u32>>,
+    restart: std::sync::atomic::AtomicBool,
 }
 
 // PubGrub's own error type is large; it lives for one match below.
@@ -102,6 +125,9 @@ pub(super) fn solve(
         missing: Mutex::default(),
         set_aside: Mutex::default(),
         prefetch: Mutex::new(Some(tx)),
+        tried: Mutex::default(),
+        early: Mutex::default(),
+        restart: std::sync::atomic::AtomicBool::new(false),
     };
     for (package, range) in &provider.inputs.root {
         if let Some(name) = package.name() {
@@ -117,7 +143,18 @@ pub(super) fn solve(
         // guard closes it on a panic too: the scope waits for every worker before it
         // passes the panic on, and a worker waiting on an open channel waits for ever.
         let _close = ClosePrefetch(&provider.prefetch);
-        pubgrub::resolve(&provider, Package::Root, Version::new([0]))
+        loop {
+            match pubgrub::resolve(&provider, Package::Root, Version::new([0])) {
+                Err(PubGrubError::ErrorInShouldCancel(ProviderError::Restart)) => {
+                    provider
+                        .tried
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
+                }
+                outcome => break outcome,
+            }
+        }
     });
     let selected = match selected {
         Ok(selected) => selected,
@@ -129,7 +166,12 @@ pub(super) fn solve(
         }
         Err(PubGrubError::ErrorChoosingVersion { source, .. })
         | Err(PubGrubError::ErrorRetrievingDependencies { source, .. })
-        | Err(PubGrubError::ErrorInShouldCancel(source)) => return Err(source.0.into()),
+        | Err(PubGrubError::ErrorInShouldCancel(source)) => {
+            return Err(match source {
+                ProviderError::Index(error) => error.into(),
+                ProviderError::Restart => unreachable!("a restart is taken above"),
+            });
+        }
     };
     provider.resolution(selected.into_iter().collect())
 }
@@ -516,6 +558,30 @@ impl Provider<'_> {
         }
     }
 
+    /// Counts one more version of `package` tried in this solve; at [`TRIED_VERSIONS`],
+    /// marks it to be decided early and asks for a fresh start ([`Provider::tried`]).
+    fn count_tried(&self, package: &Package) {
+        let mut tried = self.tried.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = tried.entry(package.clone()).or_default();
+        *count += 1;
+        if *count != TRIED_VERSIONS {
+            return;
+        }
+        let mut early = self.early.lock().unwrap_or_else(PoisonError::into_inner);
+        let restarts = early.len() as u32;
+        if restarts >= MAX_RESTARTS || early.contains_key(package) {
+            return;
+        }
+        early.insert(package.clone(), restarts);
+        tracing::debug!(
+            "`{package}` was tried at {TRIED_VERSIONS} versions: starting over with it \
+             decided earlier (restart {} of at most {MAX_RESTARTS})",
+            restarts + 1
+        );
+        self.restart
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     fn discovery_order(&self, package: &Package) -> u32 {
         let mut discovered = self.discovered.lock().expect("discovered lock");
         let next = discovered.len() as u32;
@@ -681,7 +747,7 @@ impl DependencyProvider for Provider<'_> {
     type V = Version;
     type VS = Range;
     type M = Unavailable;
-    type Priority = (u8, u32, Reverse<u32>);
+    type Priority = (u8, Option<Reverse<u32>>, u32, Reverse<u32>);
     type Err = ProviderError;
 
     fn prioritize(
@@ -696,11 +762,28 @@ impl DependencyProvider for Provider<'_> {
             Package::Extra(..) => 1,
             Package::Base(_) => 0,
         };
+        let early = self
+            .early
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(package)
+            .map(|&order| Reverse(order));
         (
             tier,
+            early,
             stats.conflict_count(),
             Reverse(self.discovery_order(package)),
         )
+    }
+
+    fn should_cancel(&self) -> Result<(), ProviderError> {
+        match self
+            .restart
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            true => Err(ProviderError::Restart),
+            false => Ok(()),
+        }
     }
 
     fn choose_version(
@@ -729,6 +812,7 @@ impl DependencyProvider for Provider<'_> {
             Package::Base(name) => (name, None),
             Package::Extra(name, extra) => (name, Some(extra)),
         };
+        self.count_tried(package);
         let candidates = self.candidates(name)?;
         if let Some(candidate) = candidates.versions.get(version)
             && candidate.yanked

@@ -241,6 +241,36 @@ fn cpu_only_torch_fails_closed_on_a_gpu_profile() {
 }
 
 #[test]
+fn a_package_rejected_version_after_version_is_decided_earlier() {
+    // python-dateutil is decided first (3.0); every botocore but the oldest wants `<3`,
+    // and every boto3 pins its own botocore. PubGrub alone then rejects boto3 one
+    // version at a time down to 1.0; deciding boto3 before python-dateutil keeps the
+    // newest boto3 and narrows python-dateutil to 2.9, as uv's resolution does.
+    let mut source = MemorySource::default();
+    source
+        .add(Release::new("python-dateutil", "2.9", &[]))
+        .add(Release::new("python-dateutil", "3.0", &[]))
+        .add(Release::new("botocore", "1.0", &[]))
+        .add(Release::new("boto3", "1.0", &["botocore==1.0"]));
+    let versions: Vec<String> = (1..=40).map(|minor| format!("1.{minor}")).collect();
+    let botocores: Vec<String> = versions.iter().map(|v| format!("botocore=={v}")).collect();
+    for (version, pin) in versions.iter().zip(&botocores) {
+        source
+            .add(Release::new("botocore", version, &["python-dateutil<3"]))
+            .add(Release::new("boto3", version, &[pin.as_str()]));
+    }
+    let resolution = solve(
+        &source,
+        &request("cpu-x86_64", &["python-dateutil", "boto3"]),
+    )
+    .unwrap();
+    assert_eq!(
+        pins(&resolution),
+        "boto3==1.40 botocore==1.40 python-dateutil==2.9"
+    );
+}
+
+#[test]
 fn no_solution_is_explained_in_words() {
     let mut source = MemorySource::default();
     source
