@@ -685,8 +685,9 @@ fn corrupt_cache_entries_are_dropped_and_refetched() {
         metadata_summary(&client, &wheel)
     };
     assert_eq!(fill(), "demo 1.0 requires [six]");
+    // The page, its HTTP cache policy, the metadata.
     let entries = crate::support::walk(cache.path());
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), 3);
     for entry in &entries {
         std::fs::write(entry, b"\x00garbage{").unwrap();
     }
@@ -711,13 +712,22 @@ fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
         )
         .start();
     let cache = tempfile::tempdir().unwrap();
+    let page_written = || {
+        let pages = cache.path().join("simple-v1");
+        let page = crate::support::walk(&pages).pop().expect("a cached page");
+        std::fs::metadata(page).unwrap().modified().unwrap()
+    };
+    let mut written = Vec::new();
     for _ in 0..2 {
         let client = client(vec![index("idx", stale.url())], cache.path());
         assert_eq!(
             client.project(&pkg("demo")).unwrap().unwrap().files.len(),
             1
         );
+        written.push(page_written());
     }
+    // "Not modified" refreshes the policy only: the page is not written again.
+    assert_eq!(written[0], written[1]);
     // A new release changes the ETag: the next revalidation gets the new page.
     stale.set_project(
         "demo",

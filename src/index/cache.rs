@@ -26,6 +26,9 @@ const VERSION: &str = "v1";
 pub enum Bucket {
     /// Parsed project pages of the simple API (and find-links pages).
     Simple,
+    /// The HTTP cache policy of each `Simple` page, apart, so that a revalidation
+    /// answered "not modified" rewrites a few hundred bytes instead of the page.
+    SimplePolicy,
     /// Raw core metadata bytes; immutable for a given (URL, sha256).
     Metadata,
     /// sha256 of files whose index publishes none.
@@ -47,6 +50,7 @@ impl Bucket {
     fn dir(self) -> &'static str {
         match self {
             Bucket::Simple => "simple",
+            Bucket::SimplePolicy => "simple-policy",
             Bucket::Metadata => "metadata",
             Bucket::Built => "built-metadata",
             Bucket::Hashes => "hashes",
@@ -106,6 +110,7 @@ impl Cache {
             Bucket::Metadata | Bucket::Built => "metadata",
             Bucket::Archives => "archive",
             Bucket::Simple
+            | Bucket::SimplePolicy
             | Bucket::Hashes
             | Bucket::Listings
             | Bucket::BuildSystems

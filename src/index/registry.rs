@@ -191,11 +191,11 @@ enum Found {
     Nothing,
 }
 
-/// A project page as cached: the parsed files and the HTTP policy that says when to
-/// revalidate them.
+/// A project page as cached: the parsed files. The HTTP policy that says when to
+/// revalidate them is kept apart ([`Bucket::SimplePolicy`]); an entry written with the
+/// policy inside (before 0.1.1) reads the same, and is revalidated once.
 #[derive(Serialize, Deserialize)]
 struct CachedPage {
-    policy: CachePolicy,
     page: SimplePage,
 }
 
@@ -204,7 +204,6 @@ struct CachedPage {
 /// [`RelativePage`] says.
 #[derive(Serialize)]
 struct CachedPageRef<'a> {
-    policy: &'a CachePolicy,
     page: RelativePage<'a>,
 }
 
@@ -787,13 +786,10 @@ impl Inner {
         what: impl Fn() -> String,
     ) -> Result<Option<SimplePage>, IndexError> {
         let key = Cache::key(index, url, "");
-        let cached: Option<CachedPage> = self.cache.as_ref().and_then(|c| {
+        let cached: Option<SimplePage> = self.cache.as_ref().and_then(|c| {
             let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
             if entry.page.hashes_well_formed() {
-                Some(CachedPage {
-                    page: entry.page.resolved(&without_userinfo(url)),
-                    ..entry
-                })
+                Some(entry.page.resolved(&without_userinfo(url)))
             } else {
                 c.remove(Bucket::Simple, &key, "a hash in it is not a sha256");
                 None
@@ -803,34 +799,47 @@ impl Inner {
         let now = SystemTime::now();
         if self.http.settings().offline {
             return match cached {
-                Some(entry) => Ok(Some(entry.page)),
+                Some(page) => Ok(Some(page)),
                 None => Err(IndexError::Offline { what: what() }),
             };
         }
+        let policy: Option<CachePolicy> = cached
+            .as_ref()
+            .and_then(|_| self.cache.as_ref()?.read_json(Bucket::SimplePolicy, &key));
         let mut headers = request.headers.clone();
-        if let Some(entry) = &cached {
-            match entry.policy.before_request(&request, now) {
-                BeforeRequest::Fresh(_) => return Ok(Some(entry.page.clone())),
+        let cached = match (cached, policy) {
+            (Some(page), Some(policy)) => match policy.before_request(&request, now) {
+                BeforeRequest::Fresh(_) => return Ok(Some(page)),
                 BeforeRequest::Stale {
                     request: revalidate,
                     ..
-                } => headers = revalidate.headers,
-            }
-        }
+                } => {
+                    headers = revalidate.headers;
+                    Some((page, policy))
+                }
+            },
+            // No policy to revalidate with: fetched whole.
+            _ => None,
+        };
         let fetched = {
             let _tick = self.tick(what());
             self.http
                 .get(index, url, headers, self.http.page_limit())
                 .await?
         };
+        tracing::trace!("GET `{}`: {}", secrets::url(url), fetched.status);
         let response = response_parts(fetched.status, &fetched.headers);
+        let store_policy = |policy: &CachePolicy| {
+            if let Some(cache) = &self.cache {
+                cache.write_json(Bucket::SimplePolicy, &key, policy);
+            }
+        };
         let store = |policy: CachePolicy, page: &SimplePage| {
             if let Some(cache) = &self.cache {
                 cache.write_json(
                     Bucket::Simple,
                     &key,
                     &CachedPageRef {
-                        policy: &policy,
                         page: RelativePage {
                             page,
                             page_url: &without_userinfo(url),
@@ -838,10 +847,11 @@ impl Inner {
                     },
                 );
             }
+            store_policy(&policy);
         };
         match fetched.status {
             StatusCode::NOT_MODIFIED => {
-                let Some(entry) = cached else {
+                let Some((page, policy)) = cached else {
                     return Err(IndexError::Parse {
                         index: index.to_owned(),
                         url: secrets::url(url),
@@ -849,7 +859,7 @@ impl Inner {
                             .to_owned(),
                     });
                 };
-                let policy = match entry.policy.after_response(&request, &response, now) {
+                let policy = match policy.after_response(&request, &response, now) {
                     AfterResponse::NotModified(policy, _) | AfterResponse::Modified(policy, _) => {
                         policy
                     }
@@ -858,8 +868,8 @@ impl Inner {
                     "`{}` not modified; cache entry refreshed",
                     secrets::url(url)
                 );
-                store(policy, &entry.page);
-                Ok(Some(entry.page))
+                store_policy(&policy);
+                Ok(Some(page))
             }
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
             status if status.is_success() => {
