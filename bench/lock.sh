@@ -39,18 +39,23 @@ trap 'rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 median() { python3 -c 'import sys,statistics; print(f"{statistics.median(map(float, sys.argv[1:])):.2f}")' "$@"; }
 
-# time_it CACHE_MODE CMD...: runs CMD $runs times (cache emptied first when cold), prints the median seconds.
-time_it() {
+# time_pair CACHE_MODE PROFILES...: RUNS runs of dockgen and of uv, alternating (caches
+# emptied before each when cold); prints the two medians in seconds.
+time_pair() {
   local mode=$1; shift
-  local times=()
+  local d=() u=() tool
   for _ in $(seq "$runs"); do
-    if [ "$mode" = cold ]; then rm -rf "$work/cache-dockgen" "$work/cache-uv"; fi
-    rm -rf "$work/ex/locks"
-    local t0; t0=$(now)
-    "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-    times+=("$(python3 -c "print($(now) - $t0)")")
+    for tool in dockgen uv; do
+      if [ "$mode" = cold ]; then rm -rf "$work/cache-dockgen" "$work/cache-uv"; fi
+      rm -rf "$work/ex/locks"
+      local t0; t0=$(now)
+      if [ "$tool" = dockgen ]; then dockgen_lock "$@"; else uv_compile "$@"; fi >/dev/null 2>&1 \
+        || { echo "$tool failed on $*" >&2; exit 1; }
+      local t; t=$(python3 -c "print($(now) - $t0)")
+      if [ "$tool" = dockgen ]; then d+=("$t"); else u+=("$t"); fi
+    done
   done
-  median "${times[@]}"
+  echo "$(median "${d[@]}") $(median "${u[@]}")"
 }
 
 dockgen_lock() { # profiles...
@@ -77,14 +82,12 @@ for example in fastapi-optional fastapi-vision jetson-tts video-diffusion; do
   rm -rf "$work/ex"; mkdir -p "$work/ex"; find "examples/$example" -maxdepth 1 -type f -exec cp {} "$work/ex/" \;
   for mode in cold warm; do
     if [ "$mode" = warm ]; then dockgen_lock x86-pypi; uv_compile x86-pypi; fi
-    d=$(time_it $mode dockgen_lock x86-pypi)
-    u=$(time_it $mode uv_compile x86-pypi)
+    read -r d u <<<"$(time_pair $mode x86-pypi)"
     row "$example" "$mode, 1 profile" "$d" "$u"
   done
   for mode in cold warm; do
     if [ "$mode" = warm ]; then dockgen_lock x86-pypi orin-pypi; uv_compile x86-pypi orin-pypi; fi
-    d=$(time_it $mode dockgen_lock x86-pypi orin-pypi)
-    u=$(time_it $mode uv_compile x86-pypi orin-pypi)
+    read -r d u <<<"$(time_pair $mode x86-pypi orin-pypi)"
     row "$example" "$mode, 2 profiles" "$d" "$u"
   done
 done
