@@ -192,8 +192,9 @@ enum Found {
 }
 
 /// A project page as cached: the parsed files. The HTTP policy that says when to
-/// revalidate them is kept apart ([`Bucket::SimplePolicy`]); an entry written with the
-/// policy inside (before 0.1.1) reads the same, and is revalidated once.
+/// revalidate them is kept apart ([`Bucket::SimplePolicy`]). An entry an earlier
+/// dockgen wrote, with the policy inside, reads the same; having no policy file, it is
+/// fetched whole once, and then kept in this form.
 #[derive(Serialize, Deserialize)]
 struct CachedPage {
     page: SimplePage,
