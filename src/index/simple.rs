@@ -50,7 +50,7 @@ impl SimplePage {
             [&file.sha256, &file.metadata_sha256]
                 .into_iter()
                 .flatten()
-                .all(|hash| validate::sha256(hash).is_ok())
+                .all(|hash| validate::is_sha256(hash))
         })
     }
 }

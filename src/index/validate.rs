@@ -6,11 +6,17 @@
 
 /// A sha256 as a lock carries it: exactly 64 hex digits, lower-cased.
 pub fn sha256(value: &str) -> Result<String, String> {
-    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if is_sha256(value) {
         Ok(value.to_ascii_lowercase())
     } else {
         Err(format!("the sha256 {} is not 64 hex digits", quoted(value)))
     }
+}
+
+/// Whether `value` is 64 hex digits, without making the lowercase copy [`sha256`] makes
+/// (a check of every hash of every cached page, on every read).
+pub fn is_sha256(value: &str) -> bool {
+    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A file name that is a plain name: no path separators, whitespace or control
