@@ -10,8 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::support::docker::{
-    build_report, check_statuses, dockgen, engine_answers, ensure_base_image, ok, profile_yaml,
-    wheel,
+    build_report, check_statuses, dockgen, engine_with_base_image, ok, profile_yaml, wheel,
 };
 use crate::support::fixture_index::FixtureIndex;
 use crate::support::git::Repo;
@@ -40,11 +39,9 @@ fn lock_and_build(dir: &Path, cache: &Path, tag: &str) {
 
 #[test]
 fn build_verifies_exports_and_rebuilds_only_what_changed() {
-    if !engine_answers() {
-        eprintln!("skipped: no Docker engine answers");
+    if !engine_with_base_image() {
         return;
     }
-    ensure_base_image();
     let index = FixtureIndex::builder()
         .project("alpha", vec![wheel("alpha", "1.0", &["beta>=1"])])
         .project("beta", vec![wheel("beta", "1.2", &[])])
@@ -204,11 +201,9 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
 /// image imports both.
 #[test]
 fn build_installs_direct_archives_and_git_pins() {
-    if !engine_answers() {
-        eprintln!("skipped: no Docker engine answers");
+    if !engine_with_base_image() {
         return;
     }
-    ensure_base_image();
     let index = FixtureIndex::builder().start();
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = dir.path().join("cache");
@@ -271,11 +266,9 @@ fn build_installs_direct_archives_and_git_pins() {
 /// bytecode), the wheel-builder builds the export like any sdist, the image imports it.
 #[test]
 fn build_installs_a_local_directory() {
-    if !engine_answers() {
-        eprintln!("skipped: no Docker engine answers");
+    if !engine_with_base_image() {
         return;
     }
-    ensure_base_image();
     let index = FixtureIndex::builder().start();
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = dir.path().join("cache");

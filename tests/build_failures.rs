@@ -13,8 +13,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::docker::{
-    PROFILE, build_report, dockgen, dockgen_command, engine_answers, ensure_base_image,
-    image_exists, ok, profile_yaml, remove_image, wheel, wheel_spec,
+    PROFILE, build_report, dockgen, dockgen_command, engine_with_base_image, image_exists, ok,
+    profile_yaml, remove_image, wheel, wheel_spec,
 };
 use crate::support::engine_proxy::EngineProxy;
 use crate::support::fixture_index::{Auth, FixtureFile, FixtureIndex, base64_lite};
@@ -218,11 +218,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn a_private_index_token_reaches_no_image_plan_lock_or_artifact() {
-    if !engine_answers() {
-        eprintln!("skipped: no Docker engine answers");
+    if !engine_with_base_image() {
         return;
     }
-    ensure_base_image();
     let username = "ci-bot";
     let token = format!("dgk_{}{}{}", nonce(), nonce(), nonce());
     let authorization = base64_lite::encode(format!("{username}:{token}").as_bytes());
@@ -349,11 +347,9 @@ fn a_private_index_token_reaches_no_image_plan_lock_or_artifact() {
 
 #[test]
 fn a_file_that_is_not_the_locked_one_fails_the_build_before_anything_is_built() {
-    if !engine_answers() {
-        eprintln!("skipped: no Docker engine answers");
+    if !engine_with_base_image() {
         return;
     }
-    ensure_base_image();
     let beta = wheel("beta", "1.2", &[]);
     let index = FixtureIndex::builder()
         .project("alpha", vec![wheel("alpha", "1.0", &["beta>=1"])])
@@ -430,11 +426,9 @@ fn assert_nothing_built(dir: &Path, tag: &str) {
 
 #[test]
 fn the_engine_going_away_mid_build_leaves_the_previous_artifacts() {
-    if !engine_answers() {
-        eprintln!("skipped: no Docker engine answers");
+    if !engine_with_base_image() {
         return;
     }
-    ensure_base_image();
     let index = FixtureIndex::builder()
         .project("alpha", vec![wheel("alpha", "1.0", &["beta>=1"])])
         .project("beta", vec![wheel("beta", "1.2", &[])])

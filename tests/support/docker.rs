@@ -23,6 +23,17 @@ pub fn engine_answers() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// For a test that builds on the engine: `false`, with a note that the test is
+/// skipped, when no engine answers; else [`BASE_IMAGE`] is made if missing.
+pub fn engine_with_base_image() -> bool {
+    if !engine_answers() {
+        eprintln!("skipped: no Docker engine answers");
+        return false;
+    }
+    ensure_base_image();
+    true
+}
+
 /// Makes [`BASE_IMAGE`] when it is missing (once per test process).
 pub fn ensure_base_image() {
     static ONCE: std::sync::Once = std::sync::Once::new();
