@@ -246,6 +246,41 @@ fn no_solution_names_the_indexes_that_had_the_package_and_those_not_asked() {
 }
 
 #[test]
+fn an_index_whose_files_the_target_cannot_use_still_has_the_project() {
+    // The extra index has `demo` for Windows only, and `pypi` a wheel the target can
+    // install: first-index still takes `demo` from the extra index (the target's files
+    // are left out of what is kept, not of which index has the project), so there is
+    // no solution, and the report counts the files left out.
+    let mut windows = WheelSpec::new("demo", "1.0");
+    windows.tags = "cp311-cp311-win_amd64".into();
+    let mut old_python = WheelSpec::new("demo", "0.9");
+    old_python.requires_python = Some("<3".into());
+    let extra = FixtureIndex::builder()
+        .api(Api::Json)
+        .project(
+            "demo",
+            vec![
+                FixtureFile::from_spec(&windows).uploaded(OLD),
+                FixtureFile::from_spec(&old_python).uploaded(OLD),
+            ],
+        )
+        .start();
+    let pypi = FixtureIndex::builder()
+        .api(Api::Json)
+        .project("demo", vec![pure("demo", "1.0", OLD)])
+        .start();
+    let project = project_with_extra(&pypi, &extra, "demo");
+    let run = project.dockgen(&["lock", "--profile", "two.yaml", "-q"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    insta::assert_snapshot!(run.stderr);
+    assert!(
+        pypi.request_lines().iter().all(|l| !l.contains("/demo/")),
+        "{:?}",
+        pypi.request_lines()
+    );
+}
+
+#[test]
 fn a_pinned_index_keeps_its_packages_whatever_the_strategy() {
     let (pypi, extra) = two_indexes();
     let mut project = Project::new(&pypi, "");

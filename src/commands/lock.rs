@@ -225,7 +225,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             .iter()
             .enumerate()
             .map(|(i, job)| {
-                let indexes = client.for_indexes_with(&job.indexes, strategy);
+                let indexes = client.for_target(&job.indexes, strategy, &job.request.target);
                 let (direct, archives, builder) = (&direct, &archives, &builder);
                 let handle = scope.spawn(move || {
                     let builds = ProfileBuilds::new(

@@ -122,6 +122,7 @@ impl MemorySource {
                 name,
                 index: Arc::from(release.index),
                 files: Vec::new(),
+                skipped: Default::default(),
             })
             .files
             .push(file);

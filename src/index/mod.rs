@@ -67,6 +67,31 @@ pub struct ProjectFiles {
     /// Name of the index that served the project.
     pub index: Arc<str>,
     pub files: Vec<DistFile>,
+    /// Files the view's target cannot install, counted and not kept (see
+    /// [`simple::Conversion::target`]).
+    pub skipped: Skipped,
+}
+
+/// Files of a project left out because the target cannot install them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Skipped {
+    /// Wheels whose tags the target does not accept.
+    pub incompatible_wheels: usize,
+    /// Files whose `requires-python` excludes the target's interpreter.
+    pub requires_python: usize,
+}
+
+impl Skipped {
+    pub fn total(&self) -> usize {
+        self.incompatible_wheels + self.requires_python
+    }
+}
+
+impl std::ops::AddAssign for Skipped {
+    fn add_assign(&mut self, other: Skipped) {
+        self.incompatible_wheels += other.incompatible_wheels;
+        self.requires_python += other.requires_python;
+    }
 }
 
 /// Core metadata (METADATA / PKG-INFO) of one distribution, as far as resolution needs it.

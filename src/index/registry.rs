@@ -9,7 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -26,12 +26,13 @@ use super::cache::{Bucket, Cache};
 use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec};
 use super::find_links::{FindLinksSource, list_dir};
 use super::metadata::{self, MetadataError};
-use super::simple::{self, PageFile, SimplePage};
+use super::simple::{self, Conversion, PageFile, SimplePage};
 use super::strategy::{IndexAnswer, IndexStrategy, IndexSurvey, SurveyedIndex, merge_best_match};
 use super::zip::{self, RangeError};
 use super::{
-    BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles,
+    BuildSystem, CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles, Skipped,
 };
+use crate::input::target::Target;
 use crate::secrets::{self, without_userinfo};
 
 /// One index, in the order the profile lists them.
@@ -163,8 +164,7 @@ struct Inner {
     find_links: Arc<Vec<FindLinks>>,
     progress: Option<indicatif::ProgressBar>,
     projects: SharedMap<PackageName, Option<Arc<ProjectFiles>>>,
-    /// Parsed project pages by page URL without userinfo; `None` is a 404.
-    pages: Arc<SharedMap<String, Option<SimplePage>>>,
+    pages: Arc<Pages>,
     metadata: Arc<SharedMap<String, Arc<CoreMetadata>>>,
     hashes: Arc<SharedMap<String, String>>,
     /// Entry names of wheels, by file URL.
@@ -180,12 +180,58 @@ struct Inner {
     strategy: IndexStrategy,
     /// Which general indexes were asked for each project, for explanations.
     surveys: Mutex<HashMap<PackageName, IndexSurvey>>,
+    /// The target of the profile this view resolves for, if any: files it cannot
+    /// install are left out of [`ProjectFiles`] ([`simple::Conversion::target`]).
+    target: Option<Target>,
+}
+
+type SharedPage = Shared<Option<Arc<SimplePage>>>;
+
+/// Parsed project pages, by page URL without userinfo (`None` is a 404), shared by the
+/// views of one client: each page is fetched or read from the cache once for every
+/// profile. A page is let go once as many views have read it as there are views for a
+/// target ([`RegistryClient::for_target`]), which is when no resolution needs it
+/// again: otherwise every page of a run would be held to its end. A view that asks
+/// later reads it again. File URLs of a page read from the cache are relative to the
+/// page's URL ([`RelativePage`]).
+#[derive(Default)]
+struct Pages {
+    /// Each page, and how many views have read it.
+    pages: Mutex<HashMap<String, (SharedPage, usize)>>,
+    /// Views for a target made so far.
+    readers: AtomicUsize,
+}
+
+impl Pages {
+    fn cell(&self, key: &str) -> SharedPage {
+        let mut pages = self.pages.lock().unwrap_or_else(PoisonError::into_inner);
+        match pages.get(key) {
+            Some((cell, _)) => cell.clone(),
+            None => {
+                let cell = Shared::default();
+                pages.insert(key.to_owned(), (cell.clone(), 0));
+                cell
+            }
+        }
+    }
+
+    /// One more view has read the page at `key`.
+    fn read(&self, key: &str) {
+        let mut pages = self.pages.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, reads)) = pages.get_mut(key) {
+            *reads += 1;
+            if *reads >= self.readers.load(Ordering::Relaxed).max(1) {
+                pages.remove(key);
+            }
+        }
+    }
 }
 
 /// What the indexes asked for a project gave.
 enum Found {
-    /// Files, and the (first) index they came from.
-    Files(Arc<str>, Vec<DistFile>),
+    /// Files, the (first) index they came from, and how many were left out for the
+    /// target (there may be none left).
+    Files(Arc<str>, Vec<DistFile>, Skipped),
     /// Only an empty page, on this index.
     Empty(Arc<str>),
     Nothing,
@@ -243,19 +289,6 @@ impl Serialize for RelativePage<'_> {
         let mut page = serializer.serialize_struct("SimplePage", 1)?;
         page.serialize_field("files", &Files(self))?;
         page.end()
-    }
-}
-
-impl SimplePage {
-    /// A cached page with its file URLs absolute again.
-    fn resolved(self, page_url: &Url) -> SimplePage {
-        let mut page = self;
-        for file in &mut page.files {
-            if let Ok(url) = page_url.join(&file.url) {
-                file.url = url.to_string();
-            }
-        }
-        page
     }
 }
 
@@ -359,6 +392,7 @@ impl RegistryClient {
                 unbuilt: Arc::default(),
                 strategy: IndexStrategy::default(),
                 surveys: Mutex::default(),
+                target: None,
             }),
             handle,
             runtime,
@@ -380,7 +414,31 @@ impl RegistryClient {
         indexes: &[IndexConfig],
         strategy: IndexStrategy,
     ) -> RegistryClient {
+        self.view(indexes, strategy, None)
+    }
+
+    /// [`RegistryClient::for_indexes_with`] for one target: its projects hold only the
+    /// files `target` can install (and count the others), which is all a resolution
+    /// for it reads, and a fraction of the files of a project with platform wheels.
+    pub fn for_target(
+        &self,
+        indexes: &[IndexConfig],
+        strategy: IndexStrategy,
+        target: &Target,
+    ) -> RegistryClient {
+        self.view(indexes, strategy, Some(target.clone()))
+    }
+
+    fn view(
+        &self,
+        indexes: &[IndexConfig],
+        strategy: IndexStrategy,
+        target: Option<Target>,
+    ) -> RegistryClient {
         let inner = &self.inner;
+        if target.is_some() {
+            inner.pages.readers.fetch_add(1, Ordering::Relaxed);
+        }
         RegistryClient {
             inner: Arc::new(Inner {
                 http: inner.http.clone(),
@@ -398,6 +456,7 @@ impl RegistryClient {
                 unbuilt: inner.unbuilt.clone(),
                 strategy,
                 surveys: Mutex::default(),
+                target,
             }),
             handle: self.handle.clone(),
             runtime: None,
@@ -623,27 +682,51 @@ impl Inner {
             self.first_index_files(name, &pinned).await?.0
         };
         let mut extra = Vec::new();
+        let mut extra_skipped = Skipped::default();
+        // The first find-links source with files of the project, when the target can
+        // use none of them.
+        let mut extra_source: Option<Arc<str>> = None;
         for source in self.find_links.iter() {
             let files = source
                 .files
                 .get_or_init(|| self.load_find_links(source))
                 .await
                 .clone()?;
-            let local = matches!(source.source, FindLinksSource::Dir(_));
-            extra.extend(simple::to_dist_files(&files, name, &source.name, local)?);
-            self.remember_sidecar_hashes(&files);
+            let converted = simple::convert(
+                files.iter(),
+                &Conversion {
+                    project: name,
+                    index: &source.name,
+                    local_source: matches!(source.source, FindLinksSource::Dir(_)),
+                    base: None,
+                    target: self.target.as_ref(),
+                },
+            )?;
+            self.remember_sidecar_hashes(converted.sidecars);
+            if converted.files.is_empty() && converted.skipped.total() > 0 {
+                extra_source.get_or_insert_with(|| source.name.clone());
+            }
+            extra.extend(converted.files);
+            extra_skipped += converted.skipped;
         }
-        let (index, mut files) = match (found, extra.first()) {
-            (Found::Files(index, files), _) => (index, files),
-            (_, Some(first)) => (first.index.clone(), Vec::new()),
-            (Found::Empty(index), None) => (index, Vec::new()),
+        let (index, mut files, mut skipped) = match (found, extra.first()) {
+            (Found::Files(index, files, skipped), _) => (index, files, skipped),
+            (_, Some(first)) => (first.index.clone(), Vec::new(), Skipped::default()),
+            (_, None) if extra_skipped.total() > 0 => (
+                extra_source.expect("a source left files out"),
+                Vec::new(),
+                Skipped::default(),
+            ),
+            (Found::Empty(index), None) => (index, Vec::new(), Skipped::default()),
             (Found::Nothing, None) => return Ok(None),
         };
         files.extend(extra);
+        skipped += extra_skipped;
         Ok(Some(Arc::new(ProjectFiles {
             name: name.clone(),
             index,
             files,
+            skipped,
         })))
     }
 
@@ -661,14 +744,17 @@ impl Inner {
                 answers.push(index.answer(IndexAnswer::NotAsked));
                 continue;
             }
-            let Some((files, too_new)) = self.index_files(index, name).await? else {
+            let target = self.target.as_ref();
+            let Some((files, skipped, too_new)) = self.index_files(index, name, target).await?
+            else {
                 answers.push(index.answer(IndexAnswer::Missing));
                 continue;
             };
-            let answer = IndexSurvey::answer(&files, files.len() + too_new);
-            answers.push(index.answer(answer));
-            if !files.is_empty() {
-                found = Found::Files(index.name.clone(), files);
+            answers.push(index.answer(IndexSurvey::answer(&files, skipped, too_new)));
+            // An index with files of the project is the one, even when the target can
+            // use none of them: the next index is not asked for it.
+            if !files.is_empty() || skipped.total() > 0 {
+                found = Found::Files(index.name.clone(), files, skipped);
                 continue;
             }
             tracing::debug!("index `{}` has no usable files of `{name}`", index.name);
@@ -688,19 +774,24 @@ impl Inner {
         name: &PackageName,
         indexes: &[&Index],
     ) -> Result<(Found, Vec<SurveyedIndex>), IndexError> {
-        let pages =
-            futures::future::join_all(indexes.iter().map(|i| self.index_files(i, name))).await;
+        // Every file is kept: which index a version comes from is decided by every file
+        // of it, the ones the target cannot use too.
+        let pages = futures::future::join_all(
+            indexes
+                .iter()
+                .map(|index| self.index_files(index, name, None)),
+        )
+        .await;
         let mut answers = Vec::with_capacity(indexes.len());
         let mut per_index = Vec::new();
         let mut first: Option<Arc<str>> = None;
         let mut empty: Option<Arc<str>> = None;
         for (index, page) in indexes.iter().zip(pages) {
-            let Some((files, too_new)) = page? else {
+            let Some((files, skipped, too_new)) = page? else {
                 answers.push(index.answer(IndexAnswer::Missing));
                 continue;
             };
-            let answer = IndexSurvey::answer(&files, files.len() + too_new);
-            answers.push(index.answer(answer));
+            answers.push(index.answer(IndexSurvey::answer(&files, skipped, too_new)));
             if files.is_empty() {
                 if too_new == 0 {
                     empty.get_or_insert_with(|| index.name.clone());
@@ -711,20 +802,24 @@ impl Inner {
             per_index.push(files);
         }
         let found = match (first, empty) {
-            (Some(first), _) => Found::Files(first, merge_best_match(per_index)),
+            (Some(first), _) => {
+                Found::Files(first, merge_best_match(per_index), Skipped::default())
+            }
             (None, Some(empty)) => Found::Empty(empty),
             (None, None) => Found::Nothing,
         };
         Ok((found, answers))
     }
 
-    /// The files of `name` on one index after `exclude_newer`, and how many that
-    /// dropped; `None` when the index does not have the project.
+    /// The files of `name` on one index after `exclude_newer` that `target` (if any)
+    /// can install, how many the target cannot, and how many `exclude_newer` dropped;
+    /// `None` when the index does not have the project.
     async fn index_files(
         &self,
         index: &Index,
         name: &PackageName,
-    ) -> Result<Option<(Vec<DistFile>, usize)>, IndexError> {
+        target: Option<&Target>,
+    ) -> Result<Option<(Vec<DistFile>, Skipped, usize)>, IndexError> {
         let url = index
             .url
             .join(&format!("{name}/"))
@@ -735,46 +830,57 @@ impl Inner {
                 ),
             })?;
         let what = || format!("the project page of `{name}` on index `{}`", index.name);
-        let cell = shared(&self.pages, &without_userinfo(&url).to_string());
+        let base = without_userinfo(&url);
+        let key = base.to_string();
+        let cell = self.pages.cell(&key);
         let page = cell
             .get_or_init(|| self.cached_page(&index.name, &url, what))
             .await
-            .clone()?;
-        let Some(page) = page else {
+            .clone();
+        self.pages.read(&key);
+        let Some(page) = page? else {
             return Ok(None);
         };
-        let mut files = page.files;
-        let listed = files.len();
-        if let Some(cutoff) = index.config.exclude_newer {
-            if files.iter().any(|f| f.upload_time.is_none())
-                && !index.warned_no_upload_time.swap(true, Ordering::Relaxed)
-            {
-                tracing::warn!(
-                    "index `{}` does not publish upload times, so `exclude_newer` cannot apply there; \
-                     its files are all kept",
-                    index.name
-                );
-            }
-            files.retain(|f| f.upload_time.is_none_or(|t| t < cutoff));
+        let cutoff = index.config.exclude_newer;
+        if cutoff.is_some()
+            && page.files.iter().any(|f| f.upload_time.is_none())
+            && !index.warned_no_upload_time.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "index `{}` does not publish upload times, so `exclude_newer` cannot apply there; \
+                 its files are all kept",
+                index.name
+            );
         }
-        let local = index.url.scheme() == "file";
-        let dist_files = simple::to_dist_files(&files, name, &index.name, local)?;
-        self.remember_sidecar_hashes(&files);
-        Ok(Some((dist_files, listed - files.len())))
+        let in_time = |file: &&PageFile| match (cutoff, file.upload_time) {
+            (Some(cutoff), Some(time)) => time < cutoff,
+            _ => true,
+        };
+        let too_new = page.files.iter().filter(|f| !in_time(f)).count();
+        let converted = simple::convert(
+            page.files.iter().filter(in_time),
+            &Conversion {
+                project: name,
+                index: &index.name,
+                local_source: index.url.scheme() == "file",
+                base: Some(&base),
+                target,
+            },
+        )?;
+        self.remember_sidecar_hashes(converted.sidecars);
+        Ok(Some((converted.files, converted.skipped, too_new)))
     }
 
     /// The published sha256 of `.metadata` sidecars, for [`Inner::fetch_metadata_bytes`]
     /// to check them against.
-    fn remember_sidecar_hashes(&self, files: &[PageFile]) {
-        let mut sidecars = self
-            .sidecar_hashes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for file in files {
-            if let Some(hash) = &file.metadata_sha256 {
-                sidecars.insert(file.url.clone(), hash.clone());
-            }
+    fn remember_sidecar_hashes(&self, sidecars: Vec<(String, String)>) {
+        if sidecars.is_empty() {
+            return;
         }
+        self.sidecar_hashes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(sidecars);
     }
 
     /// A simple-API page, through the cache: fresh entries are used as they are, stale
@@ -785,12 +891,12 @@ impl Inner {
         index: &str,
         url: &Url,
         what: impl Fn() -> String,
-    ) -> Result<Option<SimplePage>, IndexError> {
+    ) -> Result<Option<Arc<SimplePage>>, IndexError> {
         let key = Cache::key(index, url, "");
-        let cached: Option<SimplePage> = self.cache.as_ref().and_then(|c| {
+        let cached: Option<Arc<SimplePage>> = self.cache.as_ref().and_then(|c| {
             let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
             if entry.page.hashes_well_formed() {
-                Some(entry.page.resolved(&without_userinfo(url)))
+                Some(Arc::new(entry.page))
             } else {
                 c.remove(Bucket::Simple, &key, "a hash in it is not a sha256");
                 None
@@ -896,7 +1002,7 @@ impl Inner {
                     },
                 );
                 store(policy, &page);
-                Ok(Some(page))
+                Ok(Some(Arc::new(page)))
             }
             status => Err(IndexError::Http {
                 index: index.to_owned(),
@@ -921,7 +1027,18 @@ impl Inner {
             FindLinksSource::Page(url) => {
                 let what = || format!("the `--find-links` page `{}`", source.name);
                 match self.cached_page(&source.name, url, what).await? {
-                    Some(page) => Ok(Arc::new(page.files)),
+                    // File URLs absolute again (a cached page's are relative to it):
+                    // find-links files are converted without a base.
+                    Some(page) => {
+                        let base = without_userinfo(url);
+                        let files = page.files.iter().map(|file| PageFile {
+                            url: base
+                                .join(&file.url)
+                                .map_or_else(|_| file.url.clone(), |url| url.to_string()),
+                            ..file.clone()
+                        });
+                        Ok(Arc::new(files.collect()))
+                    }
                     None => Err(IndexError::Http {
                         index: source.name.to_string(),
                         url: secrets::url(url),
@@ -1497,7 +1614,31 @@ impl HttpRangeReader<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
+
+    #[test]
+    fn a_page_is_let_go_once_every_view_for_a_target_has_read_it() {
+        let pages = Pages::default();
+        pages.readers.store(2, Ordering::Relaxed);
+        let first = pages.cell("https://idx.example/simple/demo/");
+        assert!(Arc::ptr_eq(
+            &first,
+            &pages.cell("https://idx.example/simple/demo/")
+        ));
+        pages.read("https://idx.example/simple/demo/");
+        assert!(Arc::ptr_eq(
+            &first,
+            &pages.cell("https://idx.example/simple/demo/")
+        ));
+        pages.read("https://idx.example/simple/demo/");
+        // Gone: a view that asks after that reads the page again.
+        assert!(!Arc::ptr_eq(
+            &first,
+            &pages.cell("https://idx.example/simple/demo/")
+        ));
+    }
 
     #[test]
     fn a_cached_page_holds_relative_urls_on_its_origin_and_reads_back() {
@@ -1539,6 +1680,17 @@ mod tests {
         assert_eq!(written, serde_json::to_value(&expected).unwrap());
         assert!(!written.to_string().contains("t0ken"));
         let read: SimplePage = serde_json::from_value(written).unwrap();
-        assert_eq!(read.resolved(&page_url), page);
+        let urls = |page: &SimplePage, base: Option<&Url>| {
+            let conversion = Conversion {
+                project: &PackageName::from_str("demo").unwrap(),
+                index: &Arc::from("idx"),
+                local_source: false,
+                base,
+                target: None,
+            };
+            let files = simple::convert(&page.files, &conversion).unwrap().files;
+            files.into_iter().map(|f| f.url).collect::<Vec<_>>()
+        };
+        assert_eq!(urls(&read, Some(&page_url)), urls(&page, None));
     }
 }

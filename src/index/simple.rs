@@ -2,15 +2,18 @@
 //! [`PageFile`]s (what is cached) and then into [`DistFile`]s (what the resolver sees).
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pep440_rs::Version;
+use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::PackageName;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{DistFile, DistKind, IndexError, validate};
+use super::{DistFile, DistKind, IndexError, Skipped, validate};
+use crate::input::target::Target;
 
 /// Prefer PEP 691 JSON, accept HTML from indexes that only speak PEP 503.
 pub const ACCEPT: &str = "application/vnd.pypi.simple.v1+json, \
@@ -253,33 +256,102 @@ fn filename_of(url: &str) -> Option<String> {
     )
 }
 
+/// What [`convert`] turns page files into [`DistFile`]s for.
+pub struct Conversion<'a> {
+    pub project: &'a PackageName,
+    /// The index (or find-links source) that listed the files.
+    pub index: &'a Arc<str>,
+    /// `file:` URLs are allowed: a directory or an index on the local disk.
+    pub local_source: bool,
+    /// What relative file URLs (those of a cached page) are resolved against.
+    pub base: Option<&'a Url>,
+    /// Files this target cannot install (wheel tags, `requires-python`) are checked and
+    /// counted, not converted: most files of a project with platform wheels, which the
+    /// resolver would only set aside again.
+    pub target: Option<&'a Target>,
+}
+
+/// [`convert`]'s answer.
+#[derive(Debug, Default)]
+pub struct Converted {
+    pub files: Vec<DistFile>,
+    /// Files left out for [`Conversion::target`].
+    pub skipped: Skipped,
+    /// `(file URL, sha256)` of the `.metadata` sidecars of `files` that publish one.
+    pub sidecars: Vec<(String, String)>,
+}
+
 /// Turns page files into [`DistFile`]s of `project`, checking every value a lock or
-/// an audit file could carry ([`super::validate`]).
-///
-/// Skipped, as pip and uv skip them (with a debug log): links that are not a
-/// distribution of `project` (another project's files, `README.txt`, a bad name),
-/// and files whose `requires-python` does not parse even after the repair metadata
-/// gets (`>=3.6.*` is `>=3.6`; uv repairs and skips the same way). An error ([`IndexError::Invalid`]): a distribution of
-/// `project` whose name is not a plain file name, whose sha256 (or its metadata
-/// sidecar's) is not 64 hex digits, whose URL is not http(s) (or `file:` when `local_source`:
-/// a directory or an index on the local disk), whose requires-python holds control characters, or a file listed twice
-/// with different hashes. The same file listed twice is kept once.
+/// an audit file could carry ([`super::validate`]). [`convert`] without a target.
 pub fn to_dist_files(
     files: &[PageFile],
     project: &PackageName,
     index: &Arc<str>,
     local_source: bool,
 ) -> Result<Vec<DistFile>, IndexError> {
-    let mut out: Vec<DistFile> = Vec::with_capacity(files.len());
-    // Position in `out` by file name: pages of nightly builds list tens of thousands.
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let conversion = Conversion {
+        project,
+        index,
+        local_source,
+        base: None,
+        target: None,
+    };
+    Ok(convert(files, &conversion)?.files)
+}
+
+/// Turns page files into [`DistFile`]s of `project`, checking every value a lock or
+/// an audit file could carry ([`super::validate`]).
+///
+/// Skipped, as pip and uv skip them (with a debug log): links that are not a
+/// distribution of `project` (another project's files, `README.txt`, a bad name),
+/// and files whose `requires-python` does not parse even after the repair metadata
+/// gets (`>=3.6.*` is `>=3.6`; uv repairs and skips the same way). An error
+/// ([`IndexError::Invalid`]): a distribution of `project` whose name is not a plain
+/// file name, whose sha256 (or its metadata sidecar's) is not 64 hex digits, whose URL
+/// is not http(s) (or `file:` when `local_source`), whose requires-python holds
+/// control characters, or a file listed twice with different hashes. The same file
+/// listed twice is kept once. These checks apply to the files left out for the target
+/// too, except that their URLs are checked for the scheme only (parsing every URL of
+/// a page was the largest part of reading one).
+///
+/// Each distinct version and `requires-python` of the page is parsed once.
+pub fn convert<'p>(
+    files: impl IntoIterator<Item = &'p PageFile>,
+    conversion: &Conversion,
+) -> Result<Converted, IndexError> {
+    let Conversion {
+        project,
+        index,
+        local_source,
+        base,
+        target,
+    } = *conversion;
+    let mut out = Converted::default();
+    // The sha256 of each file name seen: pages of nightly builds list tens of thousands,
+    // and one file may be listed twice.
+    let mut seen: FxHashMap<&str, Option<&str>> = FxHashMap::default();
+    let mut versions: FxHashMap<&str, Version> = FxHashMap::default();
+    let mut requires: FxHashMap<&str, Option<VersionSpecifiers>> = FxHashMap::default();
     for file in files {
-        let Some((kind, version)) = parse_filename(&file.filename, project) else {
+        let Some((parts, version)) = split_filename(&file.filename, project) else {
             tracing::debug!(
                 "skipping {} on index `{index}`: not a distribution of `{project}`",
                 validate::quoted(&file.filename)
             );
             continue;
+        };
+        let version = match versions.get(version) {
+            Some(parsed) => parsed.clone(),
+            None => match Version::from_str(version) {
+                Ok(parsed) => versions.entry(version).or_insert(parsed).clone(),
+                Err(_) => {
+                    tracing::debug!(
+                        "skipping {} on index `{index}`: its version does not parse",
+                        validate::quoted(&file.filename)
+                    );
+                    continue;
+                }
+            },
         };
         let invalid = |message: String| IndexError::Invalid {
             index: index.to_string(),
@@ -288,66 +360,90 @@ pub fn to_dist_files(
             message: message.into(),
         };
         validate::distribution_filename(&file.filename).map_err(invalid)?;
-        let url = Url::parse(&file.url).map_err(|err| {
+        if let Some(hash) = file.sha256.as_deref().filter(|h| !validate::is_sha256(h)) {
+            return Err(invalid(validate::sha256(hash).unwrap_err()));
+        }
+        if let Some(hash) = (file.metadata_sha256.as_deref()).filter(|h| !validate::is_sha256(h)) {
+            let message = validate::sha256(hash).unwrap_err();
+            return Err(invalid(format!("its metadata sidecar: {message}")));
+        }
+        let requires_python = match file.requires_python.as_deref() {
+            None => None,
+            Some(spec) => {
+                if !requires.contains_key(spec) {
+                    validate::no_control("requires-python", spec).map_err(invalid)?;
+                    let parsed = super::metadata::parse_requires_python(spec)
+                        .map_err(|err| {
+                            tracing::debug!(
+                                "skipping files on index `{index}` with requires-python `{spec}`: it does not parse: {err}"
+                            )
+                        })
+                        .ok();
+                    requires.insert(spec, parsed);
+                }
+                match &requires[spec] {
+                    Some(parsed) => Some(parsed),
+                    None => continue,
+                }
+            }
+        };
+        match seen.entry(&file.filename) {
+            Entry::Occupied(first) => {
+                let first = first.get().map(str::to_ascii_lowercase);
+                let this = file.sha256.as_deref().map(str::to_ascii_lowercase);
+                if first != this {
+                    return Err(invalid(format!(
+                        "the page lists it twice, with the sha256 {} and {}",
+                        first.as_deref().unwrap_or("(none)"),
+                        this.as_deref().unwrap_or("(none)")
+                    )));
+                }
+                continue;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(file.sha256.as_deref());
+            }
+        }
+        if let Some(target) = target {
+            let left_out = if requires_python.is_some_and(|spec| !spec.contains(&target.python)) {
+                Some(&mut out.skipped.requires_python)
+            } else if let FileParts::Wheel(tags) = &parts
+                && target
+                    .wheel_rank(&tags.interpreters(), &tags.abis(), &tags.platforms())
+                    .is_none()
+            {
+                Some(&mut out.skipped.incompatible_wheels)
+            } else {
+                None
+            };
+            if let Some(count) = left_out {
+                allowed_scheme(scheme_of(&file.url, base), local_source).map_err(invalid)?;
+                *count += 1;
+                continue;
+            }
+        }
+        let url = match base {
+            Some(base) => base.join(&file.url),
+            None => Url::parse(&file.url),
+        }
+        .map_err(|err| {
             invalid(format!(
                 "the URL {} does not parse: {err}",
                 validate::quoted(&file.url)
             ))
         })?;
-        match url.scheme() {
-            "http" | "https" => {}
-            "file" if local_source => {}
-            scheme => {
-                return Err(invalid(format!(
-                    "its URL has the scheme `{}`; an index may only link to http(s) files",
-                    validate::shown(scheme)
-                )));
-            }
-        }
-        let sha256 = file
-            .sha256
-            .as_deref()
-            .map(validate::sha256)
-            .transpose()
-            .map_err(invalid)?;
+        allowed_scheme(url.scheme(), local_source).map_err(invalid)?;
         if let Some(hash) = &file.metadata_sha256 {
-            validate::sha256(hash)
-                .map_err(|message| invalid(format!("its metadata sidecar: {message}")))?;
+            out.sidecars
+                .push((url.to_string(), hash.to_ascii_lowercase()));
         }
-        let requires_python = match file.requires_python.as_deref() {
-            None => None,
-            Some(spec) => {
-                validate::no_control("requires-python", spec).map_err(invalid)?;
-                match super::metadata::parse_requires_python(spec) {
-                    Ok(spec) => Some(spec),
-                    Err(err) => {
-                        tracing::debug!(
-                            "skipping `{}` on index `{index}`: requires-python `{spec}` does not parse: {err}",
-                            file.filename
-                        );
-                        continue;
-                    }
-                }
-            }
-        };
-        if let Some(seen) = seen.get(file.filename.as_str()).map(|&at| &out[at]) {
-            if seen.sha256 != sha256 {
-                return Err(invalid(format!(
-                    "the page lists it twice, with the sha256 {} and {}",
-                    seen.sha256.as_deref().unwrap_or("(none)"),
-                    sha256.as_deref().unwrap_or("(none)")
-                )));
-            }
-            continue;
-        }
-        seen.insert(&file.filename, out.len());
-        out.push(DistFile {
+        out.files.push(DistFile {
             filename: file.filename.clone(),
-            kind,
+            kind: parts.into_kind(),
             version,
             url,
-            sha256,
-            requires_python,
+            sha256: file.sha256.as_deref().map(str::to_ascii_lowercase),
+            requires_python: requires_python.cloned(),
             yanked: file
                 .yanked
                 .as_deref()
@@ -361,39 +457,133 @@ pub fn to_dist_files(
     Ok(out)
 }
 
+/// An index may only link to http(s) files (and `file:` ones when `local_source`).
+fn allowed_scheme(scheme: &str, local_source: bool) -> Result<(), String> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" => Ok(()),
+        "file" if local_source => Ok(()),
+        scheme => Err(format!(
+            "its URL has the scheme `{}`; an index may only link to http(s) files",
+            validate::shown(scheme)
+        )),
+    }
+}
+
+/// The scheme of `url`, a whole URL or, with `base`, possibly one relative to it,
+/// without parsing the rest.
+fn scheme_of<'a>(url: &'a str, base: Option<&'a Url>) -> &'a str {
+    match url.split_once(':') {
+        Some((scheme, _))
+            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            scheme
+        }
+        _ => base.map_or(url, Url::scheme),
+    }
+}
+
 // SEAM: replaced by index::filename on merge. A minimal wheel / sdist filename parser,
 // enough for fixture indexes; it returns `None` for files of other projects.
-pub(crate) fn parse_filename(filename: &str, project: &PackageName) -> Option<(DistKind, Version)> {
+#[cfg(test)]
+fn parse_filename(filename: &str, project: &PackageName) -> Option<(DistKind, Version)> {
+    let (parts, version) = split_filename(filename, project)?;
+    Some((parts.into_kind(), Version::from_str(version).ok()?))
+}
+
+/// A distribution file name of a project, split but nothing of it copied yet.
+enum FileParts<'a> {
+    Wheel(WheelTags<'a>),
+    Sdist,
+}
+
+/// The three `.`-compressed tag sets of a wheel file name.
+struct WheelTags<'a> {
+    interpreters: &'a str,
+    abis: &'a str,
+    platforms: &'a str,
+}
+
+impl WheelTags<'_> {
+    fn interpreters(&self) -> Vec<&str> {
+        self.interpreters.split('.').collect()
+    }
+    fn abis(&self) -> Vec<&str> {
+        self.abis.split('.').collect()
+    }
+    fn platforms(&self) -> Vec<&str> {
+        self.platforms.split('.').collect()
+    }
+}
+
+impl FileParts<'_> {
+    fn into_kind(self) -> DistKind {
+        let owned = |s: &str| s.split('.').map(str::to_owned).collect::<Vec<_>>();
+        match self {
+            FileParts::Wheel(tags) => DistKind::Wheel {
+                interpreters: owned(tags.interpreters),
+                abis: owned(tags.abis),
+                platforms: owned(tags.platforms),
+            },
+            FileParts::Sdist => DistKind::Sdist,
+        }
+    }
+}
+
+/// A wheel or sdist file name of `project`: its kind and tags, and its version as
+/// written; `None` for any other file.
+fn split_filename<'a>(
+    filename: &'a str,
+    project: &PackageName,
+) -> Option<(FileParts<'a>, &'a str)> {
     if let Some(stem) = filename.strip_suffix(".whl") {
         let parts: Vec<&str> = stem.split('-').collect();
-        if !(parts.len() == 5 || parts.len() == 6) {
+        if !(parts.len() == 5 || parts.len() == 6) || !same_name(parts[0], project) {
             return None;
         }
-        if PackageName::from_str(parts[0]).ok()? != *project {
-            return None;
-        }
-        let version = Version::from_str(parts[1]).ok()?;
         let n = parts.len();
-        let split = |s: &str| s.split('.').map(str::to_owned).collect::<Vec<_>>();
-        return Some((
-            DistKind::Wheel {
-                interpreters: split(parts[n - 3]),
-                abis: split(parts[n - 2]),
-                platforms: split(parts[n - 1]),
-            },
-            version,
-        ));
+        let tags = WheelTags {
+            interpreters: parts[n - 3],
+            abis: parts[n - 2],
+            platforms: parts[n - 1],
+        };
+        return Some((FileParts::Wheel(tags), parts[1]));
     }
     let stem = [".tar.gz", ".zip"]
         .iter()
         .find_map(|ext| filename.strip_suffix(ext))?;
-    stem.match_indices('-').find_map(|(i, _)| {
-        let name = PackageName::from_str(&stem[..i]).ok()?;
-        if name != *project {
-            return None;
+    stem.match_indices('-')
+        .find(|&(i, _)| same_name(&stem[..i], project))
+        .map(|(i, _)| (FileParts::Sdist, &stem[i + 1..]))
+}
+
+/// Whether `name`, as a file name writes it, is `project` once normalised (PEP 503:
+/// case folded, each run of `-`, `_` and `.` one `-`), without making the normal form.
+fn same_name(name: &str, project: &PackageName) -> bool {
+    let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return false;
+    }
+    let mut normal = project.as_ref().bytes();
+    let mut bytes = name.bytes().peekable();
+    while let Some(b) = bytes.next() {
+        let b = if matches!(b, b'-' | b'_' | b'.') {
+            while bytes.next_if(|b| matches!(b, b'-' | b'_' | b'.')).is_some() {}
+            b'-'
+        } else {
+            b.to_ascii_lowercase()
+        };
+        if normal.next() != Some(b) {
+            return false;
         }
-        Some((DistKind::Sdist, Version::from_str(&stem[i + 1..]).ok()?))
-    })
+    }
+    normal.next().is_none()
 }
 
 /// A start tag: lowercase name and raw attributes.
@@ -719,6 +909,104 @@ mod tests {
         ])
         .unwrap_err();
         assert!(twice.contains("lists it twice"), "{twice}");
+    }
+
+    #[test]
+    fn files_the_target_cannot_use_are_checked_counted_and_left_out() {
+        let profile = crate::input::profile::builtin("cpu-x86_64").unwrap();
+        let target = Target::from_profile(&profile).unwrap();
+        let python = target.python.clone();
+        let demo = PackageName::from_str("Demo.Pkg").unwrap();
+        let base = Url::parse("https://idx.example/simple/demo-pkg/").unwrap();
+        let convert_for = |files: &[PageFile]| {
+            let conversion = Conversion {
+                project: &demo,
+                index: &Arc::from("idx"),
+                local_source: false,
+                base: Some(&base),
+                target: Some(&target),
+            };
+            convert(files, &conversion).map_err(|e| e.to_string())
+        };
+        let windows = page_file("demo_pkg-1.0-cp311-cp311-win_amd64.whl");
+        let linux = PageFile {
+            // Relative, as a cached page holds a file on the page's own origin.
+            url: "../../files/Demo.Pkg-1.0-py3-none-any.whl".into(),
+            metadata_sha256: Some("CD".repeat(32)),
+            ..page_file("Demo.Pkg-1.0-py3-none-any.whl")
+        };
+        let too_old = PageFile {
+            requires_python: Some(format!("<{}", python.release()[0])),
+            ..page_file("demo-pkg-0.9.tar.gz")
+        };
+        let converted = convert_for(&[windows.clone(), linux, too_old.clone()]).unwrap();
+        let kept: Vec<_> = converted.files.iter().map(|f| f.url.as_str()).collect();
+        assert_eq!(
+            kept,
+            ["https://idx.example/files/Demo.Pkg-1.0-py3-none-any.whl"]
+        );
+        assert_eq!(
+            converted.skipped,
+            Skipped {
+                incompatible_wheels: 1,
+                requires_python: 1
+            }
+        );
+        assert_eq!(converted.sidecars, [(kept[0].to_owned(), "cd".repeat(32))]);
+
+        // What is left out is checked all the same: a bad hash or an index linking a
+        // local file is an error whether or not the target could use the file.
+        let bad_hash = PageFile {
+            sha256: Some("ff".into()),
+            ..windows.clone()
+        };
+        let local = PageFile {
+            url: "FILE:///etc/passwd".into(),
+            ..too_old
+        };
+        let relative_local = PageFile {
+            url: "demo_pkg-1.0-cp311-cp311-win_amd64.whl".into(),
+            ..windows
+        };
+        let local_base = Url::parse("file:///srv/simple/demo-pkg/").unwrap();
+        let messages = [
+            convert_for(&[bad_hash]).unwrap_err(),
+            convert_for(&[local]).unwrap_err(),
+            convert(
+                &[relative_local],
+                &Conversion {
+                    project: &demo,
+                    index: &Arc::from("idx"),
+                    local_source: false,
+                    base: Some(&local_base),
+                    target: Some(&target),
+                },
+            )
+            .unwrap_err()
+            .to_string(),
+        ];
+        insta::assert_snapshot!(messages.join("\n"), @r"
+        index `idx` serves an invalid value for `demo_pkg-1.0-cp311-cp311-win_amd64.whl` of project `demo-pkg`: the sha256 `ff` is not 64 hex digits; dockgen does not write it into a lock (report it to the index's maintainers, or pin another version)
+        index `idx` serves an invalid value for `demo-pkg-0.9.tar.gz` of project `demo-pkg`: its URL has the scheme `file`; an index may only link to http(s) files; dockgen does not write it into a lock (report it to the index's maintainers, or pin another version)
+        index `idx` serves an invalid value for `demo_pkg-1.0-cp311-cp311-win_amd64.whl` of project `demo-pkg`: its URL has the scheme `file`; an index may only link to http(s) files; dockgen does not write it into a lock (report it to the index's maintainers, or pin another version)
+        ");
+    }
+
+    #[test]
+    fn names_in_file_names_are_compared_normalised() {
+        let project = PackageName::from_str("zope-interface").unwrap();
+        for same in ["zope.interface", "Zope_Interface", "zope-_.interface"] {
+            assert!(same_name(same, &project), "{same}");
+        }
+        for other in [
+            "zope",
+            "zope.interfaces",
+            "zope.interface-",
+            ".zope.interface",
+            "zope interface",
+        ] {
+            assert!(!same_name(other, &project), "{other}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use pep440_rs::Version;
 
-use super::DistFile;
+use super::{DistFile, Skipped};
 
 /// How the general indexes (those without a `packages:` list) share a project.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -49,7 +49,9 @@ impl std::fmt::Display for IndexStrategy {
 /// What one index said about a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexAnswer {
-    /// It lists files of the project (after `exclude_newer`).
+    /// It lists files of the project (after `exclude_newer`): `versions` of them, and
+    /// the newest, are those the view's target can use (every version, in a view
+    /// without a target; none, when it can use no file).
     Has {
         versions: usize,
         newest: Option<Version>,
@@ -81,11 +83,11 @@ pub struct SurveyedIndex {
 
 impl IndexSurvey {
     /// What `files` (one index's, after `exclude_newer`) say, `listed` files before it.
-    pub fn answer(files: &[DistFile], listed: usize) -> IndexAnswer {
-        if files.is_empty() {
-            return IndexAnswer::Empty {
-                too_new: listed.saturating_sub(files.len()),
-            };
+    /// What an index's page of a project answers: `files` the target can use,
+    /// `skipped` files it cannot, `too_new` files `exclude_newer` dropped.
+    pub fn answer(files: &[DistFile], skipped: Skipped, too_new: usize) -> IndexAnswer {
+        if files.is_empty() && skipped.total() == 0 {
+            return IndexAnswer::Empty { too_new };
         }
         let versions: std::collections::BTreeSet<&Version> =
             files.iter().map(|f| &f.version).collect();
@@ -111,6 +113,9 @@ impl IndexSurvey {
         for surveyed in &self.indexes {
             let index = format!("`{}` ({})", surveyed.name, surveyed.url);
             match &surveyed.answer {
+                IndexAnswer::Has { versions: 0, .. } => {
+                    asked.push(format!("{index} has files of it, none the target can use"))
+                }
                 IndexAnswer::Has { versions, newest } => {
                     let noun = if *versions == 1 {
                         "version"
@@ -295,15 +300,26 @@ mod tests {
             file("a", "2.0", "x-2.0.tar.gz"),
         ];
         assert_eq!(
-            IndexSurvey::answer(&files, 3),
+            IndexSurvey::answer(&files, Skipped::default(), 1),
             IndexAnswer::Has {
                 versions: 2,
                 newest: Some(Version::from_str("2.0").unwrap()),
             }
         );
         assert_eq!(
-            IndexSurvey::answer(&[], 3),
+            IndexSurvey::answer(&[], Skipped::default(), 3),
             IndexAnswer::Empty { too_new: 3 }
+        );
+        let other_platforms = Skipped {
+            incompatible_wheels: 2,
+            requires_python: 0,
+        };
+        assert_eq!(
+            IndexSurvey::answer(&[], other_platforms, 0),
+            IndexAnswer::Has {
+                versions: 0,
+                newest: None
+            }
         );
     }
 }

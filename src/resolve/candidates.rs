@@ -54,7 +54,11 @@ pub struct ExclusionCounts {
 
 impl Candidates {
     pub fn new(project: &ProjectFiles, target: &Target, policy: FormatPolicy) -> Self {
-        let mut excluded = ExclusionCounts::default();
+        let mut excluded = ExclusionCounts {
+            incompatible_wheels: project.skipped.incompatible_wheels,
+            requires_python: project.skipped.requires_python,
+            policy: 0,
+        };
         let mut ranked: BTreeMap<Version, Vec<(usize, &DistFile)>> = BTreeMap::new();
         for file in &project.files {
             if let Some(requires_python) = &file.requires_python
@@ -113,7 +117,8 @@ impl Candidates {
         Self {
             versions,
             excluded,
-            empty_on: project.files.is_empty().then(|| project.index.clone()),
+            empty_on: (project.files.is_empty() && project.skipped.total() == 0)
+                .then(|| project.index.clone()),
             index_order: None,
         }
     }
