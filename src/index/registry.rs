@@ -269,10 +269,14 @@ impl Serialize for RelativePage<'_> {
         impl Serialize for Files<'_> {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 let page_url = self.0.page_url;
+                // URLs on the page are as `Url` writes them, so one on another origin
+                // (PyPI's files host) is told apart by its start, without parsing it.
+                let origin = format!("{}/", page_url.origin().ascii_serialization());
                 let mut seq = serializer.serialize_seq(Some(self.0.page.files.len()))?;
                 for file in &self.0.page.files {
-                    match Url::parse(&file.url)
-                        .ok()
+                    match Some(&file.url)
+                        .filter(|url| url.starts_with(&origin))
+                        .and_then(|url| Url::parse(url).ok())
                         .filter(|url| url.origin() == page_url.origin())
                         .and_then(|url| page_url.make_relative(&url))
                     {
