@@ -219,13 +219,19 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         progress.clone(),
     );
 
-    // Resolve every profile, in parallel, against the one client.
+    // Resolve every profile, in parallel, against the one client. Every view is made
+    // before any resolution starts: the pages they share are let go once each has read
+    // them, so the count of views must be whole from the start.
+    let views: Vec<RegistryClient> = jobs
+        .iter()
+        .map(|job| client.for_target(&job.indexes, strategy, &job.request.target))
+        .collect();
     let results: Vec<(usize, Result<Resolution, ResolveError>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = jobs
             .iter()
+            .zip(views)
             .enumerate()
-            .map(|(i, job)| {
-                let indexes = client.for_target(&job.indexes, strategy, &job.request.target);
+            .map(|(i, (job, indexes))| {
                 let (direct, archives, builder) = (&direct, &archives, &builder);
                 let handle = scope.spawn(move || {
                     let builds = ProfileBuilds::new(
