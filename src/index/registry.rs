@@ -246,6 +246,16 @@ struct CachedPage {
     page: SimplePage,
 }
 
+/// The HTTP cache policy of a cached page ([`Bucket::SimplePolicy`]), and the sha256
+/// of the response body the page was parsed from: a page fetched again with the same
+/// body is not written again. An entry an earlier dockgen wrote (the policy alone) does
+/// not parse, so the page is fetched whole once.
+#[derive(Serialize, Deserialize)]
+struct PagePolicy {
+    policy: CachePolicy,
+    body_sha256: Option<String>,
+}
+
 /// What [`CachedPage`] is written from, without copying the page (up to
 /// [`HttpClient::page_limit`] of it): the same JSON, its file URLs made relative as
 /// [`RelativePage`] says.
@@ -897,41 +907,56 @@ impl Inner {
         what: impl Fn() -> String,
     ) -> Result<Option<Arc<SimplePage>>, IndexError> {
         let key = Cache::key(index, url, "");
-        let cached: Option<Arc<SimplePage>> = self.cache.as_ref().and_then(|c| {
-            let entry: CachedPage = c.read_json(Bucket::Simple, &key)?;
+        let read_page = || -> Option<Arc<SimplePage>> {
+            let cache = self.cache.as_ref()?;
+            let entry: CachedPage = cache.read_json(Bucket::Simple, &key)?;
             if entry.page.hashes_well_formed() {
                 Some(Arc::new(entry.page))
             } else {
-                c.remove(Bucket::Simple, &key, "a hash in it is not a sha256");
+                cache.remove(Bucket::Simple, &key, "a hash in it is not a sha256");
                 None
             }
-        });
-        let request = page_request(url);
-        let now = SystemTime::now();
+        };
         if self.http.settings().offline {
-            return match cached {
+            return match read_page() {
                 Some(page) => Ok(Some(page)),
                 None => Err(IndexError::Offline { what: what() }),
             };
         }
-        let policy: Option<CachePolicy> = cached
+        let request = page_request(url);
+        let now = SystemTime::now();
+        let stored: Option<PagePolicy> = self
+            .cache
             .as_ref()
-            .and_then(|_| self.cache.as_ref()?.read_json(Bucket::SimplePolicy, &key));
+            .and_then(|cache| cache.read_json(Bucket::SimplePolicy, &key));
         let mut headers = request.headers.clone();
-        let cached = match (cached, policy) {
-            (Some(page), Some(policy)) => match policy.before_request(&request, now) {
-                BeforeRequest::Fresh(_) => return Ok(Some(page)),
+        // The cached page, read only when it can be the answer: while fresh, or when a
+        // "not modified" can confirm it. A stale page without validators cannot be, so
+        // it is not read at all (an index that sends no caching headers).
+        let mut cached = None;
+        let mut unchanged_if = None;
+        if let Some(stored) = stored {
+            match stored.policy.before_request(&request, now) {
+                BeforeRequest::Fresh(_) => {
+                    if let Some(page) = read_page() {
+                        return Ok(Some(page));
+                    }
+                }
                 BeforeRequest::Stale {
                     request: revalidate,
                     ..
                 } => {
-                    headers = revalidate.headers;
-                    Some((page, policy))
+                    let conditional = [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE]
+                        .iter()
+                        .any(|name| revalidate.headers.contains_key(name));
+                    if conditional && let Some(page) = read_page() {
+                        headers = revalidate.headers;
+                        cached = Some((page, stored.policy));
+                    }
+                    unchanged_if = stored.body_sha256;
                 }
-            },
-            // No policy to revalidate with: fetched whole.
-            _ => None,
-        };
+            }
+        }
         let fetched = {
             let _tick = self.tick(what());
             self.http
@@ -940,25 +965,14 @@ impl Inner {
         };
         tracing::trace!("GET `{}`: {}", secrets::url(url), fetched.status);
         let response = response_parts(fetched.status, &fetched.headers);
-        let store_policy = |policy: &CachePolicy| {
+        let store_policy = |policy: CachePolicy, body_sha256: Option<String>| {
             if let Some(cache) = &self.cache {
-                cache.write_json(Bucket::SimplePolicy, &key, policy);
+                let stored = PagePolicy {
+                    policy,
+                    body_sha256,
+                };
+                cache.write_json(Bucket::SimplePolicy, &key, &stored);
             }
-        };
-        let store = |policy: CachePolicy, page: &SimplePage| {
-            if let Some(cache) = &self.cache {
-                cache.write_json(
-                    Bucket::Simple,
-                    &key,
-                    &CachedPageRef {
-                        page: RelativePage {
-                            page,
-                            page_url: &without_userinfo(url),
-                        },
-                    },
-                );
-            }
-            store_policy(&policy);
         };
         match fetched.status {
             StatusCode::NOT_MODIFIED => {
@@ -979,7 +993,7 @@ impl Inner {
                     "`{}` not modified; cache entry refreshed",
                     secrets::url(url)
                 );
-                store_policy(&policy);
+                store_policy(policy, unchanged_if);
                 Ok(Some(page))
             }
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
@@ -1005,7 +1019,24 @@ impl Inner {
                         ..CacheOptions::default()
                     },
                 );
-                store(policy, &page);
+                // The same body as the cached page was written from: only the policy
+                // is written again, not the page (megabytes for some projects).
+                let body_sha256 = sha256_hex(&fetched.body);
+                let unchanged = unchanged_if.as_ref() == Some(&body_sha256)
+                    && self
+                        .cache
+                        .as_ref()
+                        .is_some_and(|cache| cache.path(Bucket::Simple, &key).is_file());
+                if let Some(cache) = self.cache.as_ref().filter(|_| !unchanged) {
+                    let page = CachedPageRef {
+                        page: RelativePage {
+                            page: &page,
+                            page_url: &without_userinfo(url),
+                        },
+                    };
+                    cache.write_json(Bucket::Simple, &key, &page);
+                }
+                store_policy(policy, Some(body_sha256));
                 Ok(Some(Arc::new(page)))
             }
             status => Err(IndexError::Http {
