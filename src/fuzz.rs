@@ -277,7 +277,7 @@ fn mutated_pages_never_yield_unchecked_values() {
     use std::str::FromStr;
     use std::sync::Arc;
 
-    use crate::index::simple::{JSON_CONTENT_TYPE, parse_page, to_dist_files};
+    use crate::index::simple::{Conversion, JSON_CONTENT_TYPE, convert, parse_page};
     use crate::index::validate;
 
     let json = br#"{"meta":{"api-version":"1.1"},"files":[{"filename":"demo-1.0-py3-none-any.whl","url":"../../f/demo-1.0-py3-none-any.whl","hashes":{"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},"requires-python":">=3.8","core-metadata":{"sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}}]}"#;
@@ -293,9 +293,17 @@ fn mutated_pages_never_yield_unchecked_values() {
             let Ok(page) = parse_page(content_type, body, &url) else {
                 return;
             };
-            let Ok(files) = to_dist_files(&page.files, &demo, &index, false) else {
+            let conversion = Conversion {
+                project: &demo,
+                index: &index,
+                local_source: false,
+                base: Some(&url),
+                target: None,
+            };
+            let Ok(converted) = convert(&page.files, &conversion) else {
                 return;
             };
+            let files = converted.files;
             for file in files {
                 assert!(
                     validate::distribution_filename(&file.filename).is_ok(),
@@ -305,6 +313,11 @@ fn mutated_pages_never_yield_unchecked_values() {
                     assert_eq!(validate::sha256(hash).as_ref(), Ok(hash), "{file:?}");
                 }
                 assert!(matches!(file.url.scheme(), "http" | "https"), "{file:?}");
+                assert!(
+                    file.url.username().is_empty() && file.url.password().is_none(),
+                    "{file:?}"
+                );
+                assert_eq!(file.url.fragment(), None, "{file:?}");
             }
         });
     }

@@ -25,7 +25,9 @@ pub const JSON_CONTENT_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageFile {
     pub filename: String,
-    /// Absolute, without fragment or userinfo.
+    /// Without fragment or userinfo; absolute, or relative to the page's URL (a plain
+    /// link of a JSON page, and every link on the page's origin in the cache). Resolved
+    /// against the page's URL without userinfo ([`Conversion::base`]).
     pub url: String,
     pub sha256: Option<String>,
     pub requires_python: Option<String>,
@@ -122,9 +124,16 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<SimplePage, String> {
         serde_json::from_slice(body).map_err(|err| format!("invalid PEP 691 JSON: {err}"))?;
     let mut files = Vec::with_capacity(page.files.len());
     for file in page.files {
-        let Some(url) = resolve(page_url, &file.url) else {
-            tracing::debug!("skipping `{}`: bad URL", file.filename);
-            continue;
+        // A plain link is kept as written and parsed only if the file is used
+        // ([`convert`]): most of a page's files are platform wheels no target uses.
+        let url = if plain_href(&file.url) {
+            (file.url, None)
+        } else {
+            let Some(url) = resolve(page_url, &file.url) else {
+                tracing::debug!("skipping `{}`: bad URL", file.filename);
+                continue;
+            };
+            url
         };
         // PEP 714 renamed the key; an index may send either or both.
         let (has_metadata, metadata_sha256) = match file.core_metadata.or(file.dist_info_metadata) {
@@ -240,6 +249,55 @@ fn resolve(base: &Url, href: &str) -> Option<(String, Option<String>)> {
     });
     url.set_fragment(None);
     Some((crate::secrets::without_userinfo(&url).to_string(), hash))
+}
+
+/// A link that certainly parses, to the same URL whatever resolves it, and needs
+/// nothing taken out: no fragment, no userinfo, no characters a parser would change;
+/// either a path relative to the page or an `http(s)://host/...` URL with a lowercase
+/// host name and no port.
+fn plain_href(href: &str) -> bool {
+    let plain_chars = href.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'/'
+                    | b'%'
+                    | b'+'
+                    | b'='
+                    | b'&'
+                    | b'?'
+                    | b'!'
+                    | b','
+                    | b';'
+                    | b':'
+            )
+    });
+    if !plain_chars || href.is_empty() {
+        return false;
+    }
+    let Some(rest) = href
+        .strip_prefix("https://")
+        .or_else(|| href.strip_prefix("http://"))
+    else {
+        // Relative: a path, not `//host` or `scheme:`.
+        return !href.starts_with("//") && !href.contains(':');
+    };
+    let Some((host, _path)) = rest.split_once('/') else {
+        return false;
+    };
+    !host.is_empty()
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        && !host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
 /// The percent-decoded last path segment of a URL.
@@ -363,7 +421,11 @@ pub fn convert<'p>(
         if let Some(hash) = file.sha256.as_deref().filter(|h| !validate::is_sha256(h)) {
             return Err(invalid(validate::sha256(hash).unwrap_err()));
         }
-        if let Some(hash) = (file.metadata_sha256.as_deref()).filter(|h| !validate::is_sha256(h)) {
+        if let Some(hash) = file
+            .metadata_sha256
+            .as_deref()
+            .filter(|h| !validate::is_sha256(h))
+        {
             let message = validate::sha256(hash).unwrap_err();
             return Err(invalid(format!("its metadata sidecar: {message}")));
         }
@@ -770,6 +832,43 @@ mod tests {
         )
         .unwrap();
         insta::assert_debug_snapshot!(page);
+    }
+
+    #[test]
+    fn plain_links_are_kept_as_written_and_resolve_as_parsed_ones_do() {
+        let page_url = Url::parse("https://user:t0ken@idx.example/simple/demo/").unwrap();
+        let plain = [
+            "../../files/demo-1.0.tar.gz",
+            "demo-1.0.tar.gz?x=1",
+            "/files/demo-1.0.tar.gz",
+            "https://files.example/a/b%2B/demo-1.0.tar.gz",
+            "http://cdn-1.files.example/demo-1.0.tar.gz",
+        ];
+        let parsed = [
+            "https://USER@files.example/demo-1.0.tar.gz",
+            "https://files.example/demo-1.0.tar.gz#sha256=aa",
+            "https://Files.example/demo-1.0.tar.gz",
+            "https://files.example:8443/demo-1.0.tar.gz",
+            "https://127.0.0.1/demo-1.0.tar.gz",
+            "//files.example/demo-1.0.tar.gz",
+            "https://files.example/a b/demo-1.0.tar.gz",
+            "https://files.example/a\\b/demo-1.0.tar.gz",
+            "file:///etc/demo-1.0.tar.gz",
+            "https://files..example/demo-1.0.tar.gz",
+            "",
+        ];
+        for href in plain {
+            assert!(plain_href(href), "{href}");
+        }
+        for href in parsed {
+            assert!(!plain_href(href), "{href}");
+        }
+        // Kept as written, a plain link resolves to what parsing it at once gives.
+        let base = crate::secrets::without_userinfo(&page_url);
+        for href in plain {
+            let at_once = resolve(&page_url, href).unwrap().0;
+            assert_eq!(base.join(href).unwrap().as_str(), at_once, "{href}");
+        }
     }
 
     #[test]
