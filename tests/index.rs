@@ -767,6 +767,65 @@ fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
     assert_eq!(fresh.request_lines(), ["GET /simple/demo/ -> 200"]);
 }
 
+#[test]
+fn pages_without_validators_are_fetched_whole_and_written_only_when_changed() {
+    let plain = FixtureIndex::builder()
+        .no_caching_headers()
+        .project(
+            "demo",
+            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0)],
+        )
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let page_written = || {
+        let pages = cache.path().join("simple-v1");
+        let page = crate::support::walk(&pages).pop().expect("a cached page");
+        std::fs::metadata(page).unwrap().modified().unwrap()
+    };
+    let versions = || {
+        let project = client_for(&plain, cache.path())
+            .project(&pkg("demo"))
+            .unwrap()
+            .unwrap();
+        project.files.len()
+    };
+    assert_eq!(versions(), 1);
+    let first = page_written();
+    // Nothing to revalidate with: fetched whole, and the same body is not written
+    // again.
+    assert_eq!(versions(), 1);
+    assert_eq!(page_written(), first);
+    plain.set_project(
+        "demo",
+        vec![
+            FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0),
+            FixtureFile::wheel("demo", "1.1", "py3-none-any", &[], 0),
+        ],
+    );
+    assert_eq!(versions(), 2);
+    assert_ne!(page_written(), first);
+    assert_eq!(
+        plain.request_lines(),
+        [
+            "GET /simple/demo/ -> 200",
+            "GET /simple/demo/ -> 200",
+            "GET /simple/demo/ -> 200"
+        ]
+    );
+    // What was written last is what an offline run reads.
+    let offline = RegistryClient::new(
+        vec![index("idx", plain.url())],
+        Vec::new(),
+        ClientOptions {
+            offline: true,
+            ..options(cache.path())
+        },
+    )
+    .unwrap();
+    let project = offline.project(&pkg("demo")).unwrap().unwrap();
+    assert_eq!(project.files.len(), 2);
+}
+
 fn client_for(fixture: &FixtureIndex, cache: &Path) -> RegistryClient {
     client(vec![index("idx", fixture.url())], cache)
 }

@@ -217,6 +217,8 @@ pub struct Builder {
     ranges: bool,
     auth: Option<Auth>,
     cache_control: String,
+    /// Pages carry an ETag and `Cache-Control` (else neither, as some mirrors serve).
+    caching_headers: bool,
     projects: BTreeMap<String, Vec<FixtureFile>>,
     /// Served under this path as well (e.g. `/TOKEN`, as hosts that put a token in
     /// the index path do).
@@ -231,6 +233,7 @@ impl Default for Builder {
             ranges: true,
             auth: None,
             cache_control: "max-age=600, public".to_owned(),
+            caching_headers: true,
             projects: BTreeMap::new(),
             prefix: None,
         }
@@ -267,6 +270,13 @@ impl Builder {
     }
 
     /// `Cache-Control` of project pages (default `max-age=600, public`).
+    /// Pages are served with neither an ETag nor `Cache-Control`, as the PyPI mirror
+    /// of the bench machine serves them: nothing to revalidate with.
+    pub fn no_caching_headers(mut self) -> Self {
+        self.caching_headers = false;
+        self
+    }
+
     pub fn cache_control(mut self, value: &str) -> Self {
         self.cache_control = value.to_owned();
         self
@@ -521,13 +531,17 @@ fn project_page(
         "\"{}\"",
         &hex::encode(Sha256::digest(body.as_bytes()))[..16]
     );
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let builder = Response::builder()
-        .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, &config.cache_control);
+    let matches = config.caching_headers
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut builder = Response::builder();
+    if config.caching_headers {
+        builder = builder
+            .header(header::ETAG, &etag)
+            .header(header::CACHE_CONTROL, &config.cache_control);
+    }
     if matches {
         return builder
             .status(StatusCode::NOT_MODIFIED)
