@@ -516,6 +516,8 @@ pub fn convert<'p>(
             index: index.clone(),
         });
     }
+    // Kept for the whole run: without the room a growing vector leaves.
+    out.files.shrink_to_fit();
     Ok(out)
 }
 

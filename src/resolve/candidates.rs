@@ -5,6 +5,7 @@
 //! required), with a `Requires-Python` that admits the target interpreter.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use pep440_rs::Version;
 
@@ -12,9 +13,12 @@ use crate::index::{DistFile, DistKind, ProjectFiles};
 use crate::input::target::Target;
 
 /// The usable files of one version, best first: wheels by tag preference, then sdists.
+/// They stay in the project's list: a candidate holds their positions there.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    pub files: Vec<DistFile>,
+    project: Arc<ProjectFiles>,
+    /// Positions in `project.files`, best first; never empty.
+    files: Vec<u32>,
     /// Every usable file is yanked: only an exact pin may select it.
     pub yanked: bool,
 }
@@ -22,7 +26,14 @@ pub struct Candidate {
 impl Candidate {
     /// The file whose metadata stands for the version.
     pub fn representative(&self) -> &DistFile {
-        &self.files[0]
+        &self.project.files[self.files[0] as usize]
+    }
+
+    /// The usable files, best first.
+    pub fn files(&self) -> impl Iterator<Item = &DistFile> {
+        self.files
+            .iter()
+            .map(|&at| &self.project.files[at as usize])
     }
 }
 
@@ -53,14 +64,14 @@ pub struct ExclusionCounts {
 }
 
 impl Candidates {
-    pub fn new(project: &ProjectFiles, target: &Target, policy: FormatPolicy) -> Self {
+    pub fn new(project: &Arc<ProjectFiles>, target: &Target, policy: FormatPolicy) -> Self {
         let mut excluded = ExclusionCounts {
             incompatible_wheels: project.skipped.incompatible_wheels,
             requires_python: project.skipped.requires_python,
             policy: 0,
         };
-        let mut ranked: BTreeMap<Version, Vec<(usize, &DistFile)>> = BTreeMap::new();
-        for file in &project.files {
+        let mut ranked: BTreeMap<Version, Vec<(usize, u32)>> = BTreeMap::new();
+        for (at, file) in project.files.iter().enumerate() {
             if let Some(requires_python) = &file.requires_python
                 && !requires_python.contains(&target.python)
             {
@@ -94,24 +105,35 @@ impl Candidates {
                     usize::MAX
                 }
             };
+            let at = u32::try_from(at).expect("fewer than 4 billion files of a project");
             ranked
                 .entry(file.version.clone())
                 .or_default()
-                .push((rank, file));
+                .push((rank, at));
         }
         let versions = ranked
             .into_iter()
             .map(|(version, mut files)| {
-                files.sort_by(|(ra, fa), (rb, fb)| {
-                    ra.cmp(rb).then_with(|| fa.filename.cmp(&fb.filename))
+                let file = |at: u32| &project.files[at as usize];
+                files.sort_by(|&(ra, a), &(rb, b)| {
+                    ra.cmp(&rb)
+                        .then_with(|| file(a).filename.cmp(&file(b).filename))
                 });
-                let yanked = files.iter().all(|(_, f)| f.yanked.is_some());
+                let yanked = files.iter().all(|&(_, at)| file(at).yanked.is_some());
                 let files = files
                     .into_iter()
-                    .filter(|(_, f)| yanked || f.yanked.is_none())
-                    .map(|(_, f)| f.clone())
+                    .filter(|&(_, at)| yanked || file(at).yanked.is_none())
+                    .map(|(_, at)| at)
                     .collect();
-                (version, Candidate { files, yanked })
+                let project = project.clone();
+                (
+                    version,
+                    Candidate {
+                        project,
+                        files,
+                        yanked,
+                    },
+                )
             })
             .collect();
         Self {

@@ -680,7 +680,7 @@ impl Provider<'_> {
         let mut files: Vec<(PackageName, DistFile)> = Vec::new();
         for (name, package) in packages.iter() {
             let candidates = self.candidates(name)?;
-            for file in &candidates.versions[&package.version].files {
+            for file in candidates.versions[&package.version].files() {
                 // A source tree (a git commit, a local directory) is no file: pip
                 // cannot hash it, the lock pins the commit or the directory.
                 if file.sha256.is_none() && crate::lock::is_source_tree_pin(file.url.as_str()) {
