@@ -1676,6 +1676,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_json_page_holds_nothing_of_the_page_urls_path() {
+        // Token-in-path hosts link files by absolute paths, or climbing relative ones.
+        let page_url = Url::parse("https://idx.example/t0ken/simple/demo/").unwrap();
+        let body = br#"{"files":[
+            {"filename":"demo-1.0.tar.gz","url":"/t0ken/files/demo-1.0.tar.gz"},
+            {"filename":"demo-1.1.tar.gz","url":"../../../t0ken/files/demo-1.1.tar.gz"},
+            {"filename":"demo-1.2.tar.gz","url":"https://idx.example/t0ken/files/demo-1.2.tar.gz"},
+            {"filename":"demo-1.3.tar.gz","url":"files/demo-1.3.tar.gz"}
+        ]}"#;
+        let page = simple::parse_json(body, &page_url).unwrap();
+        let written = serde_json::to_string(&RelativePage {
+            page: &page,
+            page_url: &page_url,
+        })
+        .unwrap();
+        assert!(!written.contains("t0ken"), "{written}");
+    }
+
+    #[test]
     fn a_cached_page_holds_relative_urls_on_its_origin_and_reads_back() {
         let page_url = Url::parse("https://idx.example/t0ken/simple/demo/").unwrap();
         let file = |filename: &str, url: &str| PageFile {

@@ -253,8 +253,11 @@ fn resolve(base: &Url, href: &str) -> Option<(String, Option<String>)> {
 
 /// A link that certainly parses, to the same URL whatever resolves it, and needs
 /// nothing taken out: no fragment, no userinfo, no characters a parser would change;
-/// either a path relative to the page or an `http(s)://host/...` URL with a lowercase
-/// host name and no port.
+/// either a path below the page's (no `/` first, no `..`), or an `http(s)://host/...`
+/// URL with a lowercase host name and no port. A link that climbs out of the page's
+/// path is resolved at once, so that the cache holds it relative to the page
+/// (`registry::RelativePage`) and never with the page URL's path, where a
+/// token may be.
 fn plain_href(href: &str) -> bool {
     let plain_chars = href.bytes().all(|b| {
         b.is_ascii_alphanumeric()
@@ -282,8 +285,10 @@ fn plain_href(href: &str) -> bool {
         .strip_prefix("https://")
         .or_else(|| href.strip_prefix("http://"))
     else {
-        // Relative: a path, not `//host` or `scheme:`.
-        return !href.starts_with("//") && !href.contains(':');
+        // Relative: a path below the page's, not `/path`, `//host` or `scheme:`.
+        return !href.starts_with('/')
+            && !href.contains(':')
+            && !href.split('/').any(|segment| segment == "..");
     };
     let Some((host, _path)) = rest.split_once('/') else {
         return false;
@@ -840,13 +845,15 @@ mod tests {
     fn plain_links_are_kept_as_written_and_resolve_as_parsed_ones_do() {
         let page_url = Url::parse("https://user:t0ken@idx.example/simple/demo/").unwrap();
         let plain = [
-            "../../files/demo-1.0.tar.gz",
+            "files/demo-1.0.tar.gz",
             "demo-1.0.tar.gz?x=1",
-            "/files/demo-1.0.tar.gz",
+            "./demo-1.0.tar.gz",
             "https://files.example/a/b%2B/demo-1.0.tar.gz",
             "http://cdn-1.files.example/demo-1.0.tar.gz",
         ];
         let parsed = [
+            "../../files/demo-1.0.tar.gz",
+            "/t0ken/files/demo-1.0.tar.gz",
             "https://USER@files.example/demo-1.0.tar.gz",
             "https://files.example/demo-1.0.tar.gz#sha256=aa",
             "https://Files.example/demo-1.0.tar.gz",
