@@ -1,6 +1,7 @@
 //! The simple repository API: PEP 691 JSON and PEP 503 HTML project pages, parsed into
 //! [`PageFile`]s (what is cached) and then into [`DistFile`]s (what the resolver sees).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
 use std::str::FromStr;
@@ -79,23 +80,26 @@ pub fn parse_page(
 }
 
 #[derive(Deserialize)]
-struct JsonPage {
-    files: Vec<JsonFile>,
+struct JsonPage<'a> {
+    #[serde(borrow)]
+    files: Vec<JsonFile<'a>>,
 }
 
+/// One file of a PEP 691 page. What is not kept is borrowed from the body where it
+/// can be (a string without escapes): pages list up to tens of thousands of files.
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
-struct JsonFile {
+struct JsonFile<'a> {
     filename: String,
     url: String,
-    #[serde(default)]
-    hashes: BTreeMap<String, String>,
+    #[serde(default, borrow)]
+    hashes: Hashes<'a>,
     #[serde(default)]
     requires_python: Option<String>,
     #[serde(default)]
     yanked: Option<Yanked>,
-    #[serde(default)]
-    upload_time: Option<String>,
+    #[serde(default, borrow)]
+    upload_time: Option<Cow<'a, str>>,
     #[serde(default)]
     size: Option<u64>,
     #[serde(default)]
@@ -109,6 +113,13 @@ struct JsonFile {
 enum Yanked {
     Flag(bool),
     Reason(String),
+}
+
+/// The hashes of a file (or of its metadata): only the sha256 is read.
+#[derive(Deserialize, Default)]
+struct Hashes<'a> {
+    #[serde(borrow)]
+    sha256: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -149,11 +160,7 @@ pub fn parse_json(body: &[u8], page_url: &Url) -> Result<SimplePage, String> {
             .and_then(|t| parse_upload_time(t, &file.filename));
         files.push(PageFile {
             url: url.0,
-            sha256: file
-                .hashes
-                .get("sha256")
-                .map(|h| h.to_ascii_lowercase())
-                .or(url.1),
+            sha256: file.hashes.sha256.map(|h| h.to_ascii_lowercase()).or(url.1),
             filename: file.filename,
             requires_python: file.requires_python.filter(|s| !s.trim().is_empty()),
             yanked: match file.yanked {
