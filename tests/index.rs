@@ -926,6 +926,63 @@ fn find_links_directory_adds_files() {
     );
 }
 
+#[test]
+fn a_view_for_a_target_keeps_its_files_and_counts_the_others() {
+    use dockgen::index::Skipped;
+    use dockgen::index::strategy::IndexStrategy;
+    use dockgen::input::{profile, target::Target};
+
+    let fixture = FixtureIndex::builder()
+        .project(
+            "demo",
+            vec![
+                FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0),
+                FixtureFile::wheel("demo", "1.0", "cp311-cp311-win_amd64", &[], 0),
+                FixtureFile::wheel("demo", "1.0", "cp311-cp311-macosx_11_0_arm64", &[], 0),
+            ],
+        )
+        .start();
+    // A find-links directory with only a Windows wheel of a project no index has.
+    let dir = tempfile::tempdir().unwrap();
+    let windows = FixtureFile::wheel("winonly", "0.1", "cp311-cp311-win_amd64", &[], 0);
+    std::fs::write(dir.path().join(&windows.filename), &windows.bytes).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let indexes = vec![index("idx", fixture.url())];
+    let client = RegistryClient::new(
+        indexes.clone(),
+        vec![FindLinksSource::Dir(dir.path().to_path_buf())],
+        options(cache.path()),
+    )
+    .unwrap();
+    let target = Target::from_profile(&profile::builtin("cpu-x86_64").unwrap()).unwrap();
+    let view = client.for_target(&indexes, IndexStrategy::FirstIndex, &target);
+
+    let demo = view.project(&pkg("demo")).unwrap().unwrap();
+    let kept: Vec<&str> = demo.files.iter().map(|f| f.filename.as_str()).collect();
+    assert_eq!(kept, ["demo-1.0-py3-none-any.whl"]);
+    assert_eq!(
+        demo.skipped,
+        Skipped {
+            incompatible_wheels: 2,
+            requires_python: 0
+        }
+    );
+    // Nothing usable, but the project is there: on the source that lists it.
+    let winonly = view.project(&pkg("winonly")).unwrap().unwrap();
+    assert!(winonly.files.is_empty());
+    assert_eq!(winonly.skipped.incompatible_wheels, 1);
+    assert_eq!(&*winonly.index, dir.path().display().to_string());
+    // A view without a target keeps every file; the page comes from the cache.
+    assert_eq!(
+        client.project(&pkg("demo")).unwrap().unwrap().files.len(),
+        3
+    );
+    assert_eq!(
+        fixture.request_lines(),
+        ["GET /simple/demo/ -> 200", "GET /simple/winonly/ -> 404"]
+    );
+}
+
 /// The real PyPI JSON API, pinned in time. Skipped with `DOCKGEN_OFFLINE_TESTS=1`.
 #[test]
 fn pypi_json_api() {

@@ -697,8 +697,7 @@ impl Inner {
         };
         let mut extra = Vec::new();
         let mut extra_skipped = Skipped::default();
-        // The first find-links source with files of the project, when the target can
-        // use none of them.
+        // The first find-links source with files of the project (usable or not).
         let mut extra_source: Option<Arc<str>> = None;
         for source in self.find_links.iter() {
             let files = source
@@ -717,20 +716,18 @@ impl Inner {
                 },
             )?;
             self.remember_sidecar_hashes(converted.sidecars);
-            if converted.files.is_empty() && converted.skipped.total() > 0 {
+            if !converted.files.is_empty() || converted.skipped.total() > 0 {
                 extra_source.get_or_insert_with(|| source.name.clone());
             }
             extra.extend(converted.files);
             extra_skipped += converted.skipped;
         }
-        let (index, mut files, mut skipped) = match (found, extra.first()) {
+        // Where no index has the project, the source that serves it: the first with
+        // files the target can use, else the first with any.
+        let extra_index = extra.first().map(|f| f.index.clone()).or(extra_source);
+        let (index, mut files, mut skipped) = match (found, extra_index) {
             (Found::Files(index, files, skipped), _) => (index, files, skipped),
-            (_, Some(first)) => (first.index.clone(), Vec::new(), Skipped::default()),
-            (_, None) if extra_skipped.total() > 0 => (
-                extra_source.expect("a source left files out"),
-                Vec::new(),
-                Skipped::default(),
-            ),
+            (_, Some(source)) => (source, Vec::new(), Skipped::default()),
             (Found::Empty(index), None) => (index, Vec::new(), Skipped::default()),
             (Found::Nothing, None) => return Ok(None),
         };
