@@ -702,6 +702,14 @@ fn corrupt_cache_entries_are_dropped_and_refetched() {
     );
 }
 
+/// When the one cached page of `cache` was last written.
+fn page_written(cache: &Path) -> std::time::SystemTime {
+    let page = crate::support::walk(&cache.join("simple-v1"))
+        .pop()
+        .expect("a cached page");
+    std::fs::metadata(page).unwrap().modified().unwrap()
+}
+
 #[test]
 fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
     let stale = FixtureIndex::builder()
@@ -712,11 +720,7 @@ fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
         )
         .start();
     let cache = tempfile::tempdir().unwrap();
-    let page_written = || {
-        let pages = cache.path().join("simple-v1");
-        let page = crate::support::walk(&pages).pop().expect("a cached page");
-        std::fs::metadata(page).unwrap().modified().unwrap()
-    };
+    let page_written = || page_written(cache.path());
     let mut written = Vec::new();
     for _ in 0..2 {
         let client = client(vec![index("idx", stale.url())], cache.path());
@@ -777,11 +781,7 @@ fn pages_without_validators_are_fetched_whole_and_written_only_when_changed() {
         )
         .start();
     let cache = tempfile::tempdir().unwrap();
-    let page_written = || {
-        let pages = cache.path().join("simple-v1");
-        let page = crate::support::walk(&pages).pop().expect("a cached page");
-        std::fs::metadata(page).unwrap().modified().unwrap()
-    };
+    let page_written = || page_written(cache.path());
     let versions = || {
         let project = client_for(&plain, cache.path())
             .project(&pkg("demo"))
