@@ -535,14 +535,14 @@ pub fn convert<'p>(
 
 /// An index may only link to http(s) files (and `file:` ones when `local_source`).
 fn allowed_scheme(scheme: &str, local_source: bool) -> Result<(), String> {
-    match scheme.to_ascii_lowercase().as_str() {
-        "http" | "https" => Ok(()),
-        "file" if local_source => Ok(()),
-        scheme => Err(format!(
-            "its URL has the scheme `{}`; an index may only link to http(s) files",
-            validate::shown(scheme)
-        )),
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    if is("http") || is("https") || (local_source && is("file")) {
+        return Ok(());
     }
+    Err(format!(
+        "its URL has the scheme `{}`; an index may only link to http(s) files",
+        validate::shown(&scheme.to_ascii_lowercase())
+    ))
 }
 
 /// The scheme of `url`, a whole URL or, with `base`, possibly one relative to it,
@@ -615,17 +615,20 @@ fn split_filename<'a>(
     project: &PackageName,
 ) -> Option<(FileParts<'a>, &'a str)> {
     if let Some(stem) = filename.strip_suffix(".whl") {
-        let parts: Vec<&str> = stem.split('-').collect();
-        if !(parts.len() == 5 || parts.len() == 6) || !same_name(parts[0], project) {
+        // `{name}-{version}(-{build})?-{python}-{abi}-{platform}`, split from the end.
+        let mut tail = stem.rsplitn(4, '-');
+        let (platforms, abis, interpreters) = (tail.next()?, tail.next()?, tail.next()?);
+        let mut head = tail.next()?.split('-');
+        let (name, version) = (head.next()?, head.next()?);
+        if head.count() > 1 || !same_name(name, project) {
             return None;
         }
-        let n = parts.len();
         let tags = WheelTags {
-            interpreters: parts[n - 3],
-            abis: parts[n - 2],
-            platforms: parts[n - 1],
+            interpreters,
+            abis,
+            platforms,
         };
-        return Some((FileParts::Wheel(tags), parts[1]));
+        return Some((FileParts::Wheel(tags), version));
     }
     let stem = [".tar.gz", ".zip"]
         .iter()
@@ -914,6 +917,16 @@ mod tests {
             Some("6.0".to_owned())
         );
         assert_eq!(parse_filename("torchvision-0.20.0.tar.gz", &torch), None);
+        // A build tag is the one optional part; fewer or more parts is no wheel.
+        let built = parse_filename("torch-2.5.1-1b-cp311-cp311-linux_x86_64.whl", &torch);
+        assert_eq!(built.map(|(_, v)| v.to_string()), Some("2.5.1".to_owned()));
+        for other in [
+            "torch-2.5.1-cp311-linux_x86_64.whl",
+            "torch-2.5.1-1-x-cp311-cp311-linux_x86_64.whl",
+            "torchvision-0.20.0-py3-none-any.whl",
+        ] {
+            assert_eq!(parse_filename(other, &torch), None, "{other}");
+        }
     }
 
     fn page_file(filename: &str) -> PageFile {
