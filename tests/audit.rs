@@ -168,7 +168,7 @@ impl Scratch {
         for (addr, label) in &self.placeholders {
             text = text.replace(addr, label);
         }
-        text.replace(&self.path().display().to_string(), "[tmp]")
+        crate::support::redact_digest(&text.replace(&self.path().display().to_string(), "[tmp]"))
     }
 
     /// `dockgen ARGS` in the scratch dir, with its own cache, no netrc, none of the

@@ -78,7 +78,9 @@ pub(crate) fn text(bytes: &[u8]) -> String {
 fn redact(text: &str, dir: &Path, index: &FixtureIndex, files: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
     let text = text.replace(index.base().trim_start_matches("http://"), "[index]");
-    text.replace(files.base().trim_start_matches("http://"), "[files]")
+    crate::support::redact_digest(
+        &text.replace(files.base().trim_start_matches("http://"), "[files]"),
+    )
 }
 
 pub(crate) const LOCK: &[&str] = &["lock", "requirements.in", "--profile", "cpu-test.yaml"];

@@ -65,7 +65,7 @@ impl Project {
         for (addr, label) in &self.labels {
             text = text.replace(addr, label);
         }
-        text.replace(&self.path().display().to_string(), "[tmp]")
+        crate::support::redact_digest(&text.replace(&self.path().display().to_string(), "[tmp]"))
     }
 
     fn lock_text(&self) -> String {

@@ -76,7 +76,7 @@ fn scratch() -> (FixtureIndex, tempfile::TempDir) {
 fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
     let text = text.replace(index.base().trim_start_matches("http://"), "[index]");
-    text.replace(&crate::support::host_python(), "3.X.Y")
+    crate::support::redact_digest(&text.replace(&crate::support::host_python(), "3.X.Y"))
 }
 
 /// Locked by absolute `file://` path with a `# version X (local directory)` line and

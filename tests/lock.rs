@@ -100,7 +100,7 @@ impl Scratch {
         for (addr, label) in &self.placeholders {
             text = text.replace(addr, label);
         }
-        text.replace(&self.path().display().to_string(), "[tmp]")
+        crate::support::redact_digest(&text.replace(&self.path().display().to_string(), "[tmp]"))
     }
 
     /// Runs `dockgen ARGS` in the scratch dir with its cache, an empty environment of
@@ -474,6 +474,104 @@ fn check_reports_a_stale_lock_with_a_diff() {
     insta::assert_snapshot!("check_diff", scratch.redact(&run.stdout));
     insta::assert_snapshot!("check_stderr", scratch.redact(&run.stderr));
     assert_eq!(scratch.read("locks/cpu-test.txt"), lock);
+}
+
+/// `lock --check` with the inputs and the lock as dockgen left them asks no index;
+/// a comment in the input changes nothing; a hand-edited lock or a changed input
+/// resolves, and only a changed result is stale.
+#[test]
+fn check_decides_from_the_inputs_digest_without_resolving() {
+    // Pages are revalidated on every use: a run that resolves asks the index.
+    let fixture = FixtureIndex::builder()
+        .cache_control("no-cache")
+        .project("lib", vec![pure("lib", "1.0", &[])])
+        .project("other", vec![pure("other", "2.0", &["lib>=1"])])
+        .start();
+    let scratch = pypi_project(&fixture, "lib\n");
+    scratch.lock(&["lock", "--profile", "cpu-test.yaml"]);
+    let lock = scratch.read("locks/cpu-test.txt");
+    let check = || {
+        fixture.clear_requests();
+        let run = scratch.dockgen(&["lock", "--profile", "cpu-test.yaml", "--check"]);
+        (run, fixture.request_lines())
+    };
+    let unresolved =
+        "`locks/cpu-test.txt` is up to date (its inputs are unchanged; not resolved)\n";
+
+    let (run, requests) = check();
+    assert_eq!((run.code, run.stderr.as_str()), (0, unresolved));
+    assert_eq!(requests, Vec::<String>::new());
+
+    scratch.write(
+        "requirements.in",
+        "# what the app imports\nlib  # any version\n\n",
+    );
+    let (run, requests) = check();
+    assert_eq!((run.code, run.stderr.as_str()), (0, unresolved));
+    assert_eq!(requests, Vec::<String>::new());
+
+    // A hand edit: the digest no longer matches, the resolution restores the line.
+    let edited = lock.replace("# via -r ../requirements.in", "# via nothing");
+    assert_ne!(edited, lock);
+    scratch.write("locks/cpu-test.txt", &edited);
+    let (run, requests) = check();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!requests.is_empty(), "a hand-edited lock is resolved");
+    assert_eq!(
+        run.stdout,
+        unified(&scratch, &edited, &lock),
+        "the diff restores the edited line"
+    );
+    scratch.write("locks/cpu-test.txt", &lock);
+
+    // Another input with the same result: up to date, resolved, with a note; the
+    // next lock records the new digest and `--check` is cheap again.
+    scratch.write("requirements.in", "lib>=1\n");
+    let (run, requests) = check();
+    assert_eq!(
+        (run.code, run.stderr.as_str()),
+        (
+            0,
+            "`locks/cpu-test.txt` is up to date; its inputs changed without changing it, \
+             so `lock --check` resolves until `dockgen lock requirements.in --profile \
+             cpu-test.yaml` records them\n"
+        )
+    );
+    assert!(!requests.is_empty(), "a changed input is resolved");
+    scratch.lock(&["lock", "--profile", "cpu-test.yaml"]);
+    let relocked = scratch.read("locks/cpu-test.txt");
+    let digest = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("# inputs-digest: sha256:"))
+            .map(String::from)
+    };
+    assert_ne!(digest(&relocked), digest(&lock));
+    assert_eq!(
+        crate::support::redact_digest(&relocked),
+        crate::support::redact_digest(&lock)
+    );
+    let (run, requests) = check();
+    assert_eq!((run.code, run.stderr.as_str()), (0, unresolved));
+    assert_eq!(requests, Vec::<String>::new());
+
+    // A profile change is an input change.
+    let profile = scratch.read("cpu-test.yaml");
+    scratch.write("cpu-test.yaml", &format!("{profile}python: \"3.12.9\"\n"));
+    let (run, requests) = check();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(!requests.is_empty(), "a changed profile is resolved");
+}
+
+/// The unified diff `lock --check` prints between the lock on disk and the fresh one.
+fn unified(scratch: &Scratch, old: &str, new: &str) -> String {
+    let label = "locks/cpu-test.txt";
+    scratch.redact(
+        &similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(label, &format!("{label} (fresh)"))
+            .to_string(),
+    )
 }
 
 #[test]

@@ -69,7 +69,9 @@ fn locked() -> (FixtureIndex, tempfile::TempDir) {
 
 fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
-    text.replace(index.base().trim_start_matches("http://"), "[index]")
+    crate::support::redact_digest(
+        &text.replace(index.base().trim_start_matches("http://"), "[index]"),
+    )
 }
 
 /// `sha256  name` of every file in the plan's `wheels/`, sorted.

@@ -179,7 +179,7 @@ fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
     let text = text.replace(index.base().trim_start_matches("http://"), "[index]");
     // The host's Python (3.11.x here) varies by machine.
-    text.replace(&crate::support::host_python(), "3.X.Y")
+    crate::support::redact_digest(&text.replace(&crate::support::host_python(), "3.X.Y"))
 }
 
 /// The sdist and build-requirement downloads among the index's requests after the
@@ -356,7 +356,9 @@ fn sdists_from_pypi_lock_and_install_with_pip() {
     .unwrap();
     let lock = locked(dir, &["--exclude-newer", "2026-11-01T00:00:00Z"]);
     let lock_path = dir.join("locks/cpu-test.txt");
-    insta::assert_snapshot!(lock.replace(&dir.display().to_string(), "[tmp]"));
+    insta::assert_snapshot!(crate::support::redact_digest(
+        &lock.replace(&dir.display().to_string(), "[tmp]")
+    ));
     let venv = dir.join("venv");
     let pip = crate::support::pip_install_lock(&venv, &lock_path);
     let installed =

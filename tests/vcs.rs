@@ -94,7 +94,7 @@ fn index() -> FixtureIndex {
 fn redact(text: &str, dir: &Path, index: &FixtureIndex) -> String {
     let text = text.replace(&dir.display().to_string(), "[tmp]");
     let text = text.replace(index.base().trim_start_matches("http://"), "[index]");
-    text.replace(&crate::support::host_python(), "3.X.Y")
+    crate::support::redact_digest(&text.replace(&crate::support::host_python(), "3.X.Y"))
 }
 
 /// `gitpkg` (tag `v1.0`, then `main` moves on) and `subpkg` (in `py/`, default branch).

@@ -43,6 +43,10 @@ struct Job {
     previous: Option<lock::LockFile>,
     /// The commits of the existing lock's git pins that this run keeps.
     kept_commits: BTreeMap<PackageName, String>,
+    /// What the lock's inputs digest covers besides the lock itself
+    /// ([`inputs_statement`]); `None` when the input reads local files or directories
+    /// whose content the lock does not record, so no digest can vouch for them.
+    inputs: Option<String>,
 }
 
 pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
@@ -171,6 +175,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
             header,
             previous,
             kept_commits: BTreeMap::new(),
+            inputs: None,
         });
     }
 
@@ -186,6 +191,11 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         {
             job.kept_commits = kept_commits(previous, &direct, &upgrade);
         }
+        job.inputs = inputs_statement(job, &input, &direct, args);
+    }
+    if args.check && !args.upgrade && upgrade.is_empty() && !args.pylock && up_to_date(&jobs, &cwd)
+    {
+        return Ok(());
     }
     let archives = DirectArchives::default();
 
@@ -272,6 +282,10 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                     )
                 })?;
                 let text = lock::render(&resolution, &jobs[i].header);
+                let text = match &jobs[i].inputs {
+                    Some(inputs) => lock::digest::seal(&text, inputs),
+                    None => text,
+                };
                 rendered.push((i, text, resolution));
             }
             Err(ResolveError::Index(error)) => return Err(error.into()),
@@ -780,6 +794,14 @@ fn pylock_path(lock_path: &Path, profile: &str) -> PathBuf {
     lock_path.with_file_name(format!("pylock.{profile}.toml"))
 }
 
+/// When the lock at `path` and `fresh` differ only in their inputs digest lines:
+/// whether the one at `path` has one.
+fn same_but_digest(path: &Path, fresh: &str) -> Option<bool> {
+    let current = crate::input::text::read_text(path).ok()?;
+    let (recorded, rest) = lock::digest::unseal(&current);
+    (rest == lock::digest::unseal(fresh).1).then_some(recorded.is_some())
+}
+
 fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
     let target = &job.request.target;
     let machine = target.markers.platform_machine();
@@ -801,6 +823,114 @@ fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
     .with_context(|| format!("cannot render the pylock of `{}`", job.profile.name))
 }
 
+/// `lock --check` without resolving: whether every lock records the digest of its
+/// current inputs and of itself ([`lock::digest`]). Says so for each when they all
+/// do; otherwise says nothing (a resolution decides).
+fn up_to_date(jobs: &[Job], cwd: &Path) -> bool {
+    let current = |job: &Job| {
+        let Some(inputs) = &job.inputs else {
+            return false;
+        };
+        if writes_in_place(&job.lock_path) {
+            return false;
+        }
+        crate::input::text::read_text(&job.lock_path)
+            .is_ok_and(|text| lock::digest::is_current(&text, inputs))
+    };
+    if !jobs.iter().all(current) {
+        tracing::debug!("a lock's inputs digest differs: resolving");
+        return false;
+    }
+    for job in jobs {
+        eprintln!(
+            "`{}` is up to date (its inputs are unchanged; not resolved)",
+            display_path(&job.lock_path, cwd)
+        );
+    }
+    true
+}
+
+/// What a lock depends on besides the index and the lock itself, as one canonical
+/// text for its inputs digest: the profile, the parsed requirements, constraints and
+/// overrides with their `--hash` values, the index settings and the options that
+/// change a resolution. Comments, blank lines and line numbers of the input are not
+/// in it. `None` when the input reads local directories or files (`--find-links`
+/// directories, `file:` references), which can change under the same text.
+fn inputs_statement(
+    job: &Job,
+    input: &RequirementsInput,
+    direct: &DirectRefs,
+    args: &LockArgs,
+) -> Option<String> {
+    use std::fmt::Write as _;
+    let local_links = input
+        .find_links
+        .iter()
+        .any(|f| matches!(f, FindLinks::Directory(_)));
+    if local_links || direct.iter().any(|r| r.locked.starts_with("file:")) {
+        return None;
+    }
+    let request = &job.request;
+    // Version 1 of this statement: a change to what it says changes the version.
+    let mut out = String::from("dockgen lock inputs 1\n");
+    let profile = serde_json::to_string(&job.profile).expect("a profile serialises");
+    let _ = writeln!(out, "profile {profile}");
+    for index in &job.indexes {
+        let packages = index.packages.as_ref().map(|names| {
+            names
+                .iter()
+                .map(|n| n.as_ref())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let _ = writeln!(
+            out,
+            "index {} {} exclude-newer={} packages={}",
+            index.name,
+            crate::secrets::url(&index.url),
+            index
+                .exclude_newer
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            packages.unwrap_or_else(|| "*".into())
+        );
+    }
+    for link in &input.find_links {
+        if let FindLinks::Url(url) = link {
+            let _ = writeln!(out, "find-links {}", crate::secrets::url(url));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "index-strategy {}",
+        index_strategy(args.index_strategy)
+    );
+    for (kind, list) in [
+        ("requirement", &request.requirements),
+        ("constraint", &request.constraints),
+        ("override", &request.overrides),
+    ] {
+        for root in list {
+            let line = crate::secrets::text(&root.requirement.to_string());
+            let _ = writeln!(out, "{kind} {line} from {}", root.source);
+        }
+    }
+    for reference in direct.iter().filter(|r| !r.hashes.is_empty()) {
+        let _ = writeln!(
+            out,
+            "hashes {} {}",
+            reference.name,
+            reference.hashes.join(",")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "pre {} only-binary {:?} no-binary {:?} no-build {}",
+        request.prereleases, request.only_binary, request.no_binary, args.builds.no_build
+    );
+    Some(out)
+}
+
 fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)], cwd: &Path) -> anyhow::Result<()> {
     let mut stale = false;
     for (i, text, _) in rendered {
@@ -808,6 +938,19 @@ fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)], cwd: &Path) -> 
         let path = display_path(&job.lock_path, cwd);
         match stale_diff(&job.lock_path, text, &path) {
             None => eprintln!("`{path}` is up to date"),
+            // The pins are what a relock writes; only the digest of the inputs is
+            // old or missing. Not stale: the next `dockgen lock` records it.
+            Some(_) if let Some(recorded) = same_but_digest(&job.lock_path, text) => {
+                let why = match recorded {
+                    true => "its inputs changed without changing it",
+                    false => "it records no inputs digest (an older dockgen wrote it)",
+                };
+                eprintln!(
+                    "`{path}` is up to date; {why}, so `lock --check` resolves until `{}` \
+                     records them",
+                    job.header.command
+                );
+            }
             Some(diff) => {
                 stale = true;
                 // The file on disk may be anyone's: it may carry credentials.

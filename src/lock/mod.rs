@@ -5,6 +5,7 @@
 //! annotations. Writer and reader live together so that what one writes the other
 //! reads.
 
+pub mod digest;
 pub mod pylock;
 mod read;
 #[cfg(test)]

@@ -65,6 +65,26 @@ pub fn sbom_component(stdout: &[u8], name: &str) -> serde_json::Value {
         .clone()
 }
 
+/// `text` with the hex of every lock's `# inputs-digest:` line replaced by
+/// `[digest]`: it covers the fixture index's address, which changes with each run.
+/// (The tests that need it compare digests across runs, or check them with `--check`.)
+pub fn redact_digest(text: &str) -> String {
+    const PREFIX: &str = "# inputs-digest: sha256:";
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        match line.find(PREFIX) {
+            Some(at) => {
+                let end = line.trim_end_matches('\n').len();
+                out.push_str(&line[..at + PREFIX.len()]);
+                out.push_str("[digest]");
+                out.push_str(&line[end..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
 /// The version of the host's `python3` (`3.11.7`), which messages about metadata
 /// builds name: tests replace it, as it varies by machine.
 pub fn host_python() -> String {
