@@ -301,12 +301,8 @@ fn package_facts(
             url: crate::secrets::url(&file.url),
             index: file.index.to_string(),
             kind: match &file.kind {
-                DistKind::Wheel {
-                    interpreters,
-                    abis,
-                    platforms,
-                } => FileKind::Wheel {
-                    tags: expand_tags(interpreters, abis, platforms),
+                DistKind::Wheel(tags) => FileKind::Wheel {
+                    tags: tags.expand(),
                     rank: rank(file, target),
                     top_level: None,
                 },
@@ -372,18 +368,6 @@ fn package_facts(
 
 fn rank(file: &DistFile, target: &Target) -> Option<usize> {
     target.dist_rank(&file.kind)
-}
-
-fn expand_tags(interpreters: &[String], abis: &[String], platforms: &[String]) -> Vec<String> {
-    let mut tags = Vec::new();
-    for interpreter in interpreters {
-        for abi in abis {
-            for platform in platforms {
-                tags.push(format!("{interpreter}-{abi}-{platform}"));
-            }
-        }
-    }
-    tags
 }
 
 /// What a wheel with these entries puts at the top of site-packages: the root of the

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use pep440_rs::Version;
 use pep508_rs::PackageName;
 
-use super::DistKind;
+use super::{DistKind, WheelTags};
 
 /// A wheel or sdist filename, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +61,11 @@ pub struct WheelFilename {
 
 impl WheelFilename {
     pub fn kind(&self) -> DistKind {
-        DistKind::Wheel {
-            interpreters: self.interpreters.clone(),
-            abis: self.abis.clone(),
-            platforms: self.platforms.clone(),
-        }
+        DistKind::Wheel(WheelTags::new(
+            &self.interpreters.join("."),
+            &self.abis.join("."),
+            &self.platforms.join("."),
+        ))
     }
 }
 
@@ -283,6 +283,34 @@ mod tests {
         PackageName::from_str(name).unwrap()
     }
 
+    #[test]
+    fn a_wheels_kind_keeps_its_compressed_tag_sets() {
+        let wheel = WheelFilename::from_str(
+            "pydantic_core-2.41.5-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        )
+        .unwrap();
+        let DistKind::Wheel(tags) = wheel.kind() else {
+            panic!("a wheel's kind");
+        };
+        assert_eq!(
+            (tags.interpreters(), tags.abis(), tags.platforms()),
+            (
+                "cp311",
+                "cp311",
+                "manylinux_2_17_x86_64.manylinux2014_x86_64"
+            )
+        );
+        assert_eq!(
+            tags.expand(),
+            [
+                "cp311-cp311-manylinux_2_17_x86_64",
+                "cp311-cp311-manylinux2014_x86_64"
+            ]
+        );
+        let pure = WheelTags::new("py2.py3", "none", "any");
+        assert_eq!(pure.expand(), ["py2-none-any", "py3-none-any"]);
+    }
+
     /// One line per case: what a listing would make of the file.
     fn describe(filename: &str, expected: &str) -> String {
         match parse(filename, &name(expected)) {
@@ -368,11 +396,7 @@ mod tests {
         assert_ne!(parsed.version(), &Version::from_str("2.5.1").unwrap());
         assert_eq!(
             parsed.kind(),
-            DistKind::Wheel {
-                interpreters: vec!["cp311".to_string()],
-                abis: vec!["cp311".to_string()],
-                platforms: vec!["linux_x86_64".to_string()],
-            }
+            DistKind::Wheel(WheelTags::new("cp311", "cp311", "linux_x86_64"))
         );
     }
 

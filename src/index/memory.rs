@@ -8,7 +8,7 @@ use std::sync::Arc;
 use pep440_rs::{Version, VersionSpecifiers};
 use pep508_rs::PackageName;
 
-use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles};
+use super::{CoreMetadata, DistFile, DistKind, IndexError, PackageSource, ProjectFiles, WheelTags};
 use crate::input::pep508::parse_requirement;
 
 #[derive(Default)]
@@ -50,18 +50,8 @@ impl MemorySource {
         let name = PackageName::from_str(release.name).expect("test package name");
         let version = Version::from_str(release.version).expect("test version");
         let mut tags = release.tag.splitn(3, '-');
-        let mut split = || {
-            tags.next()
-                .unwrap_or_default()
-                .split('.')
-                .map(String::from)
-                .collect::<Vec<_>>()
-        };
-        let kind = DistKind::Wheel {
-            interpreters: split(),
-            abis: split(),
-            platforms: split(),
-        };
+        let mut set = || tags.next().unwrap_or_default();
+        let kind = DistKind::Wheel(WheelTags::new(set(), set(), set()));
         let filename = format!(
             "{}-{}-{}.whl",
             name.as_dist_info_name(),

@@ -51,13 +51,60 @@ pub struct DistFile {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DistKind {
-    /// The `.`-split tag sets from the wheel filename.
-    Wheel {
-        interpreters: Vec<String>,
-        abis: Vec<String>,
-        platforms: Vec<String>,
-    },
+    /// The tag sets from the wheel filename.
+    Wheel(WheelTags),
     Sdist,
+}
+
+/// The three tag sets of a wheel's file name, `{python}-{abi}-{platform}`, each
+/// `.`-compressed as written (`cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64`),
+/// in one string: a resolution keeps tens of thousands of wheels, and three vectors of
+/// strings each cost seven allocations where this costs one. No set holds a `-`: a
+/// wheel's file name is split on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WheelTags(Box<str>);
+
+impl WheelTags {
+    pub fn new(interpreters: &str, abis: &str, platforms: &str) -> Self {
+        debug_assert!(
+            ![interpreters, abis, platforms]
+                .iter()
+                .any(|s| s.contains('-'))
+        );
+        Self(format!("{interpreters}-{abis}-{platforms}").into_boxed_str())
+    }
+
+    fn set(&self, n: usize) -> &str {
+        self.0.split('-').nth(n).unwrap_or_default()
+    }
+
+    /// The python tags, `.`-compressed (`py2.py3`).
+    pub fn interpreters(&self) -> &str {
+        self.set(0)
+    }
+
+    /// The ABI tags, `.`-compressed.
+    pub fn abis(&self) -> &str {
+        self.set(1)
+    }
+
+    /// The platform tags, `.`-compressed.
+    pub fn platforms(&self) -> &str {
+        self.set(2)
+    }
+
+    /// Every tag the sets expand to, `python-abi-platform`, in the file name's order.
+    pub fn expand(&self) -> Vec<String> {
+        let mut tags = Vec::new();
+        for interpreter in self.interpreters().split('.') {
+            for abi in self.abis().split('.') {
+                for platform in self.platforms().split('.') {
+                    tags.push(format!("{interpreter}-{abi}-{platform}"));
+                }
+            }
+        }
+        tags
+    }
 }
 
 /// All files of one project from the one source that serves it.

@@ -194,12 +194,27 @@ type SharedPage = Shared<Option<Arc<SimplePage>>>;
 /// again: otherwise every page of a run would be held to its end. A view that asks
 /// later reads it again. File URLs of a page read from the cache are relative to the
 /// page's URL ([`RelativePage`]).
-#[derive(Default)]
 struct Pages {
     /// Each page, and how many views have read it.
     pages: Mutex<HashMap<String, (SharedPage, usize)>>,
     /// Views for a target made so far.
     readers: AtomicUsize,
+    /// Cached pages read and parsed at once. An entry is read whole (megabytes for
+    /// some projects) before it is parsed, so with every request in flight reading
+    /// one, a warm or offline run held dozens at a time; parsing is CPU work, which
+    /// more readers than cores cannot speed up.
+    reading: tokio::sync::Semaphore,
+}
+
+impl Default for Pages {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            pages: Mutex::default(),
+            readers: AtomicUsize::default(),
+            reading: tokio::sync::Semaphore::new(cores),
+        }
+    }
 }
 
 impl Pages {
@@ -904,8 +919,9 @@ impl Inner {
         what: impl Fn() -> String,
     ) -> Result<Option<Arc<SimplePage>>, IndexError> {
         let key = Cache::key(index, url, "");
-        let read_page = || -> Option<Arc<SimplePage>> {
+        let read_page = || async {
             let cache = self.cache.as_ref()?;
+            let _permit = self.pages.reading.acquire().await.ok()?;
             let entry: CachedPage = cache.read_json(Bucket::Simple, &key)?;
             if entry.page.hashes_well_formed() {
                 Some(Arc::new(entry.page))
@@ -915,7 +931,7 @@ impl Inner {
             }
         };
         if self.http.settings().offline {
-            return match read_page() {
+            return match read_page().await {
                 Some(page) => Ok(Some(page)),
                 None => Err(IndexError::Offline { what: what() }),
             };
@@ -935,7 +951,7 @@ impl Inner {
         if let Some(stored) = stored {
             match stored.policy.before_request(&request, now) {
                 BeforeRequest::Fresh(_) => {
-                    if let Some(page) = read_page() {
+                    if let Some(page) = read_page().await {
                         return Ok(Some(page));
                     }
                 }
@@ -946,7 +962,7 @@ impl Inner {
                     let conditional = [header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE]
                         .iter()
                         .any(|name| revalidate.headers.contains_key(name));
-                    if conditional && let Some(page) = read_page() {
+                    if conditional && let Some(page) = read_page().await {
                         headers = revalidate.headers;
                         cached = Some((page, stored.policy));
                     }

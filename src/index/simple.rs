@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::{DistFile, DistKind, IndexError, Skipped, validate};
+use super::{DistFile, DistKind, IndexError, Skipped, WheelTags, validate};
 use crate::input::target::Target;
 
 /// Prefer PEP 691 JSON, accept HTML from indexes that only speak PEP 503.
@@ -483,7 +483,7 @@ pub fn convert<'p>(
                 Some(&mut out.skipped.requires_python)
             } else if let FileParts::Wheel(tags) = &parts
                 && target
-                    .wheel_rank(&tags.interpreters(), &tags.abis(), &tags.platforms())
+                    .wheel_rank(tags.interpreters, tags.abis, tags.platforms)
                     .is_none()
             {
                 Some(&mut out.skipped.incompatible_wheels)
@@ -571,38 +571,23 @@ fn parse_filename(filename: &str, project: &PackageName) -> Option<(DistKind, Ve
 
 /// A distribution file name of a project, split but nothing of it copied yet.
 enum FileParts<'a> {
-    Wheel(WheelTags<'a>),
+    Wheel(TagSets<'a>),
     Sdist,
 }
 
-/// The three `.`-compressed tag sets of a wheel file name.
-struct WheelTags<'a> {
+/// The three `.`-compressed tag sets of a wheel file name, as written.
+struct TagSets<'a> {
     interpreters: &'a str,
     abis: &'a str,
     platforms: &'a str,
 }
 
-impl WheelTags<'_> {
-    fn interpreters(&self) -> Vec<&str> {
-        self.interpreters.split('.').collect()
-    }
-    fn abis(&self) -> Vec<&str> {
-        self.abis.split('.').collect()
-    }
-    fn platforms(&self) -> Vec<&str> {
-        self.platforms.split('.').collect()
-    }
-}
-
 impl FileParts<'_> {
     fn into_kind(self) -> DistKind {
-        let owned = |s: &str| s.split('.').map(str::to_owned).collect::<Vec<_>>();
         match self {
-            FileParts::Wheel(tags) => DistKind::Wheel {
-                interpreters: owned(tags.interpreters),
-                abis: owned(tags.abis),
-                platforms: owned(tags.platforms),
-            },
+            FileParts::Wheel(tags) => {
+                DistKind::Wheel(WheelTags::new(tags.interpreters, tags.abis, tags.platforms))
+            }
             FileParts::Sdist => DistKind::Sdist,
         }
     }
@@ -623,7 +608,7 @@ fn split_filename<'a>(
         if head.count() > 1 || !same_name(name, project) {
             return None;
         }
-        let tags = WheelTags {
+        let tags = TagSets {
             interpreters,
             abis,
             platforms,
@@ -909,7 +894,7 @@ mod tests {
         .unwrap();
         assert_eq!(version.to_string(), "2.5.1+cu124");
         assert!(
-            matches!(kind, DistKind::Wheel { ref platforms, .. } if platforms == &["manylinux_2_28_x86_64"])
+            matches!(kind, DistKind::Wheel(ref tags) if tags.platforms() == "manylinux_2_28_x86_64")
         );
         let zope = PackageName::from_str("zope-interface").unwrap();
         assert_eq!(

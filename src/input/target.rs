@@ -115,27 +115,18 @@ impl Target {
 
     /// [`Target::wheel_rank`] of a distribution: `None` for an sdist too.
     pub fn dist_rank(&self, kind: &crate::index::DistKind) -> Option<usize> {
-        fn strs(values: &[String]) -> Vec<&str> {
-            values.iter().map(String::as_str).collect()
-        }
         match kind {
-            crate::index::DistKind::Wheel {
-                interpreters,
-                abis,
-                platforms,
-            } => self.wheel_rank(&strs(interpreters), &strs(abis), &strs(platforms)),
+            crate::index::DistKind::Wheel(tags) => {
+                self.wheel_rank(tags.interpreters(), tags.abis(), tags.platforms())
+            }
             crate::index::DistKind::Sdist => None,
         }
     }
 
-    /// Rank of the best tag a wheel with these (already `.`-split) tag sets
-    /// carries: 0 is the most preferred; `None` when the target cannot install it.
-    pub fn wheel_rank(
-        &self,
-        interpreters: &[&str],
-        abis: &[&str],
-        platforms: &[&str],
-    ) -> Option<usize> {
+    /// Rank of the best tag a wheel with these tag sets (each `.`-compressed, as a
+    /// file name writes them) carries: 0 is the most preferred; `None` when the
+    /// target cannot install it.
+    pub fn wheel_rank(&self, interpreters: &str, abis: &str, platforms: &str) -> Option<usize> {
         self.rank.rank(interpreters, abis, platforms)
     }
 }
@@ -169,15 +160,15 @@ impl TagRank {
         rank
     }
 
-    fn rank(&self, interpreters: &[&str], abis: &[&str], platforms: &[&str]) -> Option<usize> {
+    fn rank(&self, interpreters: &str, abis: &str, platforms: &str) -> Option<usize> {
         // Tag sets hold one to three entries: nested lookups beat collecting ids.
         let mut best: Option<usize> = None;
-        for p in platforms.iter().filter_map(|p| self.platforms.get(*p)) {
+        for p in platforms.split('.').filter_map(|p| self.platforms.get(p)) {
             for i in interpreters
-                .iter()
-                .filter_map(|i| self.interpreters.get(*i))
+                .split('.')
+                .filter_map(|i| self.interpreters.get(i))
             {
-                for a in abis.iter().filter_map(|a| self.abis.get(*a)) {
+                for a in abis.split('.').filter_map(|a| self.abis.get(a)) {
                     if let Some(&r) = self.ranks.get(&(*i, *a, *p)) {
                         best = Some(best.map_or(r, |b| b.min(r)));
                     }

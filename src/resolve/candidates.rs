@@ -79,17 +79,12 @@ impl Candidates {
                 continue;
             }
             let rank = match &file.kind {
-                DistKind::Wheel {
-                    interpreters,
-                    abis,
-                    platforms,
-                } => {
+                DistKind::Wheel(tags) => {
                     if !policy.wheels {
                         excluded.policy += 1;
                         continue;
                     }
-                    let (i, a, p) = (as_strs(interpreters), as_strs(abis), as_strs(platforms));
-                    match target.wheel_rank(&i, &a, &p) {
+                    match target.wheel_rank(tags.interpreters(), tags.abis(), tags.platforms()) {
                         Some(rank) => rank,
                         None => {
                             excluded.incompatible_wheels += 1;
@@ -156,8 +151,4 @@ impl Candidates {
             .and_then(|order| order.iter().position(|i| i == index))
             .unwrap_or(usize::MAX)
     }
-}
-
-fn as_strs(values: &[String]) -> Vec<&str> {
-    values.iter().map(String::as_str).collect()
 }

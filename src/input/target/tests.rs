@@ -116,10 +116,7 @@ fn wheel_rank_follows_tag_order() {
         // `name-version-interp-abi-platform.whl`, compressed tag sets split on `.`.
         let stem = file.strip_suffix(".whl").unwrap();
         let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
-        let interps: Vec<&str> = parts[2].split('.').collect();
-        let abis: Vec<&str> = parts[1].split('.').collect();
-        let platforms: Vec<&str> = parts[0].split('.').collect();
-        target.wheel_rank(&interps, &abis, &platforms)
+        target.wheel_rank(parts[2], parts[1], parts[0])
     };
     let position = |tag: &str| target.tags.iter().position(|t| t.to_string() == tag);
 
@@ -177,5 +174,8 @@ fn wheel_rank_agrees_with_a_linear_scan() {
             && platforms.contains(&t.platform.as_str())
     });
     assert!(expected.is_some());
-    assert_eq!(target.wheel_rank(&interps, &abis, &platforms), expected);
+    assert_eq!(
+        target.wheel_rank(&interps.join("."), &abis.join("."), &platforms.join(".")),
+        expected
+    );
 }
