@@ -343,3 +343,64 @@ fn a_wheelhouse_on_another_file_system_gets_copies() {
     assert_eq!((again.copied, again.downloaded), (1, 0));
     assert_eq!(sha256_of(&wheels.join(&f.six.filename)), f.six.sha256());
 }
+
+/// With the target given, a pin's sdist is neither fetched nor linked when the lock
+/// has a wheel of it the target installs; a pin whose only wheel is for another
+/// platform, or that has only an sdist, keeps its sdist. A store that already holds
+/// the sdist does not put it back into the wheelhouse.
+#[test]
+fn sdists_are_left_out_where_the_target_has_a_wheel() {
+    let attrs_wheel = FixtureFile::wheel("attrs", "23.1.0", "py3-none-any", &[], 0);
+    let attrs_sdist = FixtureFile::sdist("attrs", "23.1.0", "2.1", &[], &[]);
+    let fast_mac = FixtureFile::wheel("fast", "1.0", "cp311-cp311-macosx_11_0_arm64", &[], 0);
+    let fast_sdist = FixtureFile::sdist("fast", "1.0", "2.1", &[], &[]);
+    let plain_sdist = FixtureFile::sdist("plain", "2.0", "2.1", &[], &[]);
+    let fixture = FixtureIndex::builder()
+        .project("attrs", vec![attrs_wheel.clone(), attrs_sdist.clone()])
+        .project("fast", vec![fast_mac.clone(), fast_sdist.clone()])
+        .project("plain", vec![plain_sdist.clone()])
+        .start();
+    let lock = lock(&[
+        ("attrs", "23.1.0", &[&attrs_wheel, &attrs_sdist]),
+        ("fast", "1.0", &[&fast_mac, &fast_sdist]),
+        ("plain", "2.0", &[&plain_sdist]),
+    ]);
+    let profile = dockgen::input::profile::builtin("cpu-x86_64").unwrap();
+    let options = WheelhouseOptions {
+        target: Some(dockgen::input::target::Target::from_profile(&profile).unwrap()),
+        ..WheelhouseOptions::default()
+    };
+    let kept = [&attrs_wheel, &fast_mac, &fast_sdist, &plain_sdist];
+    let names = |files: &[&FixtureFile]| {
+        let mut names: Vec<String> = files.iter().map(|f| f.filename.clone()).collect();
+        names.sort();
+        names
+    };
+
+    let cache = tempfile::tempdir().unwrap();
+    let context = tempfile::tempdir().unwrap();
+    let wheels = context.path().join("wheels");
+    let client = client(&fixture, cache.path(), false);
+    let report = fill_wheelhouse(&lock, &client, Some(&wheels), &options).unwrap();
+    assert_eq!(report.sdists_left_out, 1);
+    assert_eq!(sorted_dir(&wheels), names(&kept));
+    assert_eq!(
+        report.bytes_downloaded,
+        kept.iter().map(|f| f.bytes.len() as u64).sum::<u64>()
+    );
+    let fetched = fixture.request_lines();
+    assert!(
+        !fetched
+            .iter()
+            .any(|line| line.contains(&attrs_sdist.filename)),
+        "the sdist is not fetched: {fetched:#?}"
+    );
+
+    // Without a target every locked file is fetched; with one again, the sdist now in
+    // the store stays out of the wheelhouse.
+    fill_wheelhouse(&lock, &client, Some(&wheels), &WheelhouseOptions::default()).unwrap();
+    assert!(wheels.join(&attrs_sdist.filename).is_file());
+    let report = fill_wheelhouse(&lock, &client, Some(&wheels), &options).unwrap();
+    assert_eq!(report.removed, std::slice::from_ref(&attrs_sdist.filename));
+    assert_eq!(sorted_dir(&wheels), names(&kept));
+}

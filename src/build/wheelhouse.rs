@@ -15,7 +15,7 @@
 //! (and again whenever its size, mtime or inode changed since), so bytes changed on disk
 //! are noticed, dropped and fetched again.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +29,8 @@ use sha2::{Digest, Sha256};
 
 use crate::index::cache::Cache;
 use crate::index::registry::RegistryClient;
-use crate::index::{DistFile, IndexError, PackageSource};
+use crate::index::{DistFile, DistKind, IndexError, PackageSource};
+use crate::input::target::Target;
 use crate::lock::LockFile;
 
 /// How [`fill_wheelhouse`] works.
@@ -40,6 +41,10 @@ pub struct WheelhouseOptions {
     pub cache_dir: Option<PathBuf>,
     /// Files checked, looked up or downloaded at once (the client limits requests too).
     pub jobs: usize,
+    /// The machine the files are for. When given, a pin's sdists are left out when the
+    /// lock also names a wheel of it that this target installs: pip, offered both,
+    /// takes the wheel and never opens the sdist. `None` keeps every locked file.
+    pub target: Option<Target>,
 }
 
 impl Default for WheelhouseOptions {
@@ -47,6 +52,7 @@ impl Default for WheelhouseOptions {
         Self {
             cache_dir: None,
             jobs: 8,
+            target: None,
         }
     }
 }
@@ -81,6 +87,9 @@ pub struct WheelhouseReport {
     pub corrupt: usize,
     /// Files removed from the wheelhouse because the lock no longer names them.
     pub removed: Vec<String>,
+    /// Locked sdists left out (neither fetched nor in the wheelhouse) because the lock
+    /// has a wheel of the same pin for the target ([`WheelhouseOptions::target`]).
+    pub sdists_left_out: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -491,13 +500,20 @@ pub fn fill_wheelhouse(
     }
 
     // 2. The index listings of the packages with missing files.
+    // The file name of every wanted hash known before anything is downloaded: the
+    // store's, then the listings'.
+    let mut names: HashMap<String, String> = found
+        .iter()
+        .map(|(sha256, entry)| (sha256.clone(), entry.filename.clone()))
+        .collect();
+    let indexes = client
+        .source_names()
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut fetches: Vec<Fetch> = Vec::new();
     if !missing.is_empty() {
-        let indexes = client
-            .source_names()
-            .iter()
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let packages: Vec<&PackageName> = missing
             .iter()
             .map(|w| w.package)
@@ -508,7 +524,6 @@ pub fn fill_wheelhouse(
             client.prefetch_project(package);
         }
         let listings = parallel(&packages, jobs, |package| client.project(package));
-        let mut fetches: Vec<Fetch> = Vec::new();
         let mut probed = BTreeSet::new();
         for (package, listing) in packages.iter().zip(listings) {
             let listing = listing.map_err(|error| WheelhouseError::Index {
@@ -530,6 +545,7 @@ pub fn fill_wheelhouse(
                     .iter()
                     .find(|f| f.sha256.as_deref() == Some(w.sha256.as_str()));
                 if let Some(file) = published {
+                    names.insert(w.sha256.clone(), file.filename.clone());
                     fetches.push(Fetch {
                         package: (*package).clone(),
                         file: file.clone(),
@@ -551,8 +567,16 @@ pub fn fill_wheelhouse(
                 }
             }
         }
+    }
+    let needless = match &options.target {
+        Some(target) => needless_sdists(&wanted, &names, target),
+        None => HashSet::new(),
+    };
+    report.sdists_left_out = needless.len();
+    fetches.retain(|f| f.expected.as_ref().is_none_or(|h| !needless.contains(h)));
 
-        // 3. Download what is missing, into the store.
+    // 3. Download what is missing, into the store.
+    if !fetches.is_empty() {
         let results = parallel(&fetches, jobs, |fetch| download(&store, client, fetch));
         for (fetch, result) in fetches.iter().zip(results) {
             let (entry, size) = result?;
@@ -562,17 +586,18 @@ pub fn fill_wheelhouse(
                 found.insert(entry.sha256.clone(), entry);
             }
         }
-        for w in &missing {
-            if !found.contains_key(&w.sha256) {
-                return Err(WheelhouseError::NoMatchingFile {
-                    package: w.package.to_string(),
-                    version: w.version.to_string(),
-                    hash: w.sha256.clone(),
-                    indexes,
-                });
-            }
+    }
+    for w in &missing {
+        if !found.contains_key(&w.sha256) && !needless.contains(&w.sha256) {
+            return Err(WheelhouseError::NoMatchingFile {
+                package: w.package.to_string(),
+                version: w.version.to_string(),
+                hash: w.sha256.clone(),
+                indexes,
+            });
         }
     }
+    wanted.retain(|w| !needless.contains(&w.sha256));
 
     // Direct references: their archives, and git pins' exported commits.
     let direct = super::direct::store_direct_pins(lock, client, &store, &cache_dir)?;
@@ -650,6 +675,32 @@ pub fn fill_wheelhouse(
     }
     report.removed.sort();
     Ok(report)
+}
+
+/// The hashes of the sdists among `wanted` whose pin also has a wheel that `target`
+/// installs, by the file names known (`names`, by hash). A file whose name is not known
+/// yet (its index publishes no hash) is kept.
+fn needless_sdists(
+    wanted: &[Wanted],
+    names: &HashMap<String, String>,
+    target: &Target,
+) -> HashSet<String> {
+    let kind = |w: &Wanted| {
+        let name = names.get(&w.sha256)?;
+        let parsed = crate::index::filename::parse(name, w.package).ok()??;
+        Some(parsed.kind())
+    };
+    let has_wheel: HashSet<(&PackageName, &Version)> = wanted
+        .iter()
+        .filter(|w| kind(w).is_some_and(|k| target.dist_rank(&k).is_some()))
+        .map(|w| (w.package, w.version))
+        .collect();
+    wanted
+        .iter()
+        .filter(|w| has_wheel.contains(&(w.package, w.version)))
+        .filter(|w| kind(w).is_some_and(|k| k == DistKind::Sdist))
+        .map(|w| w.sha256.clone())
+        .collect()
 }
 
 /// Downloads one file into the store; the entry and the bytes fetched.

@@ -62,6 +62,8 @@ struct PackagesSummary {
     downloaded: usize,
     bytes_downloaded: u64,
     bytes_cached: u64,
+    /// Locked sdists not sent: the lock has a wheel of the same pin for the target.
+    sdists_left_out: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -290,6 +292,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
             downloaded: wheelhouse.downloaded,
             bytes_downloaded: wheelhouse.bytes_downloaded,
             bytes_cached: wheelhouse.bytes_cached,
+            sdists_left_out: wheelhouse.sdists_left_out,
         },
         stages: stages(&export, image.as_ref()),
         checks: checks.clone(),
@@ -338,8 +341,9 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every locked file, fetched on the host into the store, and linked into `wheels`
-/// when given.
+/// Every locked file the build needs (a pin's sdist is not, when the lock has a wheel
+/// of it for the profile's target), fetched on the host into the store, and linked into
+/// `wheels` when given.
 fn fetch_packages(
     profile: &Profile,
     (lock, lock_text, lock_path): (&LockFile, &str, &Path),
@@ -361,6 +365,7 @@ fn fetch_packages(
         wheels,
         &WheelhouseOptions {
             cache_dir: args.network.cache_dir.clone(),
+            target: Some(crate::input::target::Target::from_profile(profile)?),
             ..WheelhouseOptions::default()
         },
     )?;

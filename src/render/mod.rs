@@ -171,6 +171,9 @@ pub struct DockerfileContext {
     /// The target interpreter's command, `python3.X` (present on python images and
     /// on distributions that package several Pythons alike).
     pub python: String,
+    /// The wheel-builder's `pip` package, which the final stage's steps mount to
+    /// install into (and check) an environment made without pip.
+    pub builder_pip: String,
     pub build_env: Vec<EnvVar>,
     pub runtime_env: Vec<EnvVar>,
     pub venv: &'static str,
@@ -277,6 +280,7 @@ pub fn plan(
         builder_packages: profile.images.builder.system_packages.clone(),
         apt_cache_id: format!("dockgen-apt-{platform_slug}"),
         pip_cache_id: format!("dockgen-pip-{platform_slug}-{python}"),
+        builder_pip: format!("/opt/wheel-builder/lib/{python}/site-packages/pip"),
         python,
         build_env: build_env(profile),
         runtime_env: profile.env.iter().map(|(k, v)| env_var(k, v)).collect(),

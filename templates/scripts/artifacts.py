@@ -32,6 +32,13 @@ from urllib.parse import quote
 
 from dockgen_lock import normalize, read_lock  # shipped beside this script
 
+# pip is not in the image's environment: the Dockerfile mounts the wheel-builder's `pip`
+# package in the directory DOCKGEN_PIP names for the steps that need it. That directory
+# holds no distribution's metadata, so nothing in it counts as installed.
+PIP_DIR = os.environ.get("DOCKGEN_PIP")
+if PIP_DIR and PIP_DIR not in sys.path:
+    sys.path.append(PIP_DIR)
+
 PROG = "artifacts.py"
 # Left out of frozen_deps.txt unless the lock pins them, as `pip freeze` leaves them out.
 FREEZE_SKIP = ("pip", "setuptools", "wheel", "distribute")

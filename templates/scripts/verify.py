@@ -37,6 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dockgen_lock import normalize, read_lock  # shipped beside this script
 
+# pip is not in the image's environment: the Dockerfile mounts the wheel-builder's `pip`
+# package in the directory DOCKGEN_PIP names for the steps that need it. That directory
+# holds no distribution's metadata, so nothing in it counts as installed.
+PIP_DIR = os.environ.get("DOCKGEN_PIP")
+if PIP_DIR and PIP_DIR not in sys.path:
+    sys.path.append(PIP_DIR)
+
 PROG = "verify.py"
 TOOLING = ("pip", "setuptools", "wheel")
 DEFAULT_TIMEOUT = 300
@@ -112,7 +119,8 @@ def check_installed(lock, installed):
 
 def check_pip(workdir, timeout):
     env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
-    outcome = run([sys.executable, "-m", "pip", "check"], workdir, timeout, env)
+    pip = [os.path.join(PIP_DIR, "pip")] if PIP_DIR else ["-m", "pip"]
+    outcome = run([sys.executable] + pip + ["check"], workdir, timeout, env)
     if outcome["error"]:
         return record("pip-check", "pip-check", "failed", outcome["error"])
     lines = [line.strip() for line in outcome["stdout"].splitlines() if line.strip()]
