@@ -120,7 +120,8 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     // here is its FROM, which BuildKit shares with the wheel-builder's (the same image)
     // and reports under either stage, cached or not depending on whether a build
     // running at the same time resolved the image first. Every stage up to the install
-    // keeps the steps that do not read the lock (the venvs, the user).
+    // keeps the steps that do not read the lock (the venvs, the user); the
+    // wheel-builder has none (builder-base makes its venv).
     let stages = second["stages"].as_array().expect("stages");
     let stage = |name: &str| {
         stages
@@ -133,7 +134,7 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         let ran = base["steps"].as_u64().unwrap_or(0) - base["cached"].as_u64().unwrap_or(0);
         assert!(ran <= 1, "runtime-base rebuilt: {second:#}");
     }
-    for name in ["resolver", "wheel-builder", "final"] {
+    for name in ["resolver", "builder-base", "final"] {
         assert!(
             stage(name)["cached"].as_u64().unwrap_or(0) >= 1,
             "{name} reused nothing: {second:#}"
