@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::fixture_index::{Api, Auth, FixtureFile, FixtureIndex, HashMode};
+use crate::support::fixture_index::{Api, Auth, Builder, FixtureFile, FixtureIndex, HashMode};
 use crate::support::wheels::WheelSpec;
 
 /// A wheel built by the real wheel builder (deterministic bytes, so hashes are stable
@@ -454,15 +454,22 @@ fn the_command_in_the_header_regenerates_the_lock() {
     assert_eq!(scratch.read("app/locks/cpu-test.txt"), lock);
 }
 
-#[test]
-fn check_reports_a_stale_lock_with_a_diff() {
-    let fixture = FixtureIndex::builder()
+/// The `--check` tests' index: `lib` 1.0, and `other` 2.0 which requires it; and a
+/// project requiring `lib`, locked.
+fn locked_lib(builder: Builder) -> (FixtureIndex, Scratch, String) {
+    let fixture = builder
         .project("lib", vec![pure("lib", "1.0", &[])])
         .project("other", vec![pure("other", "2.0", &["lib>=1"])])
         .start();
     let scratch = pypi_project(&fixture, "lib\n");
     scratch.lock(&["lock", "--profile", "cpu-test.yaml"]);
     let lock = scratch.read("locks/cpu-test.txt");
+    (fixture, scratch, lock)
+}
+
+#[test]
+fn check_reports_a_stale_lock_with_a_diff() {
+    let (_fixture, scratch, lock) = locked_lib(FixtureIndex::builder());
 
     let run = scratch.dockgen(&["lock", "--profile", "cpu-test.yaml", "--check"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -482,14 +489,7 @@ fn check_reports_a_stale_lock_with_a_diff() {
 #[test]
 fn check_decides_from_the_inputs_digest_without_resolving() {
     // Pages are revalidated on every use: a run that resolves asks the index.
-    let fixture = FixtureIndex::builder()
-        .cache_control("no-cache")
-        .project("lib", vec![pure("lib", "1.0", &[])])
-        .project("other", vec![pure("other", "2.0", &["lib>=1"])])
-        .start();
-    let scratch = pypi_project(&fixture, "lib\n");
-    scratch.lock(&["lock", "--profile", "cpu-test.yaml"]);
-    let lock = scratch.read("locks/cpu-test.txt");
+    let (fixture, scratch, lock) = locked_lib(FixtureIndex::builder().cache_control("no-cache"));
     let check = || {
         fixture.clear_requests();
         let run = scratch.dockgen(&["lock", "--profile", "cpu-test.yaml", "--check"]);
