@@ -14,7 +14,7 @@ use dockgen::index::{DistFile, PackageSource, ProjectFiles};
 use pep508_rs::PackageName;
 use url::Url;
 
-use crate::support::fixture_index::{Api, Auth, FixtureFile, FixtureIndex, HashMode};
+use crate::support::fixture_index::{Api, Auth, Builder, FixtureFile, FixtureIndex, HashMode};
 
 fn pkg(name: &str) -> PackageName {
     PackageName::from_str(name).unwrap()
@@ -702,6 +702,16 @@ fn corrupt_cache_entries_are_dropped_and_refetched() {
     );
 }
 
+/// An index serving `demo` 1.0, one wheel.
+fn demo_index(builder: Builder) -> FixtureIndex {
+    builder
+        .project(
+            "demo",
+            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0)],
+        )
+        .start()
+}
+
 /// When the one cached page of `cache` was last written.
 fn page_written(cache: &Path) -> std::time::SystemTime {
     let page = crate::support::walk(&cache.join("simple-v1"))
@@ -712,13 +722,7 @@ fn page_written(cache: &Path) -> std::time::SystemTime {
 
 #[test]
 fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
-    let stale = FixtureIndex::builder()
-        .cache_control("max-age=0, must-revalidate")
-        .project(
-            "demo",
-            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0)],
-        )
-        .start();
+    let stale = demo_index(FixtureIndex::builder().cache_control("max-age=0, must-revalidate"));
     let cache = tempfile::tempdir().unwrap();
     let page_written = || page_written(cache.path());
     let mut written = Vec::new();
@@ -754,13 +758,7 @@ fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
         ]
     );
 
-    let fresh = FixtureIndex::builder()
-        .cache_control("max-age=600")
-        .project(
-            "demo",
-            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0)],
-        )
-        .start();
+    let fresh = demo_index(FixtureIndex::builder().cache_control("max-age=600"));
     let cache = tempfile::tempdir().unwrap();
     for _ in 0..2 {
         client_for(&fresh, cache.path())
@@ -773,13 +771,7 @@ fn stale_pages_are_revalidated_with_etag_and_fresh_ones_reused() {
 
 #[test]
 fn pages_without_validators_are_fetched_whole_and_written_only_when_changed() {
-    let plain = FixtureIndex::builder()
-        .no_caching_headers()
-        .project(
-            "demo",
-            vec![FixtureFile::wheel("demo", "1.0", "py3-none-any", &[], 0)],
-        )
-        .start();
+    let plain = demo_index(FixtureIndex::builder().no_caching_headers());
     let cache = tempfile::tempdir().unwrap();
     let page_written = || page_written(cache.path());
     let versions = || {
