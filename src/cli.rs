@@ -373,7 +373,10 @@ pub struct LockArgs {
     #[arg(short = 'P', long = "upgrade-package", value_name = "NAME")]
     pub upgrade_packages: Vec<String>,
 
-    /// Do not write: exit 1 and print a diff when a lock is missing or stale.
+    /// Do not write: exit 1 and print a diff when a lock is missing or stale. A lock
+    /// whose `# inputs-digest` matches its current inputs and its own text is up to
+    /// date without resolving (no index asked); otherwise the inputs are resolved and
+    /// the result compared.
     #[arg(long)]
     pub check: bool,
 
