@@ -213,7 +213,11 @@ pub struct BuildArgs {
           default_missing_value = "true", action = clap::ArgAction::Set)]
     pub pull: bool,
 
-    /// The platform to build for, `os/arch[/variant]` [default: the profile's].
+    /// The platform to build for, `os/arch[/variant]` [default: the profile's]. Another
+    /// architecture than the engine's builds under QEMU emulation: for an engine on
+    /// this machine, a missing binfmt_misc handler stops the build before it starts,
+    /// with the commands that register one (`DOCKGEN_BINFMT_MISC` names the directory
+    /// to read, default `/proc/sys/fs/binfmt_misc`).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
 

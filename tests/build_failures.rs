@@ -414,6 +414,55 @@ fn a_file_that_is_not_the_locked_one_fails_the_build_before_anything_is_built() 
     assert_nothing_built(dir.path(), tag);
 }
 
+/// A build for another architecture than the engine's (this machine's x86_64), where
+/// binfmt_misc is not there to hand the foreign binaries to an emulator: exit 2 before
+/// any package is fetched or any step runs, naming the platform and the commands that
+/// register the emulator.
+#[test]
+fn a_foreign_platform_without_emulation_fails_before_anything_is_built() {
+    if !engine_with_base_image() {
+        return;
+    }
+    let index = FixtureIndex::builder()
+        .project("alpha", vec![wheel("alpha", "1.0", &[])])
+        .start();
+    let (dir, cache) = project(&index, &[]);
+    ok(dockgen(
+        dir.path(),
+        &cache,
+        &["lock", "--profile", "app-test.yaml", "-q"],
+    ));
+    let image = Tag::new("foreign");
+    let binfmt = tempfile::tempdir().expect("tempdir");
+    index.clear_requests();
+    let output = dockgen_command(
+        dir.path(),
+        &cache,
+        &[
+            "build",
+            "--profile",
+            "app-test.yaml",
+            "--platform",
+            "linux/arm64",
+            "-q",
+            "--tag",
+            &image.0,
+        ],
+    )
+    .env("DOCKGEN_BINFMT_MISC", binfmt.path())
+    .output()
+    .expect("run dockgen");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = failed(&output).replace(&binfmt.path().display().to_string(), "[binfmt]");
+    insta::assert_snapshot!("foreign_platform_without_emulation", stderr);
+    assert_eq!(
+        index.request_lines(),
+        Vec::<String>::new(),
+        "nothing fetched"
+    );
+    assert_nothing_built(dir.path(), &image.0);
+}
+
 /// No image tagged `tag`, and nothing under `artifacts/` at all (no staging directory).
 fn assert_nothing_built(dir: &Path, tag: &str) {
     assert!(!image_exists(tag), "`{tag}` was tagged");

@@ -244,6 +244,19 @@ impl Engine {
         }
     }
 
+    /// The engine host's architecture as `uname -m` names it (`x86_64`).
+    pub async fn architecture(&self) -> Result<String, EngineError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| EngineError::Unreachable {
+                address: self.address.clone(),
+                reason: root_cause(&e),
+            })?;
+        Ok(info.architecture.unwrap_or_default())
+    }
+
     /// Builds `request.context` with BuildKit, reporting progress to `progress`.
     pub async fn build(
         &self,

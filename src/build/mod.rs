@@ -2,6 +2,7 @@
 //! the BuildKit build itself and its progress.
 
 pub mod direct;
+pub mod emulation;
 pub mod engine;
 pub mod progress;
 pub mod serve;

@@ -10,7 +10,7 @@
 //! rest.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -19,6 +19,7 @@ use serde::Serialize;
 use super::Failure;
 use super::files::{display_path, write_atomically};
 use crate::audit::DependencyTree;
+use crate::build::emulation::{self, Emulation};
 use crate::build::engine::{BuildOutcome, BuildRequest, Engine, publish_export, staging_dir};
 use crate::build::progress::{ProgressMode, StepRecord};
 use crate::build::serve::{PackageServer, ServedFile, ServedStats};
@@ -42,6 +43,10 @@ struct BuildReport {
     lock_sha256: String,
     /// `served` (package server on loopback) or `context` (`wheels/` in the context).
     delivery: &'static str,
+    /// The platform built for, and the binfmt_misc handler that emulated it on an
+    /// engine of another architecture (`qemu-aarch64`), `null` when native or not seen.
+    platform: String,
+    emulation: Option<String>,
     /// Bytes of build context sent to the engine, over both builds.
     context_bytes: u64,
     /// Files and bytes the build fetched from the package server (the rest came from
@@ -113,6 +118,30 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         "context" => false,
         _ => is_local(engine.address()),
     };
+    // Another architecture than the engine's runs under emulation, which must be there
+    // before anything is fetched: without it every step fails with "exec format error".
+    let platform = args
+        .platform
+        .clone()
+        .unwrap_or_else(|| profile.platform.to_string());
+    let engine_arch = runtime.block_on(engine.architecture())?;
+    let binfmt = std::env::var_os("DOCKGEN_BINFMT_MISC")
+        .map_or_else(|| PathBuf::from(emulation::BINFMT_MISC), PathBuf::from);
+    let emulation = emulation::check(&platform, &engine_arch, is_local(engine.address()), &binfmt)
+        .map_err(anyhow::Error::msg)?;
+    if !quiet {
+        match &emulation {
+            Emulation::Qemu { handler } => eprintln!(
+                "building {platform} on this {engine_arch} engine under QEMU emulation \
+                 ({handler}): every step runs several times slower than natively"
+            ),
+            Emulation::Unchecked => eprintln!(
+                "building {platform} on an {engine_arch} engine elsewhere: its emulation for \
+                 {platform} cannot be checked from here"
+            ),
+            Emulation::Native => {}
+        }
+    }
     if served
         && let Some(key) = build_args
             .keys()
@@ -206,11 +235,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let request = |target: &str| BuildRequest {
         context: plan_dir.clone(),
         target: Some(target.to_string()),
-        platform: Some(
-            args.platform
-                .clone()
-                .unwrap_or_else(|| profile.platform.to_string()),
-        ),
+        platform: Some(platform.clone()),
         build_args: build_args.clone(),
         no_cache: args.no_cache,
         pull: args.pull,
@@ -284,6 +309,8 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         ]),
         lock_sha256: render::lock_sha256(&lock_text),
         delivery: if served { "served" } else { "context" },
+        platform: platform.clone(),
+        emulation: emulation.handler().map(String::from),
         context_bytes: export.context_bytes + image.as_ref().map_or(0, |i| i.context_bytes),
         served_files: served_stats.files,
         served_bytes: served_stats.bytes,
