@@ -402,5 +402,10 @@ fn sdists_are_left_out_where_the_target_has_a_wheel() {
     assert!(wheels.join(&attrs_sdist.filename).is_file());
     let report = fill_wheelhouse(&lock, &client, Some(&wheels), &options).unwrap();
     assert_eq!(report.removed, std::slice::from_ref(&attrs_sdist.filename));
+    assert_eq!(
+        report.bytes_cached,
+        kept.iter().map(|f| f.bytes.len() as u64).sum::<u64>(),
+        "the sdist in the store is not counted"
+    );
     assert_eq!(sorted_dir(&wheels), names(&kept));
 }

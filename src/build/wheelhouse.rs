@@ -573,6 +573,12 @@ pub fn fill_wheelhouse(
         None => HashSet::new(),
     };
     report.sdists_left_out = needless.len();
+    // Counted as cached in step 1, but not part of the wheelhouse.
+    report.bytes_cached -= needless
+        .iter()
+        .filter_map(|sha256| found.get(sha256))
+        .map(|entry| entry.size)
+        .sum::<u64>();
     fetches.retain(|f| f.expected.as_ref().is_none_or(|h| !needless.contains(h)));
 
     // 3. Download what is missing, into the store.

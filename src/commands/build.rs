@@ -127,19 +127,20 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let engine_arch = runtime.block_on(engine.architecture())?;
     let binfmt = std::env::var_os("DOCKGEN_BINFMT_MISC")
         .map_or_else(|| PathBuf::from(emulation::BINFMT_MISC), PathBuf::from);
-    let emulation = emulation::check(&platform, &engine_arch, is_local(engine.address()), &binfmt)
-        .map_err(anyhow::Error::msg)?;
+    let local = is_local(engine.address());
+    let emulation =
+        emulation::check(&platform, &engine_arch, local, &binfmt).map_err(anyhow::Error::msg)?;
     if !quiet {
         match &emulation {
             Emulation::Qemu { handler } => eprintln!(
                 "building {platform} on this {engine_arch} engine under QEMU emulation \
                  ({handler}): every step runs several times slower than natively"
             ),
-            Emulation::Unchecked => eprintln!(
+            Emulation::Unchecked if !local => eprintln!(
                 "building {platform} on an {engine_arch} engine elsewhere: its emulation for \
                  {platform} cannot be checked from here"
             ),
-            Emulation::Native => {}
+            Emulation::Unchecked | Emulation::Native => {}
         }
     }
     if served
