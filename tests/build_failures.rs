@@ -53,6 +53,17 @@ fn project(index: &FixtureIndex, assertions: &[(&str, &str)]) -> (tempfile::Temp
     (dir, cache)
 }
 
+/// [`project`] with no checks, locked.
+fn locked_project(index: &FixtureIndex) -> (tempfile::TempDir, PathBuf) {
+    let (dir, cache) = project(index, &[]);
+    ok(dockgen(
+        dir.path(),
+        &cache,
+        &["lock", "--profile", "app-test.yaml", "-q"],
+    ));
+    (dir, cache)
+}
+
 fn failed(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!output.status.success(), "dockgen succeeded:\n{stderr}");
@@ -355,12 +366,7 @@ fn a_file_that_is_not_the_locked_one_fails_the_build_before_anything_is_built() 
         .project("alpha", vec![wheel("alpha", "1.0", &["beta>=1"])])
         .project("beta", vec![beta.clone()])
         .start();
-    let (dir, cache) = project(&index, &[]);
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &["lock", "--profile", "app-test.yaml", "-q"],
-    ));
+    let (dir, cache) = locked_project(&index);
     let image = Tag::new("mismatch");
     let tag = image.0.as_str();
     // `-q`: only the error, whatever dockgen says on the way.
@@ -426,12 +432,7 @@ fn a_foreign_platform_without_emulation_fails_before_anything_is_built() {
     let index = FixtureIndex::builder()
         .project("alpha", vec![wheel("alpha", "1.0", &[])])
         .start();
-    let (dir, cache) = project(&index, &[]);
-    ok(dockgen(
-        dir.path(),
-        &cache,
-        &["lock", "--profile", "app-test.yaml", "-q"],
-    ));
+    let (dir, cache) = locked_project(&index);
     let image = Tag::new("foreign");
     let binfmt = tempfile::tempdir().expect("tempdir");
     index.clear_requests();
