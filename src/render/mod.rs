@@ -171,9 +171,10 @@ pub struct DockerfileContext {
     /// The target interpreter's command, `python3.X` (present on python images and
     /// on distributions that package several Pythons alike).
     pub python: String,
-    /// The wheel-builder's `pip` package, which the final stage's steps mount to
-    /// install into (and check) an environment made without pip.
-    pub builder_pip: String,
+    /// The `--mount` option of a final-stage step that runs pip: builder-base's `pip`
+    /// package, alone, at `<pip_dir>/pip` (the final environment is made without pip).
+    pub pip_mount: String,
+    pub pip_dir: &'static str,
     pub build_env: Vec<EnvVar>,
     pub runtime_env: Vec<EnvVar>,
     pub venv: &'static str,
@@ -218,6 +219,8 @@ struct VerifyAssertion<'a> {
 }
 
 const VENV: &str = "/opt/venv";
+/// Where final-stage steps that run pip mount it ([`DockerfileContext::pip_mount`]).
+const PIP_DIR: &str = "/opt/dockgen-pip";
 const ARTIFACTS: &str = "/opt/dependency_artifacts";
 
 /// Render the plan for `profile` from the lock text. `rerun` is the command that
@@ -280,7 +283,11 @@ pub fn plan(
         builder_packages: profile.images.builder.system_packages.clone(),
         apt_cache_id: format!("dockgen-apt-{platform_slug}"),
         pip_cache_id: format!("dockgen-pip-{platform_slug}-{python}"),
-        builder_pip: format!("/opt/wheel-builder/lib/{python}/site-packages/pip"),
+        pip_mount: format!(
+            "--mount=type=bind,from=builder-base,\
+             source=/opt/wheel-builder/lib/{python}/site-packages/pip,target={PIP_DIR}/pip"
+        ),
+        pip_dir: PIP_DIR,
         python,
         build_env: build_env(profile),
         runtime_env: profile.env.iter().map(|(k, v)| env_var(k, v)).collect(),
