@@ -691,21 +691,23 @@ fn needless_sdists(
     names: &HashMap<String, String>,
     target: &Target,
 ) -> HashSet<String> {
-    let kind = |w: &Wanted| {
-        let name = names.get(&w.sha256)?;
-        let parsed = crate::index::filename::parse(name, w.package).ok()??;
-        Some(parsed.kind())
-    };
-    let has_wheel: HashSet<(&PackageName, &Version)> = wanted
+    let kinds: Vec<(&Wanted, DistKind)> = wanted
         .iter()
-        .filter(|w| kind(w).is_some_and(|k| target.dist_rank(&k).is_some()))
-        .map(|w| (w.package, w.version))
+        .filter_map(|w| {
+            let name = names.get(&w.sha256)?;
+            let parsed = crate::index::filename::parse(name, w.package).ok()??;
+            Some((w, parsed.kind()))
+        })
         .collect();
-    wanted
+    let has_wheel: HashSet<(&PackageName, &Version)> = kinds
         .iter()
-        .filter(|w| has_wheel.contains(&(w.package, w.version)))
-        .filter(|w| kind(w).is_some_and(|k| k == DistKind::Sdist))
-        .map(|w| w.sha256.clone())
+        .filter(|(_, kind)| target.dist_rank(kind).is_some())
+        .map(|(w, _)| (w.package, w.version))
+        .collect();
+    kinds
+        .iter()
+        .filter(|(w, kind)| *kind == DistKind::Sdist && has_wheel.contains(&(w.package, w.version)))
+        .map(|(w, _)| w.sha256.clone())
         .collect()
 }
 

@@ -113,10 +113,11 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     let engine = Engine::from_env()?;
     runtime.block_on(engine.ping())?;
+    let local = is_local(engine.address());
     let served = match args.delivery.as_str() {
         "served" => true,
         "context" => false,
-        _ => is_local(engine.address()),
+        _ => local,
     };
     // Another architecture than the engine's runs under emulation, which must be there
     // before anything is fetched: without it every step fails with "exec format error".
@@ -127,7 +128,6 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let engine_arch = runtime.block_on(engine.architecture())?;
     let binfmt = std::env::var_os("DOCKGEN_BINFMT_MISC")
         .map_or_else(|| PathBuf::from(emulation::BINFMT_MISC), PathBuf::from);
-    let local = is_local(engine.address());
     let emulation =
         emulation::check(&platform, &engine_arch, local, &binfmt).map_err(anyhow::Error::msg)?;
     if !quiet {

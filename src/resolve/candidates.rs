@@ -79,12 +79,12 @@ impl Candidates {
                 continue;
             }
             let rank = match &file.kind {
-                DistKind::Wheel(tags) => {
+                DistKind::Wheel(_) => {
                     if !policy.wheels {
                         excluded.policy += 1;
                         continue;
                     }
-                    match target.wheel_rank(tags.interpreters(), tags.abis(), tags.platforms()) {
+                    match target.dist_rank(&file.kind) {
                         Some(rank) => rank,
                         None => {
                             excluded.incompatible_wheels += 1;
