@@ -8,9 +8,12 @@
 #   commands, for scripts/test.sh to put first on PATH.
 # - From Debian: python3 with venv (the tests install locks into fresh virtual
 #   environments with real pip), chromium (the HTML report is loaded in headless
-#   Chromium), debootstrap (for the base image). Installed only when missing, and only
-#   as root with apt-get; otherwise this says what to install and exits 1.
-# - The build tests' base image (scripts/base-image.sh), when a Docker engine answers.
+#   Chromium), debootstrap (for the base images), qemu-user-static and binfmt-support
+#   (the arm64 build runs under emulation). Installed only when missing, and only as
+#   root with apt-get; otherwise this says what to install and exits 1.
+# - When a Docker engine answers: the build tests' base images (scripts/base-image.sh),
+#   one for this machine and one for arm64, and on a machine that is not arm64, QEMU's
+#   aarch64 handler registered with binfmt_misc (there is no systemd at boot to do it).
 #
 # Usage: scripts/test-deps.sh
 set -euo pipefail
@@ -19,6 +22,8 @@ cd "$(dirname "$0")/.."
 uv_version=0.13.9
 hadolint_version=2.15.1
 base_image=dockgen-test/bookworm-python:3.11
+arm64_image=dockgen-test/bookworm-python:3.11-arm64
+binfmt=/proc/sys/fs/binfmt_misc
 tools=$PWD/.test-tools
 
 say() { echo "test-deps: $*" >&2; }
@@ -28,8 +33,16 @@ if command -v docker >/dev/null && docker version --format '{{.Server.Version}}'
   engine=true
 fi
 need_image=false
-if $engine && ! docker image inspect "$base_image" >/dev/null 2>&1; then
+if $engine && { ! docker image inspect "$base_image" >/dev/null 2>&1 ||
+  ! docker image inspect "$arm64_image" >/dev/null 2>&1; }; then
   need_image=true
+fi
+# The fix-binary flag (F): the kernel opens the emulator when it is registered, so it
+# need not exist inside the build's containers.
+handler_ready() { grep -qs '^enabled' "$binfmt/qemu-aarch64" && grep -qs '^flags:.*F' "$binfmt/qemu-aarch64"; }
+need_emulation=false
+if $engine && [ "$(uname -m)" != aarch64 ] && ! handler_ready; then
+  need_emulation=true
 fi
 
 # Debian packages.
@@ -43,6 +56,10 @@ fi
 command -v chromium >/dev/null || missing+=(chromium)
 if $need_image && ! command -v debootstrap >/dev/null; then
   missing+=(debootstrap)
+fi
+if $need_emulation; then
+  [ -e /usr/bin/qemu-aarch64-static ] || missing+=(qemu-user-static)
+  command -v update-binfmts >/dev/null || missing+=(binfmt-support)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -74,9 +91,22 @@ if [[ "$(version_of uv)" != "uv $uv_version"* ]] ||
   [[ "$(version_of hadolint)" == *"$hadolint_version"* ]] || { say "hadolint $hadolint_version did not install"; exit 1; }
 fi
 
-# The build tests' base image: no registry is reachable, so it is made locally.
+# QEMU's aarch64 handler, for the arm64 build tests.
+if $need_emulation; then
+  if [ "$(id -u)" != 0 ]; then
+    say "the arm64 build tests need QEMU's aarch64 handler registered with binfmt_misc; as root: update-binfmts --enable qemu-aarch64"
+    exit 1
+  fi
+  say "registering QEMU's aarch64 handler with binfmt_misc"
+  [ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
+  update-binfmts --enable qemu-aarch64
+  handler_ready || { say "qemu-aarch64 is not registered with the F flag: see $binfmt/qemu-aarch64"; exit 1; }
+fi
+
+# The build tests' base images: no registry is reachable, so they are made locally.
 if $need_image; then
   bash scripts/base-image.sh "$base_image"
+  bash scripts/base-image.sh "$arm64_image" arm64
 elif ! $engine; then
   say "no Docker engine answers (docker version): the render and build tests need one"
 fi

@@ -8,6 +8,7 @@ mod build;
 mod build_failures;
 mod diff;
 mod direct;
+mod emulation;
 mod engine;
 mod error_words;
 mod examples;

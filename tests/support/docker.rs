@@ -12,6 +12,9 @@ use super::wheels::WheelSpec;
 /// The base image `scripts/base-image.sh` makes; every test build starts FROM it.
 pub const BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11";
 
+/// The arm64 base image, made by `scripts/base-image.sh ARM64_BASE_IMAGE arm64`.
+pub const ARM64_BASE_IMAGE: &str = "dockgen-test/bookworm-python:3.11-arm64";
+
 /// The name of the profile [`profile_yaml`] writes.
 pub const PROFILE: &str = "app-test";
 
@@ -37,15 +40,23 @@ pub fn engine_with_base_image() -> bool {
 /// Makes [`BASE_IMAGE`] when it is missing (once per test process).
 pub fn ensure_base_image() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/base-image.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(BASE_IMAGE)
-            .status()
-            .expect("run scripts/base-image.sh");
-        assert!(status.success(), "scripts/base-image.sh failed");
-    });
+    ONCE.call_once(|| make_base_image(&[BASE_IMAGE]));
+}
+
+/// Makes [`ARM64_BASE_IMAGE`] when it is missing (once per test process).
+pub fn ensure_arm64_base_image() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| make_base_image(&[ARM64_BASE_IMAGE, "arm64"]));
+}
+
+fn make_base_image(args: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/base-image.sh");
+    let status = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .status()
+        .expect("run scripts/base-image.sh");
+    assert!(status.success(), "scripts/base-image.sh {args:?} failed");
 }
 
 /// A pure-Python wheel pip installs, whose module reports its version.
@@ -111,9 +122,14 @@ pub fn ok(output: Output) -> String {
 
 /// `artifacts/app-test/build-report.json`.
 pub fn build_report(dir: &Path) -> serde_json::Value {
+    build_report_of(dir, PROFILE)
+}
+
+/// `artifacts/<profile>/build-report.json`.
+pub fn build_report_of(dir: &Path, profile: &str) -> serde_json::Value {
     let path = dir
         .join("artifacts")
-        .join(PROFILE)
+        .join(profile)
         .join("build-report.json");
     let text = std::fs::read_to_string(path).expect("build report");
     serde_json::from_str(&text).expect("report is JSON")
