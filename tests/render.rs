@@ -971,6 +971,63 @@ const MATRIX_ARGS: [&str; 9] = [
     "registry:ghcr.io/acme/cache",
 ];
 
+/// `--github-workflow`: a complete workflow, one job per profile (a profile file runs
+/// as the file), which GitHub's workflow schema (check-jsonschema's vendored copy,
+/// offline) accepts; an image without a registry is refused before anything is written.
+#[test]
+fn matrix_writes_a_github_workflow_the_schema_accepts() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let dir = scratch.path();
+    let cache = dir.join("cache");
+    std::fs::create_dir_all(dir.join("profiles")).expect("profiles dir");
+    std::fs::write(
+        dir.join("profiles/edge.yaml"),
+        "name: edge-orin\nextends: jetson-orin\n",
+    )
+    .expect("profile");
+    let args = [
+        "matrix",
+        "--profile",
+        "cpu-x86_64",
+        "--profile",
+        "profiles/edge.yaml",
+        "--image",
+        "ghcr.io/acme/app",
+        "--github-workflow",
+        ".github/workflows/dockgen.yml",
+    ];
+    let run = dockgen_ok(dir, &cache, &args);
+    assert_eq!(
+        run.stderr,
+        "2 targets -> docker-bake.hcl, dockgen-matrix.json and .github/workflows/dockgen.yml\n"
+    );
+    let workflow = dir.join(".github/workflows/dockgen.yml");
+    insta::assert_snapshot!(
+        "matrix_github_workflow",
+        std::fs::read_to_string(&workflow).expect("workflow")
+    );
+    crate::support::run(
+        Command::new("check-jsonschema")
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .arg(&workflow),
+    );
+    let mut check = args.to_vec();
+    check.push("--check");
+    dockgen_ok(dir, &cache, &check);
+
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let mut no_registry = args.to_vec();
+    no_registry[6] = "dockgen-app";
+    no_registry[4] = "jetson-orin";
+    let run = dockgen(elsewhere.path(), &cache, &no_registry);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    insta::assert_snapshot!(run.stderr, @"error: `--github-workflow` pushes each profile's image: name a repository in a registry with `--image` (`ghcr.io/org/app`, `registry.example:5000/team/app`), not `dockgen-app`");
+    assert_eq!(
+        crate::support::walk(elsewhere.path()),
+        Vec::<PathBuf>::new()
+    );
+}
+
 #[test]
 fn matrix_writes_a_bake_file_and_a_github_matrix() {
     let scratch = tempfile::tempdir().expect("tempdir");

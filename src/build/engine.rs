@@ -7,12 +7,13 @@
 //! through the session's file-send service. The context is streamed as a tar while it is
 //! being written, so a large wheelhouse is never held in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptions, BuilderVersion, ImageBuildOutput};
 use bytes::Bytes;
@@ -124,6 +125,11 @@ pub struct BuildRequest {
     /// Write the built target's files to this host directory (BuildKit `type=local`)
     /// instead of making an image.
     pub export_to: Option<PathBuf>,
+    /// Images whose inline build cache BuildKit may reuse (`--cache-from`), pulled from
+    /// their registries as needed.
+    pub cache_from: Vec<String>,
+    /// Credentials by registry host, for the registries `cache_from` names.
+    pub registry_auth: HashMap<String, DockerCredentials>,
 }
 
 /// What a build produced.
@@ -289,14 +295,16 @@ impl Engine {
                 .map(|dir| ImageBuildOutput::Local(dir.path().to_string_lossy().into_owned())),
             version: BuilderVersion::BuilderBuildKit,
             session: Some(session),
+            cachefrom: (!request.cache_from.is_empty()).then(|| request.cache_from.clone()),
             ..Default::default()
         };
+        let auth = (!request.registry_auth.is_empty()).then(|| request.registry_auth.clone());
         let mut decoder = StatusDecoder::new();
         let mut image_id = None;
         let mut failure = None;
         let mut stream =
             self.docker
-                .build_image(options, None, Some(bollard::body_try_stream(body)));
+                .build_image(options, auth, Some(bollard::body_try_stream(body)));
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => handle_info(info, &mut decoder, progress, &mut image_id),
@@ -360,10 +368,7 @@ impl Engine {
     }
 
     async fn tag(&self, image: &str, tag: &str) -> Result<(), EngineError> {
-        let (repo, version) = match tag.rsplit_once(':') {
-            Some((repo, version)) if !version.contains('/') => (repo, version),
-            _ => (tag, "latest"),
-        };
+        let (repo, version) = super::registry::split_tag(tag);
         let options = bollard::query_parameters::TagImageOptions {
             repo: Some(repo.to_string()),
             tag: Some(version.to_string()),

@@ -5,5 +5,6 @@ pub mod direct;
 pub mod emulation;
 pub mod engine;
 pub mod progress;
+pub mod registry;
 pub mod serve;
 pub mod wheelhouse;

@@ -22,6 +22,7 @@ use crate::audit::DependencyTree;
 use crate::build::emulation::{self, Emulation};
 use crate::build::engine::{BuildOutcome, BuildRequest, Engine, publish_export, staging_dir};
 use crate::build::progress::{ProgressMode, StepRecord};
+use crate::build::registry::{self, Credentials, Pushed};
 use crate::build::serve::{PackageServer, ServedFile, ServedStats};
 use crate::build::wheelhouse::{WheelhouseOptions, WheelhouseReport, fill_wheelhouse};
 use crate::cli::BuildArgs;
@@ -58,7 +59,19 @@ struct BuildReport {
     stages: Vec<StageReport>,
     checks: Vec<serde_json::Value>,
     lock_matches_image: bool,
+    registry: RegistryReport,
     duration_seconds: f64,
+}
+
+/// What the build took from registries and gave them.
+#[derive(Debug, Serialize)]
+struct RegistryReport {
+    /// `--cache-from` images.
+    cache_from: Vec<String>,
+    /// Tags pushed (`--push`), with the digest the registry gave each.
+    pushed: Vec<Pushed>,
+    /// Where the credentials for the pushed tags came from, `null` when there were none.
+    credentials: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,6 +156,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
             Emulation::Unchecked | Emulation::Native => {}
         }
     }
+    let credentials = registry_credentials(args)?;
     if served
         && let Some(key) = build_args
             .keys()
@@ -241,6 +255,11 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         no_cache: args.no_cache,
         pull: args.pull,
         network_mode: served.then(|| "host".to_string()),
+        cache_from: args.cache_from.clone(),
+        registry_auth: credentials
+            .iter()
+            .map(|(host, c)| (host.clone(), c.for_engine()))
+            .collect(),
         ..BuildRequest::default()
     };
     // Everything up to the artifacts first: the verify stage records its checks there
@@ -272,15 +291,25 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
 
     // The image stage builds only on a clean report; with one it is all cached.
     let image = if failed.is_empty() {
-        Some(runtime.block_on(engine.build(
-            BuildRequest {
-                tags: tags.clone(),
-                // The export built every stage the image needs: no second pull.
-                pull: false,
-                ..request("image")
-            },
-            sink.as_mut(),
-        ))?)
+        let mut image_request = BuildRequest {
+            tags: tags.clone(),
+            // The export built every stage the image needs: no second pull.
+            pull: false,
+            ..request("image")
+        };
+        // The image carries its build cache: pushed, it is the next build's
+        // `--cache-from`. (Only the image's own stages: the engine's builder exports
+        // no other cache.)
+        if !image_request
+            .build_args
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(INLINE_CACHE_ARG))
+        {
+            image_request
+                .build_args
+                .insert(INLINE_CACHE_ARG.to_string(), "1".to_string());
+        }
+        Some(runtime.block_on(engine.build(image_request, sink.as_mut()))?)
     } else {
         None
     };
@@ -294,6 +323,32 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let inspect = image_id
         .as_ref()
         .and_then(|id| runtime.block_on(engine.docker().inspect_image(id)).ok());
+    // Only a verified image that holds what the lock says leaves the machine.
+    let mut pushed = Vec::new();
+    let mut push_error = None;
+    if args.push && image_id.is_some() && mismatches.is_empty() {
+        for tag in &tags {
+            let found = credentials.get(&registry::registry_of(tag));
+            match runtime.block_on(registry::push(&engine, tag, found)) {
+                Ok(done) => {
+                    if !quiet {
+                        eprintln!(
+                            "pushed {tag}{}",
+                            done.digest
+                                .as_deref()
+                                .map(|d| format!(" ({d})"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    pushed.push(done);
+                }
+                Err(e) => {
+                    push_error = Some(e);
+                    break;
+                }
+            }
+        }
+    }
     let report = BuildReport {
         profile: profile.name.clone(),
         image_id: image_id.clone(),
@@ -325,6 +380,16 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         stages: stages(&export, image.as_ref()),
         checks: checks.clone(),
         lock_matches_image: mismatches.is_empty(),
+        registry: RegistryReport {
+            cache_from: args.cache_from.clone(),
+            pushed,
+            credentials: {
+                let mut sources: Vec<&str> =
+                    credentials.values().map(|c| c.source.as_str()).collect();
+                sources.dedup();
+                (!sources.is_empty()).then(|| sources.join("; "))
+            },
+        },
         duration_seconds: started.elapsed().as_secs_f64(),
     };
     let mut json =
@@ -361,12 +426,48 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     }
     if !mismatches.is_empty() {
         return Err(Failure::Resolution(format!(
-            "the image does not hold what the lock says:\n  {}",
+            "the image does not hold what the lock says{}:\n  {}",
+            if args.push {
+                ", so it was not pushed"
+            } else {
+                ""
+            },
             mismatches.join("\n  ")
         ))
         .into());
     }
-    Ok(())
+    match push_error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// The credentials for every registry the build pushes to or takes its cache from,
+/// by registry host, looked up before anything is built. `--push` needs tags that name
+/// a registry: the default tag names none.
+fn registry_credentials(args: &BuildArgs) -> anyhow::Result<BTreeMap<String, Credentials>> {
+    if args.push && args.tags.is_empty() {
+        bail!(
+            "`--push` needs `--tag` naming the registry to push to \
+             (`--tag registry.example:5000/team/app:cpu`)"
+        );
+    }
+    let pushed = args.tags.iter().filter(|_| args.push);
+    let config = registry::docker_config_dir();
+    let mut found = BTreeMap::new();
+    for reference in pushed.chain(&args.cache_from) {
+        let host = registry::registry_of(reference);
+        if found.contains_key(&host) {
+            continue;
+        }
+        if let Some(credentials) =
+            registry::credentials(&host, config.as_deref(), |name| std::env::var(name).ok())
+                .with_context(|| format!("credentials for the registry `{host}`"))?
+        {
+            found.insert(host, credentials);
+        }
+    }
+    Ok(found)
 }
 
 /// Every locked file the build needs (a pin's sdist is not, when the lock has a wheel
@@ -481,6 +582,9 @@ fn stages(export: &BuildOutcome, image: Option<&BuildOutcome>) -> Vec<StageRepor
         })
         .collect()
 }
+
+/// The build argument that has BuildKit put the image's cache metadata into its config.
+const INLINE_CACHE_ARG: &str = "BUILDKIT_INLINE_CACHE";
 
 /// The build argument that carries the package server's address (see `build::serve`).
 const PROXY_ARG: &str = "FTP_PROXY";

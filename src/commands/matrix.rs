@@ -1,5 +1,7 @@
 //! `dockgen matrix`: profiles -> `docker-bake.hcl` + `dockgen-matrix.json`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, bail};
 
 use super::files::{display_path, write_atomically};
@@ -54,7 +56,7 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let files = matrix::render(&profiles, &args.build_dir, &args.image, &cache, BAKE_FILE)?;
     let dir = cwd.join(&args.out_dir);
-    let plan = vec![(
+    let mut plan = vec![(
         dir.clone(),
         vec![
             RenderedFile {
@@ -67,21 +69,89 @@ pub fn run(args: &MatrixArgs, quiet: bool) -> anyhow::Result<()> {
             },
         ],
     )];
+    if let Some(path) = &args.github_workflow {
+        plan.push(workflow(args, &profiles, path, &cwd)?);
+    }
     if args.check {
         return super::render::check(&plan, &cwd, "dockgen matrix");
     }
-    for file in &plan[0].1 {
-        write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
+    for (dir, files) in &plan {
+        for file in files {
+            write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
+        }
     }
     if !quiet {
+        let written: Vec<String> = plan
+            .iter()
+            .flat_map(|(dir, files)| files.iter().map(|f| display_path(&dir.join(&f.path), &cwd)))
+            .collect();
+        let (last, rest) = written.split_last().expect("the bake file at least");
         eprintln!(
-            "{} targets -> {} and {}",
+            "{} targets -> {} and {last}",
             profiles.len(),
-            display_path(&dir.join(BAKE_FILE), &cwd),
-            display_path(&dir.join(MATRIX_FILE), &cwd)
+            rest.join(", ")
         );
     }
     Ok(())
+}
+
+/// The workflow file `--github-workflow` names, as a plan entry.
+fn workflow(
+    args: &MatrixArgs,
+    profiles: &[profile::Profile],
+    path: &Path,
+    cwd: &Path,
+) -> anyhow::Result<(PathBuf, Vec<RenderedFile>)> {
+    // One name alone (`dockgen-app`) would be Docker Hub's `library/`, which no one
+    // can push to.
+    if !args.image.contains('/') {
+        bail!(
+            "`--github-workflow` pushes each profile's image: name a repository in a \
+             registry with `--image` (`ghcr.io/org/app`, `registry.example:5000/team/app`), \
+             not `{}`",
+            args.image.escape_debug()
+        );
+    }
+    let path_text = path.to_string_lossy();
+    let words = args
+        .profiles
+        .iter()
+        .map(String::as_str)
+        .chain([args.install_command.as_str(), &path_text]);
+    for word in words {
+        if word.chars().any(char::is_control) {
+            bail!(
+                "`{}`: control characters cannot go into a workflow",
+                word.escape_debug()
+            );
+        }
+    }
+    let mut rerun = String::from("dockgen matrix");
+    for spec in &args.profiles {
+        rerun.push_str(&format!(" --profile {spec}"));
+    }
+    rerun.push_str(&format!(
+        " --image {} --github-workflow {}",
+        args.image,
+        path.display()
+    ));
+    let specs: Vec<(&profile::Profile, &str)> = profiles
+        .iter()
+        .zip(&args.profiles)
+        .map(|(p, spec)| (p, spec.as_str()))
+        .collect();
+    let contents = matrix::github_workflow(&specs, &args.image, &args.install_command, &rerun)?;
+    let full = cwd.join(path);
+    let (Some(dir), Some(name)) = (full.parent(), full.file_name()) else {
+        bail!("`--github-workflow {}`: name a file", path.display());
+    };
+    Ok((
+        dir.to_path_buf(),
+        vec![RenderedFile {
+            path: name.to_string_lossy().into_owned(),
+            contents,
+        }],
+    ))
 }
 
 /// A repository reference that dockgen appends `:<tag>` to: valid, and without a tag

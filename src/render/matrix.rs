@@ -51,6 +51,74 @@ struct Matrix {
     include: Vec<MatrixRow>,
 }
 
+#[derive(Debug, Serialize)]
+struct WorkflowContext {
+    rows: Vec<WorkflowRow>,
+    /// JSON-quoted, as YAML reads it.
+    install: String,
+    rerun: String,
+}
+
+/// One job of the workflow; the strings a user chose are JSON-quoted (valid YAML).
+#[derive(Debug, Serialize)]
+struct WorkflowRow {
+    profile: String,
+    profile_file: String,
+    platform: String,
+    runs_on: &'static str,
+    image: String,
+    /// `true` or `false`, as YAML spells them.
+    gpu: &'static str,
+}
+
+/// The GitHub-hosted runner of a platform's own architecture.
+fn runner(platform: Platform) -> &'static str {
+    match platform {
+        Platform::LinuxAmd64 => "ubuntu-24.04",
+        Platform::LinuxArm64 => "ubuntu-24.04-arm",
+    }
+}
+
+fn quoted(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A GitHub Actions workflow: one job per profile (`(profile, as given)`: a built-in
+/// name or a YAML file, which `dockgen build` reads on the runner), building the
+/// committed lock with `dockgen build`, pushing `<image>:<profile>` with its inline
+/// cache and taking the previous push as `--cache-from`, and uploading the artifacts.
+/// `install` is the step that puts `dockgen` on the runner's PATH.
+pub fn github_workflow(
+    profiles: &[(&Profile, &str)],
+    image: &str,
+    install: &str,
+    rerun: &str,
+) -> Result<String, RenderError> {
+    let rows = profiles
+        .iter()
+        .map(|(profile, spec)| WorkflowRow {
+            profile: profile.name.clone(),
+            profile_file: quoted(spec),
+            platform: profile.platform.to_string(),
+            runs_on: runner(profile.platform),
+            image: quoted(&format!("{image}:{}", profile.name)),
+            gpu: if profile.accelerator.is_gpu() {
+                "true"
+            } else {
+                "false"
+            },
+        })
+        .collect();
+    templates::render(
+        "github-workflow.yml",
+        &WorkflowContext {
+            rows,
+            install: quoted(install),
+            rerun: rerun.to_string(),
+        },
+    )
+}
+
 pub struct MatrixFiles {
     pub bake: String,
     pub github_matrix: String,
@@ -95,10 +163,7 @@ pub fn render(
             profile: profile.name.clone(),
             bake_target: name,
             platform: profile.platform.to_string(),
-            runs_on: match profile.platform {
-                Platform::LinuxAmd64 => "ubuntu-24.04",
-                Platform::LinuxArm64 => "ubuntu-24.04-arm",
-            },
+            runs_on: runner(profile.platform),
             context,
             gpu: profile.accelerator.is_gpu(),
         });

@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "docker-bake.hcl",
         include_str!("../../templates/docker-bake.hcl.j2"),
     ),
+    (
+        "github-workflow.yml",
+        include_str!("../../templates/github-workflow.yml.j2"),
+    ),
 ];
 
 fn environment() -> &'static Result<Environment<'static>, String> {
