@@ -2,7 +2,12 @@
 # dockgen build vs a hand-written Dockerfile in the style of the audiobook project's
 # dependency guide (bench/baseline/Dockerfile: pip-compile in a resolver stage, pip
 # wheel, pip install), side by side on one example: cold build, warm rebuild with no
-# change, and a rebuild after one requirement was added.
+# change, and a rebuild after one requirement was added. Then dockgen alone: a cold
+# build on an empty build cache with the registry cache warm (`--push`, then
+# `--cache-from` after the prune) against the same build without it, interleaved; and
+# the example for linux/arm64 under QEMU emulation (bench/profiles/arm64-local.yaml),
+# cold and after the same added requirement, when the arm64 base image and QEMU's
+# aarch64 handler are there.
 #
 # Both build the same requirements on the same base image (`dockgen-test/bookworm-python:3.11`,
 # from scripts/base-image.sh) through the engine API with BuildKit. dockgen locks on the
@@ -21,7 +26,8 @@
 # filled before: a separate line gives dockgen's cold build with an empty store.
 #
 # Usage: bench/build.sh     (one run per cell; needs the engine on a unix socket,
-#                            the base image, cargo, python3 with pip, and PyPI from the host)
+#                            the base image, cargo, python3 with pip, and PyPI from the host;
+#                            Debian's docker-registry for the registry rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 example=fastapi-optional
@@ -51,9 +57,12 @@ work=$(mktemp -d)
 tag_dockgen=dockgen-bench/dockgen:$$
 tag_baseline=dockgen-bench/baseline:$$
 server=
+registry=
+cache_ref=
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
-  for tag in "$tag_dockgen" "$tag_baseline"; do
+  if [ -n "$registry" ]; then kill "$registry" 2>/dev/null || true; fi
+  for tag in "$tag_dockgen" "$tag_baseline" ${cache_ref:+"$cache_ref"}; do
     api -X DELETE "http://localhost/v1.41/images/$tag?force=1" >/dev/null 2>&1 || true
   done
   rm -rf "$work"
@@ -68,13 +77,13 @@ ratio() { python3 -c "r = $1 / $2 if $2 else None; print('-' if r is None else f
 prune() { api -f -X POST "http://localhost/v1.41/build/prune?all=1" >/dev/null; }
 image_size() { api -f "http://localhost/v1.41/images/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Size"])'; }
 served() { python3 "$steps" served "$work/served.log"; }
-dg() { (cd "$work/ex" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" "$@"); }
 pins() { grep -E '^[A-Za-z0-9._-]+==' "$1" | cut -d' ' -f1 | sort; }
 
 # The example, and its lock with one requirement added (to learn the added pins).
 mkdir -p "$work/ex" "$work/base" "$work/index"
 cp examples/$example/requirements.in examples/$example/base.in "$work/ex/"
-dg lock requirements.in --profile "$profile" --exclude-newer "$date_cut" -q
+(cd "$work/ex" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" lock requirements.in \
+  --profile "$profile" --exclude-newer "$date_cut" -q)
 cp -r "$work/ex" "$work/ex-added"
 echo "$added" >>"$work/ex-added/requirements.in"
 (cd "$work/ex-added" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" lock requirements.in \
@@ -109,20 +118,28 @@ buildargs=$(python3 -c "import json, urllib.parse; print(urllib.parse.quote(json
 
 declare -A secs sent_ctx sent_srv size detail
 delivery=context
-dockgen_build() { # CASE
-  local t0 log=$work/dockgen-$1.log report=$work/ex/artifacts/x86-local/build-report.json
+# dockgen_build CASE [BUILD OPTION...]: lock and build `$ex` (default the example) for
+# `$bprofile` (default x86-local).
+bprofile=$profile
+bname=x86-local
+btag=$tag_dockgen
+ex=$work/ex
+dg() { (cd "$ex" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" "$@"); }
+dockgen_build() { # CASE [BUILD OPTION...]
+  local case=$1 t0 log=$work/dockgen-$1.log report=$ex/artifacts/$bname/build-report.json
+  shift
   t0=$(now)
-  dg lock requirements.in --profile "$profile" --exclude-newer "$date_cut" -q
+  dg lock requirements.in --profile "$bprofile" --exclude-newer "$date_cut" -q
   local lock_secs; lock_secs=$(since "$t0")
-  if ! dg build --profile "$profile" --progress plain -t "$tag_dockgen" >"$log" 2>&1; then
-    tail -40 "$log" >&2; echo "bench/build.sh: dockgen build ($1) failed" >&2; exit 1
+  if ! dg build --profile "$bprofile" --progress plain -t "$btag" "$@" >"$log" 2>&1; then
+    tail -40 "$log" >&2; echo "bench/build.sh: dockgen build ($case) failed" >&2; exit 1
   fi
-  secs[dockgen,$1]=$(since "$t0")
-  read -r "sent_ctx[dockgen,$1]" "sent_srv[dockgen,$1]" delivery < <(python3 -c \
+  secs[dockgen,$case]=$(since "$t0")
+  read -r "sent_ctx[dockgen,$case]" "sent_srv[dockgen,$case]" delivery < <(python3 -c \
     'import json,sys; r = json.load(open(sys.argv[1])); print(r["context_bytes"], r.get("served_bytes", 0), r.get("delivery", "context"))' "$report")
-  size[dockgen,$1]=$(image_size "$tag_dockgen")
-  python3 "$steps" plain "$log" "$work/steps-dockgen-$1.json"
-  detail[dockgen,$1]="lock $lock_secs  $(python3 "$steps" stages "$work/steps-dockgen-$1.json")"
+  size[dockgen,$case]=$(image_size "$btag")
+  python3 "$steps" plain "$log" "$work/steps-dockgen-$case.json"
+  detail[dockgen,$case]="lock $lock_secs  $(python3 "$steps" stages "$work/steps-dockgen-$case.json")"
 }
 baseline_build() { # CASE
   local t0 before ctx=$work/baseline-context.tar
@@ -160,6 +177,54 @@ baseline_build warm
 echo "$added" >>"$work/base/requirements.in"
 baseline_build added
 
+# The registry cache: push the +1 image (with its inline cache), then two cold builds
+# of the same lock on an emptied build cache, without and with --cache-from.
+registry_note="registry rows skipped: Debian's docker-registry is not installed"
+if command -v docker-registry >/dev/null; then
+  reg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/registry"
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$work/registry/data" "$reg_port" >"$work/registry/config.yml"
+  docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
+  registry=$!
+  for _ in $(seq 100); do
+    if curl -sf --noproxy '*' "http://127.0.0.1:$reg_port/v2/" >/dev/null; then break; fi
+    sleep 0.1
+  done
+  cache_ref=127.0.0.1:$reg_port/dockgen-bench/app:$$
+  btag=$cache_ref
+  dockgen_build push --push
+  btag=$tag_dockgen
+  prune
+  api -X DELETE "http://localhost/v1.41/images/$cache_ref?force=1" >/dev/null
+  dockgen_build cold-nocache
+  prune
+  api -X DELETE "http://localhost/v1.41/images/$tag_dockgen?force=1" >/dev/null
+  dockgen_build cold-registry --cache-from "$cache_ref"
+  registry_note=
+fi
+
+# linux/arm64 under QEMU: cold, then the same requirement added.
+arm64_image=dockgen-test/bookworm-python:3.11-arm64
+arm64_note=
+if [ "$(uname -m)" = aarch64 ]; then
+  arm64_note="arm64 rows skipped: this machine is arm64 (no emulation to measure)"
+elif ! api -f "http://localhost/v1.41/images/$arm64_image/json" >/dev/null 2>&1; then
+  arm64_note="arm64 rows skipped: no $arm64_image (bash scripts/base-image.sh $arm64_image arm64)"
+elif ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+  arm64_note="arm64 rows skipped: QEMU's aarch64 handler is not registered (update-binfmts --enable qemu-aarch64)"
+else
+  mkdir -p "$work/ex-arm64"
+  cp examples/$example/requirements.in examples/$example/base.in "$work/ex-arm64/"
+  bprofile=$PWD/bench/profiles/arm64-local.yaml
+  bname=arm64-local
+  ex=$work/ex-arm64
+  prune
+  dockgen_build arm64-cold
+  echo "$added" >>"$work/ex-arm64/requirements.in"
+  dockgen_build arm64-added
+fi
+
 printf '%-16s %26s   %26s   %26s\n' '' 'time, s' 'sent to the engine, MB' 'image, MB'
 printf '%-16s %8s %8s %8s   %8s %8s %8s   %8s %8s %8s\n' case dockgen baseline ratio dockgen baseline ratio dockgen baseline ratio
 for c in "${cases[@]}"; do
@@ -196,5 +261,23 @@ for c in "${cases[@]}"; do
     "$(mb "${sent_ctx[baseline,$c]}")" "$(mb "${sent_srv[baseline,$c]}")"
 done
 echo "dockgen cold with an empty package store (downloads $(mb "$empty_store_bytes") MB from PyPI first): ${empty_store_secs}s"
+if [ -z "$registry_note" ]; then
+  echo "dockgen cold, empty build cache, same lock (+1 requirement), pushed before to a registry on loopback:"
+  printf '  %-34s %8s s   image %s MB\n' "without --cache-from" "${secs[dockgen,cold-nocache]}" "$(mb "${size[dockgen,cold-nocache]}")"
+  printf '  %-34s %8s s   image %s MB   (%s of without)\n' "with --cache-from (registry warm)" "${secs[dockgen,cold-registry]}" \
+    "$(mb "${size[dockgen,cold-registry]}")" "$(ratio "${secs[dockgen,cold-registry]}" "${secs[dockgen,cold-nocache]}")"
+  for c in cold-nocache cold-registry; do printf '    %-16s %s\n' "$c" "${detail[dockgen,$c]}"; done
+else
+  echo "$registry_note"
+fi
+if [ -z "$arm64_note" ]; then
+  echo "dockgen, linux/arm64 under QEMU emulation on this $(uname -m) machine (bench/profiles/arm64-local.yaml; no baseline):"
+  printf '  %-16s %8s s   image %s MB\n' cold "${secs[dockgen,arm64-cold]}" "$(mb "${size[dockgen,arm64-cold]}")"
+  printf '  %-16s %8s s   image %s MB   (%s of cold)\n' "+1 requirement" "${secs[dockgen,arm64-added]}" \
+    "$(mb "${size[dockgen,arm64-added]}")" "$(ratio "${secs[dockgen,arm64-added]}" "${secs[dockgen,arm64-cold]}")"
+  for c in arm64-cold arm64-added; do printf '    %-16s %s\n' "$c" "${detail[dockgen,$c]}"; done
+else
+  echo "$arm64_note"
+fi
 echo "dockgen $("$dockgen" --version | cut -d' ' -f2) (delivery: $delivery), $example + $added, base image $base_image; one run per cell;" \
   "dockgen time = dockgen lock + dockgen build; cold = BuildKit cache emptied (docker builder prune -af), dockgen's package store warm"

@@ -140,6 +140,35 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
             "{name} reused nothing: {second:#}"
         );
     }
+    // The new package got an install step of its own after the kept one: of the
+    // final stage, only that step and the WORKDIR on top of it ran. The verify
+    // imported gamma again, and alpha because the profile asks for it; beta was
+    // imported by the build that installed it, and does not require gamma.
+    let final_stage = stage("final");
+    assert_eq!(
+        final_stage["steps"].as_u64().unwrap_or(0) - final_stage["cached"].as_u64().unwrap_or(0),
+        2,
+        "{second:#}"
+    );
+    let steps: Vec<String> = second["install_steps"]
+        .as_array()
+        .expect("install steps")
+        .iter()
+        .map(|s| format!("{} g{} {}", s["name"], s["generation"], s["installs"]))
+        .collect();
+    assert_eq!(
+        steps,
+        [r#""rest" g0 ["alpha","beta"]"#, r#""rest-1" g1 ["gamma"]"#],
+        "{second:#}"
+    );
+    insta::assert_snapshot!(check_statuses(&second), @r"
+    passed installed-matches-lock
+    passed pip-check
+    passed import:alpha
+    skipped import:beta
+    passed import:gamma
+    passed alpha-is-1.0
+    ");
 
     // A check that fails: exit 1, naming it; the report says which; no image. (With
     // the packages in the context this time, the other way they reach a build.)

@@ -539,6 +539,17 @@ fn scripts_lock_verify_and_artifacts_in_a_real_venv() {
         std::fs::read_to_string(&report).unwrap()
     );
 
+    // An incremental verify: the modules of unchanged distributions (beta, and
+    // Omega_Lib by its normalized name) are not imported again; `json` is requested,
+    // so it is imported whatever the list says; every other check runs.
+    let mut config: serde_json::Value =
+        serde_json::from_str(&verify_json(&installed.lock, "alpha.VALUE == 1")).unwrap();
+    config["unchanged"] = serde_json::json!(["beta", "omega-lib", "json"]);
+    std::fs::write(&verify, config.to_string()).unwrap();
+    let ran = installed.script("verify.py", &[&verify, &report]);
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    insta::assert_snapshot!("verify_unchanged_stdout", ran.stdout);
+
     // artifacts: whole files, this machine's versions of pip and Python scrubbed.
     let out = root.join("artifacts");
     let ran = installed.script(

@@ -29,7 +29,7 @@ use crate::cli::BuildArgs;
 use crate::index::registry::RegistryClient;
 use crate::input::profile::{self, Profile};
 use crate::lock::LockFile;
-use crate::render::{self, Delivery};
+use crate::render::{self, Delivery, LaidLayer};
 
 /// `build-report.json`.
 #[derive(Debug, Serialize)]
@@ -60,7 +60,24 @@ struct BuildReport {
     checks: Vec<serde_json::Value>,
     lock_matches_image: bool,
     registry: RegistryReport,
+    /// The final stage's install steps and what each installed (served delivery), and
+    /// the digest of what else the final stage is made of: the next build keeps the
+    /// steps that did not change (see `render::layers`) when its basis is the same.
+    install_steps: Vec<LaidLayer>,
+    install_basis: String,
     duration_seconds: f64,
+}
+
+/// What a previous report must say for its install steps to be followed.
+#[derive(Debug, serde::Deserialize)]
+struct PreviousReport {
+    image_id: Option<String>,
+    lock_matches_image: bool,
+    checks: Vec<serde_json::Value>,
+    #[serde(default)]
+    install_steps: Vec<LaidLayer>,
+    #[serde(default)]
+    install_basis: String,
 }
 
 /// What the build took from registries and gave them.
@@ -185,8 +202,15 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
             wheelhouse.files.len() - wheelhouse.downloaded
         );
     }
+    let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
+    let basis = install_basis(&profile);
     let delivery = if served {
         Delivery::Served {
+            previous: if args.no_cache {
+                Vec::new()
+            } else {
+                previous_layers(&artifacts_dir, &basis)
+            },
             files: wheelhouse
                 .files
                 .iter()
@@ -265,7 +289,6 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     // Everything up to the artifacts first: the verify stage records its checks there
     // and never fails the build, so a failed check comes back in full.
     let mut sink = progress.sink();
-    let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
     // Staged beside their place until the report is written: a build that stops before
     // (the engine went away, an image step failed) leaves the previous artifacts whole.
     let staged = staging_dir(&artifacts_dir)?;
@@ -390,6 +413,11 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
                 (!sources.is_empty()).then(|| sources.join("; "))
             },
         },
+        install_steps: match &delivery {
+            Delivery::Served { files, .. } => render::laid(&render::layers(&delivery), files),
+            _ => Vec::new(),
+        },
+        install_basis: basis,
         duration_seconds: started.elapsed().as_secs_f64(),
     };
     let mut json =
@@ -499,6 +527,41 @@ fn fetch_packages(
         },
     )?;
     Ok(report)
+}
+
+/// The digest of what the final stage is made of besides the lock: its base image and
+/// system packages, the interpreter, the platform and the environment. Install steps
+/// (and their imports) are taken over from a build with the same basis only.
+fn install_basis(profile: &Profile) -> String {
+    let basis = serde_json::json!({
+        "runtime": profile.images.runtime.reference,
+        "system_packages": profile.images.runtime.system_packages,
+        "python": profile.python.to_string(),
+        "platform": profile.platform.to_string(),
+        "env": profile.env,
+    });
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(basis.to_string()))
+}
+
+/// The install steps of the previous build in `artifacts_dir`, when it made an image
+/// that passed every check and held what its lock said, on the same basis; else none
+/// (a fresh layout, and a full verify).
+fn previous_layers(artifacts_dir: &Path, basis: &str) -> Vec<LaidLayer> {
+    let Ok(text) = std::fs::read_to_string(artifacts_dir.join("build-report.json")) else {
+        return Vec::new();
+    };
+    let Ok(report) = serde_json::from_str::<PreviousReport>(&text) else {
+        return Vec::new();
+    };
+    let verified = report.image_id.is_some()
+        && report.lock_matches_image
+        && report.checks.iter().all(|c| c["status"] != "failed")
+        && report.install_basis == basis;
+    if verified {
+        report.install_steps
+    } else {
+        Vec::new()
+    }
 }
 
 /// The verify stage's report, as exported with the artifacts.

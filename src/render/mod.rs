@@ -8,6 +8,7 @@
 //! and is quoted here where it lands in an instruction (environment values), so no
 //! profile value can add an instruction.
 
+mod layers;
 pub mod matrix;
 pub mod scripts;
 mod templates;
@@ -24,6 +25,8 @@ use pep508_rs::PackageName;
 use crate::input::profile::{Accelerator, LibcFamily, Profile};
 use crate::lock::LockFile;
 
+pub use layers::{LaidLayer, Layer, laid, layers, unchanged_packages};
+
 /// How locked files reach the build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -37,7 +40,12 @@ pub enum Delivery {
     /// cache mount (`fetch.py`): the context holds only the list of these files, so it
     /// changes only where the lock changed, and a file already in the build cache is not
     /// sent again. The build uses no index at all.
-    Served { files: Vec<ServedFile> },
+    Served {
+        files: Vec<ServedFile>,
+        /// The install steps of the previous verified build, which the new layout keeps
+        /// where they are unchanged (see [`layers`]); empty for a fresh layout.
+        previous: Vec<LaidLayer>,
+    },
 }
 
 /// A locked file as the package server serves it.
@@ -54,60 +62,6 @@ pub struct ServedFile {
 /// lock the build reads pins each as `name==VERSION --hash=sha256:<hash>`, so pip
 /// installs it from the delivered files like any other pin.
 pub type DirectPins = BTreeMap<PackageName, String>;
-
-/// A package whose files add up to this much gets an install step (an image layer) of
-/// its own, so that changing any other package does not install it again.
-pub const OWN_LAYER_BYTES: u64 = 10 * 1000 * 1000;
-
-/// One install step of the final stage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Layer {
-    /// The directory under `/wheels` of the wheel-builder, and the step's label.
-    pub name: String,
-    /// The packages it installs; `None`: every package no other layer names.
-    pub packages: Option<Vec<String>>,
-}
-
-/// The final stage's install steps: with file sizes known (served delivery), one per
-/// package of at least [`OWN_LAYER_BYTES`], by name, then one for the rest; else one.
-/// BuildKit keys each step on the wheels it mounts, so a lock change re-installs only
-/// the layers whose wheels changed, and those after them.
-pub fn layers(delivery: &Delivery) -> Vec<Layer> {
-    let mut big = Vec::new();
-    if let Delivery::Served { files } = delivery {
-        let mut sizes: BTreeMap<&PackageName, u64> = BTreeMap::new();
-        for file in files {
-            *sizes.entry(&file.package).or_default() += file.size;
-        }
-        big = sizes
-            .into_iter()
-            .filter(|(_, size)| *size >= OWN_LAYER_BYTES)
-            .map(|(name, _)| name.to_string())
-            .collect();
-    }
-    let total = match delivery {
-        Delivery::Served { files } => files
-            .iter()
-            .map(|f| &f.package)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
-        _ => usize::MAX,
-    };
-    let mut layers: Vec<Layer> = big
-        .iter()
-        .map(|name| Layer {
-            name: format!("pkg-{name}"),
-            packages: Some(vec![name.clone()]),
-        })
-        .collect();
-    if big.len() < total {
-        layers.push(Layer {
-            name: "rest".into(),
-            packages: None,
-        });
-    }
-    layers
-}
 
 /// One file of the rendered plan, relative to the plan's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +163,11 @@ struct VerifyJson<'a> {
     imports: &'a [String],
     assertions: Vec<VerifyAssertion<'a>>,
     skip_imports: Vec<String>,
+    /// Locked packages installed by steps an earlier verified build made, which
+    /// nothing changed reaches: their imports are not tried again (see
+    /// [`unchanged_packages`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unchanged: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -330,6 +289,12 @@ pub fn plan(
             })
             .collect(),
         skip_imports: Vec::new(),
+        unchanged: match delivery {
+            Delivery::Served { files, .. } => {
+                unchanged_packages(&laid(&context.layers, files), lock)
+            }
+            _ => Vec::new(),
+        },
     };
 
     let mut files = vec![
@@ -358,7 +323,7 @@ pub fn plan(
             contents: json(&serde_json::json!({ "layers": &context.layers })),
         },
     ];
-    if let Delivery::Served { files: served } = delivery {
+    if let Delivery::Served { files: served, .. } = delivery {
         let mut list = String::new();
         for file in served {
             list.push_str(&format!("{}  {}\n", file.sha256, file.filename));

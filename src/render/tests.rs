@@ -40,6 +40,7 @@ fn served_plan() -> BTreeMap<String, String> {
                 size: 20_000,
             },
         ],
+        previous: Vec::new(),
     };
     plan(
         &profile,

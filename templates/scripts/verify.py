@@ -5,7 +5,9 @@ Usage: verify.py VERIFY_JSON REPORT_OUT
 VERIFY_JSON: {"profile": "cpu-x86_64", "lock": "/path/requirements.lock",
               "imports": ["torch"], "skip_imports": [],
               "assertions": [{"name": "...", "check": "python expression", "gpu_only": false}]}
-              (optional: "timeout_seconds", per import or assertion, default 300)
+              (optional: "timeout_seconds", per import or assertion, default 300;
+              "unchanged": distributions installed by a step an earlier verified build
+              made, which nothing changed reaches: their modules are not imported again)
 
 Run by the environment's own interpreter. Checks, each passed / failed / skipped:
   installed-matches-lock  the installed distributions are exactly the lock's names and
@@ -13,7 +15,9 @@ Run by the environment's own interpreter. Checks, each passed / failed / skipped
   pip-check               `python -m pip check`
   import:MODULE           every top-level module of every locked distribution, plus
                           "imports"; each in its own interpreter, so a crash or a hang
-                          in one cannot take the others down or leak state between them
+                          in one cannot take the others down or leak state between them;
+                          skipped when every distribution with that module is
+                          "unchanged" (and it is not in "imports")
   ASSERTION NAME          each assertion, evaluated in its own interpreter after importing
                           the modules its expression names; "gpu_only" ones are skipped
                           unless a GPU is visible (/dev/nvidia0, /dev/nvidiactl, /dev/kfd;
@@ -188,8 +192,9 @@ def top_level_modules(dist):
     return names
 
 
-def import_plan(lock, installed, imports, skip):
-    """`{module: detail}` of the imports to try."""
+def import_plan(lock, installed, imports, skip, unchanged=frozenset()):
+    """`{module: detail}` of the imports to try, and of those not tried again because
+    every distribution that has the module is unchanged."""
     plan = {}
     for key in sorted(lock):
         dist = installed.get(key)
@@ -202,9 +207,13 @@ def import_plan(lock, installed, imports, skip):
                 continue
             plan.setdefault(module, []).append(lock[key][0])
     details = {module: "from %s" % ", ".join(sorted(names)) for module, names in plan.items()}
+    reused = {}
+    for module, names in plan.items():
+        if module not in imports and all(normalize(name) in unchanged for name in names):
+            reused[module] = details.pop(module) + "; installed by an unchanged step, imported by the build that made it"
     for module in imports:
         details[module] = "requested" if module not in details else details[module] + "; requested"
-    return details
+    return details, reused
 
 
 IMPORT = "import importlib, sys; importlib.import_module(sys.argv[1])"
@@ -323,7 +332,7 @@ def read_config(path):
         fail("`%s` must hold a JSON object" % path, 2)
     if not isinstance(config.get("profile"), str) or not isinstance(config.get("lock"), str):
         fail("`%s` needs `profile` and `lock` strings" % path, 2)
-    for key in ("imports", "skip_imports"):
+    for key in ("imports", "skip_imports", "unchanged"):
         value = config.setdefault(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
             fail("`%s`: `%s` must be a list of module names" % (path, key), 2)
@@ -355,7 +364,9 @@ def main(argv):
     installed = installed_distributions()
     timeout = config["timeout_seconds"]
     gpu = gpu_present()
-    plan = import_plan(lock, installed, config["imports"], set(config["skip_imports"]))
+    plan, reused = import_plan(
+        lock, installed, config["imports"], set(config["skip_imports"]), {normalize(n) for n in config["unchanged"]}
+    )
 
     # An empty working directory, so nothing in the current one shadows a module.
     with tempfile.TemporaryDirectory(prefix="dockgen-verify-") as workdir:
@@ -369,7 +380,11 @@ def main(argv):
                 for assertion in config["assertions"]
             ]
             checks = [check_installed(lock, installed), pip.result()]
-            checks += [future.result() for future in imports]
+            checks += sorted(
+                [future.result() for future in imports]
+                + [record("import:%s" % module, "import", "skipped", reused[module]) for module in reused],
+                key=lambda check: check["name"],
+            )
             checks += [future.result() for future in assertions]
 
     summary = {status: 0 for status in ("passed", "failed", "skipped")}
