@@ -1026,6 +1026,19 @@ fn matrix_writes_a_github_workflow_the_schema_accepts() {
         crate::support::walk(elsewhere.path()),
         Vec::<PathBuf>::new()
     );
+
+    // A profile path a job's shell command would split.
+    std::fs::write(
+        elsewhere.path().join("my edge.yaml"),
+        "name: edge-orin\nextends: jetson-orin\n",
+    )
+    .expect("profile");
+    let mut spaced = args.to_vec();
+    spaced[4] = "my edge.yaml";
+    let run = dockgen(elsewhere.path(), &cache, &spaced);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    insta::assert_snapshot!(run.stderr, @"error: `--profile my edge.yaml`: a workflow runs each profile by its name or path, which may hold only letters, digits and `._-/+`");
+    assert!(!elsewhere.path().join(".github").exists());
 }
 
 #[test]

@@ -87,7 +87,8 @@ struct RegistryReport {
     cache_from: Vec<String>,
     /// Tags pushed (`--push`), with the digest the registry gave each.
     pushed: Vec<Pushed>,
-    /// Where the credentials for the pushed tags came from, `null` when there were none.
+    /// Where the credentials for these registries came from, `null` when none were
+    /// found (anonymous access).
     credentials: Option<String>,
 }
 
@@ -203,7 +204,7 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
         );
     }
     let artifacts_dir = cwd.join(&args.artifacts_dir).join(&profile.name);
-    let basis = install_basis(&profile);
+    let basis = install_basis(&profile, &platform);
     let delivery = if served {
         Delivery::Served {
             previous: if args.no_cache {
@@ -530,14 +531,14 @@ fn fetch_packages(
 }
 
 /// The digest of what the final stage is made of besides the lock: its base image and
-/// system packages, the interpreter, the platform and the environment. Install steps
+/// system packages, the interpreter, the platform built for and the environment. Install steps
 /// (and their imports) are taken over from a build with the same basis only.
-fn install_basis(profile: &Profile) -> String {
+fn install_basis(profile: &Profile, platform: &str) -> String {
     let basis = serde_json::json!({
         "runtime": profile.images.runtime.reference,
         "system_packages": profile.images.runtime.system_packages,
         "python": profile.python.to_string(),
-        "platform": profile.platform.to_string(),
+        "platform": platform,
         "env": profile.env,
     });
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(basis.to_string()))

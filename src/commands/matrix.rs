@@ -112,19 +112,27 @@ fn workflow(
             args.image.escape_debug()
         );
     }
+    // Each profile goes into a job's shell command: a name or a plain path only.
+    if let Some(spec) = args.profiles.iter().find(|spec| {
+        !spec
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-/+".contains(c))
+    }) {
+        bail!(
+            "`--profile {}`: a workflow runs each profile by its name or path, which may \
+             hold only letters, digits and `._-/+`",
+            spec.escape_debug()
+        );
+    }
     let path_text = path.to_string_lossy();
-    let words = args
-        .profiles
-        .iter()
-        .map(String::as_str)
-        .chain([args.install_command.as_str(), &path_text]);
-    for word in words {
-        if word.chars().any(char::is_control) {
-            bail!(
-                "`{}`: control characters cannot go into a workflow",
-                word.escape_debug()
-            );
-        }
+    if let Some(word) = [args.install_command.as_str(), &path_text]
+        .into_iter()
+        .find(|word| word.chars().any(char::is_control))
+    {
+        bail!(
+            "`{}`: control characters cannot go into a workflow",
+            word.escape_debug()
+        );
     }
     let mut rerun = String::from("dockgen matrix");
     for spec in &args.profiles {
