@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::support::docker::{
     PROFILE, build_report, dockgen, dockgen_command, engine_with_base_image, image_exists, ok,
-    profile_yaml, remove_image, wheel, wheel_spec,
+    profile_yaml, project, remove_image, wheel, wheel_spec,
 };
 use crate::support::engine_proxy::EngineProxy;
 use crate::support::fixture_index::{Auth, FixtureFile, FixtureIndex, base64_lite};
@@ -37,20 +37,6 @@ impl Drop for Tag {
     fn drop(&mut self) {
         remove_image(&self.0);
     }
-}
-
-/// A temp project: `app-test.yaml` on `index` with these checks, `requirements.in`
-/// asking for alpha, and a cache directory of its own.
-fn project(index: &FixtureIndex, assertions: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = dir.path().join("cache");
-    std::fs::write(
-        dir.path().join("app-test.yaml"),
-        profile_yaml(&index.url(), &["alpha"], assertions),
-    )
-    .expect("profile");
-    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
-    (dir, cache)
 }
 
 /// [`project`] with no checks, locked.

@@ -16,7 +16,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use support::docker::{
-    build_report, check_statuses, dockgen_command, engine_with_base_image, ok, profile_yaml, wheel,
+    build_report, check_statuses, dockgen_command, engine_with_base_image, ok, project, wheel,
 };
 use support::fixture_index::FixtureIndex;
 
@@ -146,14 +146,7 @@ fn a_pushed_image_is_the_cache_of_a_fresh_build() {
         .project("alpha", vec![wheel("alpha", "1.0", &["beta>=1"])])
         .project("beta", vec![wheel("beta", "1.2", &[])])
         .start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cache = dir.path().join("cache");
-    std::fs::write(
-        dir.path().join("app-test.yaml"),
-        profile_yaml(&index.url(), &["alpha"], &[]),
-    )
-    .expect("profile");
-    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
+    let (dir, cache) = project(&index, &[]);
     let path = credential_helper(dir.path(), &host);
     let image = format!("{host}/dockgen-test/app:{}", std::process::id());
     let run = |args: &[&str]| {

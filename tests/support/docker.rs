@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use url::Url;
 
-use super::fixture_index::FixtureFile;
+use super::fixture_index::{FixtureFile, FixtureIndex};
 use super::wheels::WheelSpec;
 
 /// The base image `scripts/base-image.sh` makes; every test build starts FROM it.
@@ -91,6 +91,23 @@ pub fn profile_yaml(index: &Url, imports: &[&str], assertions: &[(&str, &str)]) 
         yaml.push_str(&format!("    - name: {name}\n      check: {check}\n"));
     }
     yaml
+}
+
+/// A temp project: `app-test.yaml` on `index` with these checks, `requirements.in`
+/// asking for alpha, and a cache directory of its own.
+pub fn project(
+    index: &FixtureIndex,
+    assertions: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("cache");
+    std::fs::write(
+        dir.path().join("app-test.yaml"),
+        profile_yaml(&index.url(), &["alpha"], assertions),
+    )
+    .expect("profile");
+    std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
+    (dir, cache)
 }
 
 /// The dockgen binary, run in `dir` with its cache in `cache`.
