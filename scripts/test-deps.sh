@@ -78,7 +78,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# uv and hadolint, pinned, in the checkout's own venv.
+# uv, hadolint and check-jsonschema, pinned, in the checkout's own venv.
 version_of() { "$tools/bin/$1" --version 2>/dev/null || true; }
 if [[ "$(version_of uv)" != "uv $uv_version"* ]] ||
   [[ "$(version_of hadolint)" != *"$hadolint_version"* ]] ||
