@@ -4,7 +4,8 @@
 # wheel, pip install), side by side on one example: cold build, warm rebuild with no
 # change, and a rebuild after one requirement was added. Then dockgen alone: a cold
 # build on an empty build cache with the registry cache warm (`--push`, then
-# `--cache-from` after the prune) against the same build without it, interleaved; and
+# `--cache-from` after the prune) against the same build without it, one after the
+# other; and
 # the example for linux/arm64 under QEMU emulation (bench/profiles/arm64-local.yaml),
 # cold and after the same added requirement, when the arm64 base image and QEMU's
 # aarch64 handler are there.
@@ -77,17 +78,18 @@ ratio() { python3 -c "r = $1 / $2 if $2 else None; print('-' if r is None else f
 prune() { api -f -X POST "http://localhost/v1.41/build/prune?all=1" >/dev/null; }
 image_size() { api -f "http://localhost/v1.41/images/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Size"])'; }
 served() { python3 "$steps" served "$work/served.log"; }
+# dockgen in `$ex` (the example's copy by default), with the bench's own cache.
+ex=$work/ex
+dg() { (cd "$ex" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" "$@"); }
 pins() { grep -E '^[A-Za-z0-9._-]+==' "$1" | cut -d' ' -f1 | sort; }
 
 # The example, and its lock with one requirement added (to learn the added pins).
 mkdir -p "$work/ex" "$work/base" "$work/index"
 cp examples/$example/requirements.in examples/$example/base.in "$work/ex/"
-(cd "$work/ex" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" lock requirements.in \
-  --profile "$profile" --exclude-newer "$date_cut" -q)
+dg lock requirements.in --profile "$profile" --exclude-newer "$date_cut" -q
 cp -r "$work/ex" "$work/ex-added"
 echo "$added" >>"$work/ex-added/requirements.in"
-(cd "$work/ex-added" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" lock requirements.in \
-  --profile "$profile" --exclude-newer "$date_cut" -q)
+ex=$work/ex-added dg lock requirements.in --profile "$profile" --exclude-newer "$date_cut" -q
 lock=$work/ex/locks/x86-local.txt
 lock_added=$work/ex-added/locks/x86-local.txt
 if [ -n "$(comm -23 <(pins "$lock") <(pins "$lock_added"))" ]; then
@@ -119,12 +121,10 @@ buildargs=$(python3 -c "import json, urllib.parse; print(urllib.parse.quote(json
 declare -A secs sent_ctx sent_srv size detail
 delivery=context
 # dockgen_build CASE [BUILD OPTION...]: lock and build `$ex` (default the example) for
-# `$bprofile` (default x86-local).
+# `$bprofile` (default x86-local), tagged `$btag`.
 bprofile=$profile
 bname=x86-local
 btag=$tag_dockgen
-ex=$work/ex
-dg() { (cd "$ex" && DOCKGEN_CACHE_DIR="$work/cache" "$dockgen" "$@"); }
 dockgen_build() { # CASE [BUILD OPTION...]
   local case=$1 t0 log=$work/dockgen-$1.log report=$ex/artifacts/$bname/build-report.json
   shift

@@ -7,7 +7,10 @@
 //! Needs the engine, the arm64 base image and QEMU's aarch64 handler, which
 //! `scripts/test-deps.sh` makes ready (the handler only as root).
 
+use std::path::Path;
 use std::process::Command;
+
+use dockgen::build::emulation::{self, Emulation};
 
 use crate::support::docker::{
     ARM64_BASE_IMAGE, build_report_of, check_statuses, dockgen, engine_with_base_image,
@@ -35,26 +38,20 @@ fn profile_yaml() -> String {
     )
 }
 
-/// Whether QEMU's aarch64 handler is registered, enabled, with the fix-binary flag.
-fn aarch64_handler_ready() -> bool {
-    std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64").is_ok_and(|text| {
-        text.starts_with("enabled")
-            && text
-                .lines()
-                .any(|l| l.starts_with("flags:") && l.contains('F'))
-    })
-}
-
 #[test]
 fn an_arm64_profile_builds_and_verifies_under_emulation() {
     if !engine_with_base_image() {
         return;
     }
-    let native = std::env::consts::ARCH == "aarch64";
-    assert!(
-        native || aarch64_handler_ready(),
-        "QEMU's aarch64 handler is not registered: run scripts/test-deps.sh as root"
-    );
+    // The check `dockgen build` makes before it builds: the handler must be there.
+    let emulation = emulation::check(
+        "linux/arm64",
+        std::env::consts::ARCH,
+        true,
+        Path::new(emulation::BINFMT_MISC),
+    )
+    .unwrap_or_else(|why| panic!("{why}\n(scripts/test-deps.sh registers it, as root)"));
+    let native = emulation == Emulation::Native;
     ensure_arm64_base_image();
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = dir.path().join("cache");

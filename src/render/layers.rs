@@ -17,6 +17,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::str::FromStr;
+
+use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -118,10 +121,13 @@ pub fn unchanged_packages(laid: &[LaidLayer], lock: &LockFile) -> Vec<String> {
     // Whatever requires a changed package may import it: it is checked again too.
     let mut queue: Vec<String> = changed.iter().cloned().collect();
     while let Some(name) = queue.pop() {
-        let Some(pin) = lock.pins.iter().find(|(n, _)| n.as_ref() == name.as_str()) else {
+        let Some(pin) = PackageName::from_str(&name)
+            .ok()
+            .and_then(|name| lock.pins.get(&name))
+        else {
             continue;
         };
-        for parent in pin.1.via.iter().filter_map(|v| v.package()) {
+        for parent in pin.via.iter().filter_map(|v| v.package()) {
             if changed.insert(parent.name.to_string()) {
                 queue.push(parent.name.to_string());
             }
@@ -172,11 +178,11 @@ fn plan(table: &BTreeMap<String, (u64, Vec<&str>)>, previous: &[LaidLayer]) -> V
     for step in previous {
         let unchanged = !step.installs.is_empty()
             && files_digest(&step.installs, table).as_deref() == Some(step.files.as_str());
-        // A kept step for "every package no other step names" (`rest`) still installs
-        // what it did: every step laid out after it names its packages.
         if !unchanged {
             break;
         }
+        // A kept step for "every package no other step names" (`rest`) still installs
+        // what it did: every step laid out after it names its packages.
         kept.push(Layer {
             name: step.name.clone(),
             packages: step.packages.clone(),
@@ -184,14 +190,13 @@ fn plan(table: &BTreeMap<String, (u64, Vec<&str>)>, previous: &[LaidLayer]) -> V
         });
         covered.extend(step.installs.iter().map(String::as_str));
     }
-    let left: BTreeMap<&str, u64> = table
-        .iter()
-        .filter(|(name, _)| !covered.contains(name.as_str()))
-        .map(|(name, (size, _))| (name.as_str(), *size))
-        .collect();
     if kept.is_empty() {
         return fresh(&all(table), 0);
     }
+    let left: BTreeMap<&str, u64> = all(table)
+        .into_iter()
+        .filter(|(name, _)| !covered.contains(name))
+        .collect();
     if left.is_empty() {
         return kept;
     }
