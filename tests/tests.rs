@@ -20,6 +20,7 @@ mod local_dirs;
 mod lock;
 mod lock_integrity;
 mod malformed;
+mod pylock;
 mod render;
 mod render_direct;
 mod report;

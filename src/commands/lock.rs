@@ -99,6 +99,16 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                 lock_path.display()
             );
         }
+        if args.pylock && profile.name.contains('.') {
+            bail!(
+                "`--pylock` cannot name a lock for profile `{name}`: PEP 751 names a lock \
+                 `pylock.<name>.toml` with no `.` in `<name>`, and `pylock.{name}.toml` is not \
+                 one (uv refuses it; pip reads it as a requirements file). Rename the profile \
+                 (`name:` in its YAML, e.g. `{renamed}`), or leave out `--pylock`",
+                name = profile.name,
+                renamed = profile.name.replace('.', "-"),
+            );
+        }
         if args.pylock && writes_in_place(&lock_path) {
             bail!(
                 "`--pylock` writes `pylock.{}.toml` beside the lock, but `{}` is a device or \
@@ -306,7 +316,7 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     )?;
 
     if args.check {
-        return check(&jobs, &rendered, &cwd);
+        return check(&jobs, &rendered, &cwd, args.pylock);
     }
     for (i, text, resolution) in &rendered {
         let job = &jobs[*i];
@@ -802,24 +812,25 @@ fn same_but_digest(path: &Path, fresh: &str) -> Option<bool> {
     (rest == lock::digest::unseal(fresh).1).then_some(recorded.is_some())
 }
 
+/// The lock is for the target's minor Python version, as the build's target check
+/// says (`check_target.py`): the pylock says so too (`python_version`,
+/// `==3.11.*`), so that pip and uv install it on any patch of that minor version.
 fn pylock(job: &Job, resolution: &Resolution) -> anyhow::Result<String> {
     let target = &job.request.target;
     let machine = target.markers.platform_machine();
+    let release = target.python.release();
+    let minor = format!("{}.{}", release[0], release.get(1).unwrap_or(&0));
     let environment = format!(
-        "sys_platform == 'linux' and platform_machine == '{machine}' and python_full_version == '{}'",
-        target.python
+        "sys_platform == 'linux' and platform_machine == '{machine}' and python_version == '{minor}'"
     );
     let urls: BTreeMap<&str, String> = job
         .indexes
         .iter()
         .map(|i| (i.name.as_str(), crate::secrets::url(&i.url)))
         .collect();
-    lock::pylock::render(
-        resolution,
-        environment,
-        &target.python.to_string(),
-        |name| urls.get(name).cloned().unwrap_or_else(|| name.to_string()),
-    )
+    lock::pylock::render(resolution, environment, &minor, |name| {
+        urls.get(name).cloned().unwrap_or_else(|| name.to_string())
+    })
     .with_context(|| format!("cannot render the pylock of `{}`", job.profile.name))
 }
 
@@ -931,10 +942,29 @@ fn inputs_statement(
     Some(out)
 }
 
-fn check(jobs: &[Job], rendered: &[(usize, String, Resolution)], cwd: &Path) -> anyhow::Result<()> {
+/// `lock --check`: whether each lock (and, with `--pylock`, its pylock) is what a
+/// relock would write. Prints the diff of each stale file.
+fn check(
+    jobs: &[Job],
+    rendered: &[(usize, String, Resolution)],
+    cwd: &Path,
+    with_pylock: bool,
+) -> anyhow::Result<()> {
     let mut stale = false;
-    for (i, text, _) in rendered {
+    for (i, text, resolution) in rendered {
         let job = &jobs[*i];
+        if with_pylock {
+            let pylock_path = pylock_path(&job.lock_path, &job.profile.name);
+            let label = display_path(&pylock_path, cwd);
+            match stale_diff(&pylock_path, &pylock(job, resolution)?, &label) {
+                None => eprintln!("`{label}` is up to date"),
+                Some(diff) => {
+                    stale = true;
+                    print!("{}", crate::secrets::text(&diff));
+                    eprintln!("`{label}` is stale: run `{} --pylock`", job.header.command);
+                }
+            }
+        }
         let path = display_path(&job.lock_path, cwd);
         match stale_diff(&job.lock_path, text, &path) {
             None => eprintln!("`{path}` is up to date"),

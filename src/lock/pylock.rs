@@ -1,6 +1,6 @@
 //! PEP 751 `pylock.<profile>.toml`: the same resolution in the standard lock format,
-//! for installers that read it (`pip install -r` does not; `uv pip sync` and
-//! `pip lock` tooling do). One environment per file, like the lock itself.
+//! for installers that read it (`pip install -r` in pip 26, `uv pip install -r`,
+//! `uv pip sync`). One environment per file, like the lock itself.
 
 use serde::Serialize;
 
@@ -126,12 +126,13 @@ fn file(f: &crate::resolve::LockedFile) -> File<'_> {
     }
 }
 
-/// `environment` is the PEP 508 marker that describes the target, `index_urls`
-/// maps index names to their (credential-free) URLs.
+/// `environment` is the PEP 508 marker that describes the target, `python_minor` its
+/// Python's `X.Y` (the lock holds for every patch of it: `requires-python` is
+/// `==X.Y.*`), `index_url` maps index names to their (credential-free) URLs.
 pub fn render(
     resolution: &Resolution,
     environment: String,
-    python: &str,
+    python_minor: &str,
     index_url: impl Fn(&str) -> String,
 ) -> Result<String, toml::ser::Error> {
     let packages = resolution
@@ -181,7 +182,7 @@ pub fn render(
     toml::to_string(&PyLock {
         lock_version: "1.0",
         environments: vec![environment],
-        requires_python: format!("=={python}"),
+        requires_python: format!("=={python_minor}.*"),
         created_by: "dockgen",
         packages,
     })

@@ -90,8 +90,9 @@ fn pylock_file() {
     ]);
     let text = pylock::render(
         &resolution(),
-        "sys_platform == 'linux' and platform_machine == 'x86_64' and python_full_version == '3.11.13'".into(),
-        "3.11.13",
+        "sys_platform == 'linux' and platform_machine == 'x86_64' and python_version == '3.11'"
+            .into(),
+        "3.11",
         |name| urls[name].to_string(),
     )
     .unwrap();
