@@ -595,6 +595,87 @@ fn check_with_warnings_only_exits_0() {
     assert!(problems.pytorch.requests().is_empty());
 }
 
+/// A CPU profile whose lock takes torch from PyPI, as a profile that replaces the
+/// built-in's indexes with PyPI's does: torch pulls CUDA runtime wheels, one of them
+/// through another. `check` warns (exit 0), naming torch, the wheels, their size and
+/// the CPU index.
+#[test]
+fn check_warns_of_cuda_wheels_on_a_cpu_profile() {
+    let manylinux = "py3-none-manylinux_2_27_x86_64";
+    let torch = wheel(
+        "torch",
+        "2.5.1",
+        &format!("cp311-cp311-{MANYLINUX_X86}"),
+        &["torch/__init__.py"],
+        &[
+            "nvidia-cudnn-cu12==9.1.0.70",
+            "nvidia-cublas-cu12==12.4.5.8",
+        ],
+        &[],
+    );
+    let cudnn = wheel(
+        "nvidia-cudnn-cu12",
+        "9.1.0.70",
+        manylinux,
+        &["nvidia/cudnn/lib/libcudnn.so.9"],
+        &["nvidia-cublas-cu12"],
+        &[],
+    );
+    let cublas = wheel(
+        "nvidia-cublas-cu12",
+        "12.4.5.8",
+        manylinux,
+        &["nvidia/cublas/lib/libcublas.so.12"],
+        &[],
+        &[],
+    );
+    let six = wheel("six", "1.16.0", "py2.py3-none-any", &["six.py"], &[], &[]);
+    let pypi = FixtureIndex::builder()
+        .project("torch", vec![torch.clone()])
+        .project("nvidia-cudnn-cu12", vec![cudnn.clone()])
+        .project("nvidia-cublas-cu12", vec![cublas.clone()])
+        .project("six", vec![six.clone()])
+        .start();
+    let mut scratch = Scratch::new();
+    scratch.label(&pypi, "pypi");
+    scratch.profile("cpu", "cpu-x86_64", &[("pypi", &pypi, &[])]);
+    let pins = [
+        pin(
+            "nvidia-cublas-cu12",
+            "12.4.5.8",
+            vec![&cublas],
+            &["nvidia-cudnn-cu12", "torch (==12.4.5.8)"],
+        ),
+        pin(
+            "nvidia-cudnn-cu12",
+            "9.1.0.70",
+            vec![&cudnn],
+            &["torch (==9.1.0.70)"],
+        ),
+        pin("six", "1.16.0", vec![&six], &["-r ../requirements.in"]),
+        pin("torch", "2.5.1", vec![&torch], &["-r ../requirements.in"]),
+    ];
+    scratch.write("locks/cpu.txt", &lock_text("cpu", &pins));
+    let run = scratch.dockgen(&["check", "--profile", "cpu.yaml"], &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(run.stdout);
+
+    let json = scratch.dockgen(&["check", "--profile", "cpu.yaml", "--format", "json"], &[]);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(finding["kind"], "cuda-on-cpu");
+    assert_eq!(
+        finding["runtime_wheels"],
+        serde_json::json!([
+            "nvidia-cublas-cu12==12.4.5.8",
+            "nvidia-cudnn-cu12==9.1.0.70"
+        ])
+    );
+    let bytes = cudnn.bytes.len() + cublas.bytes.len();
+    assert_eq!(finding["bytes"], bytes);
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{report}");
+}
+
 #[test]
 fn check_errors_name_the_package_and_index() {
     let problems = problems();
@@ -669,7 +750,8 @@ fn sbom_scratch() -> (Scratch, FixtureIndex, FixtureIndex) {
         &format!("cp311-cp311-{MANYLINUX_X86}"),
         &["zope/interface/__init__.py"],
         &[],
-        &["License: ZPL 2.1"],
+        // An SPDX identifier in the free-text field (as certifi's `MPL-2.0`): `license.id`.
+        &["License: ZPL-2.1"],
     );
     let unknown = wheel(
         "unknown-license",
@@ -850,7 +932,7 @@ fn validator() -> &'static Path {
 
 /// Validates `sbom` against the CycloneDX 1.6 JSON schema (the schema ships inside
 /// the package, so the validation itself needs no network).
-fn validate_cyclonedx(sbom: &str) {
+pub(crate) fn validate_cyclonedx(sbom: &str) {
     if skip_pypi() {
         eprintln!("not validated: DOCKGEN_SKIP_PYPI_TESTS is set");
         return;

@@ -71,6 +71,12 @@ fn write_scripts(dir: &Path) -> PathBuf {
     for (name, contents) in SCRIPTS {
         std::fs::write(scripts.join(name), contents).unwrap();
     }
+    // Rendered beside the scripts, as into every build context.
+    std::fs::write(
+        scripts.join("spdx-ids.txt"),
+        dockgen::audit::sbom::spdx_ids_file(),
+    )
+    .unwrap();
     scripts
 }
 
@@ -107,6 +113,8 @@ fn fixture_wheels() -> Vec<WheelSpec> {
         &[("gamma_pkg/__init__.py", "")],
     );
     gamma.provides_extra = vec!["test".into()];
+    // Free text in `License`: a `license.name`.
+    gamma.metadata_headers = vec!["License: Apache 2.0".into()];
     let mut zeta = wheel(
         "zeta",
         "1.0+cpu",
@@ -133,12 +141,16 @@ fn fixture_wheels() -> Vec<WheelSpec> {
             ],
             &[("alpha/__init__.py", "VALUE = 1\n")],
         ),
-        wheel(
-            "beta",
-            "2.1",
-            &["gamma-pkg<4,>=3.0"],
-            &[("beta/__init__.py", "")],
-        ),
+        WheelSpec {
+            // An SPDX identifier in `License`, in another case: `license.id` `MPL-2.0`.
+            metadata_headers: vec!["License: mpl-2.0".into()],
+            ..wheel(
+                "beta",
+                "2.1",
+                &["gamma-pkg<4,>=3.0"],
+                &[("beta/__init__.py", "")],
+            )
+        },
         gamma,
         delta,
         wheel(
@@ -567,6 +579,8 @@ fn scripts_lock_verify_and_artifacts_in_a_real_venv() {
     ] {
         insta::assert_snapshot!(format!("artifacts_{name}"), installed.scrub(&read(name)));
     }
+    // The image's SBOM is valid CycloneDX 1.6 as the lock's is.
+    crate::audit::validate_cyclonedx(&read("sbom.cdx.json"));
     // Same lock, same bytes.
     let again = root.join("artifacts-again");
     let ran = installed.script(

@@ -15,6 +15,9 @@
 //!   CPU-only (or otherwise wrong) build: the judgement `lock` makes.
 //! - `cpu-only-package` (error for the profile's accelerated packages, else warning):
 //!   a distribution known to be CPU-only (onnxruntime, tensorflow-cpu) on a GPU profile.
+//! - `cuda-on-cpu` (warning): on a CPU profile, a package pulls CUDA runtime wheels
+//!   (`nvidia-*`, `cuda-toolkit`) into the lock: PyPI's Linux torch is a CUDA build,
+//!   and PyTorch's CPU index (the built-in CPU profile's) has the CPU one.
 //! - `no-compatible-file` (error): no locked file installs on the target (a lock made
 //!   for another architecture or Python).
 //! - `unknown-hash` / `not-on-index` (error): the indexes no longer serve what the lock
@@ -123,6 +126,12 @@ pub enum Kind {
     DirectoryPin {
         url: String,
     },
+    CudaOnCpu {
+        /// The CUDA runtime wheels the package pulls in, `name==version`, sorted.
+        runtime_wheels: Vec<String>,
+        /// The size of their files the target installs.
+        bytes: u64,
+    },
 }
 
 impl Kind {
@@ -140,6 +149,7 @@ impl Kind {
             Kind::PinMarker { .. } => 9,
             Kind::GitPin { .. } => 10,
             Kind::DirectoryPin { .. } => 11,
+            Kind::CudaOnCpu { .. } => 12,
         }
     }
 
@@ -158,6 +168,7 @@ impl Kind {
             Kind::PinMarker { .. } => "pin-marker",
             Kind::GitPin { .. } => "git-pin",
             Kind::DirectoryPin { .. } => "directory-pin",
+            Kind::CudaOnCpu { .. } => "cuda-on-cpu",
         }
     }
 }
@@ -192,6 +203,7 @@ pub fn check(facts: &Facts, context: &Context<'_>) -> Report {
     accelerated(facts, context, &mut findings);
     cpu_only(facts, context, &mut findings);
     cuda(facts, context, &mut findings);
+    cuda_on_cpu(facts, context, &mut findings);
     duplicate_modules(facts, &mut findings);
     findings.sort_by(|a, b| {
         (a.severity, a.kind.order(), &a.packages).cmp(&(b.severity, b.kind.order(), &b.packages))
@@ -681,6 +693,90 @@ fn cuda(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
               runtime)"
             .to_string(),
     });
+}
+
+/// On a CPU profile, the packages that pull CUDA runtime wheels (`nvidia-*`,
+/// `cuda-toolkit`) into the lock, through the lock's `# via` (a runtime wheel that
+/// requires another passes it on): gigabytes that nothing uses without a GPU. PyPI's
+/// torch for Linux is a CUDA build; PyTorch's CPU index has the CPU one.
+fn cuda_on_cpu(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>) {
+    if !matches!(context.profile.accelerator, Accelerator::Cpu) {
+        return;
+    }
+    let is_cuda = |name: &PackageName| {
+        let name = name.as_ref();
+        name.starts_with("nvidia-") || name == "cuda-toolkit"
+    };
+    // Each puller and the runtime wheels it reaches.
+    let mut pulled: BTreeMap<&PackageName, BTreeSet<&PackageName>> = BTreeMap::new();
+    for runtime in facts.packages.keys().filter(|name| is_cuda(name)) {
+        let mut seen = BTreeSet::from([runtime]);
+        let mut queue = vec![runtime];
+        while let Some(name) = queue.pop() {
+            for via in facts.packages.get(name).map_or(&[][..], |p| &p.via[..]) {
+                let crate::lock::Via::Package(parent) = via else {
+                    continue;
+                };
+                let Some((parent, _)) = facts.packages.get_key_value(&parent.name) else {
+                    continue;
+                };
+                if is_cuda(parent) {
+                    if seen.insert(parent) {
+                        queue.push(parent);
+                    }
+                } else {
+                    pulled.entry(parent).or_default().insert(runtime);
+                }
+            }
+        }
+    }
+    let torch_family = ["torch", "torchvision", "torchaudio"];
+    for (puller, runtime) in pulled {
+        let package = &facts.packages[puller];
+        let runtime_wheels: Vec<String> =
+            runtime.iter().map(|n| facts.packages[*n].pin()).collect();
+        let bytes = runtime
+            .iter()
+            .filter_map(|n| facts.packages[*n].installed()?.size)
+            .sum();
+        let names: Vec<String> = runtime.iter().map(|n| n.to_string()).collect();
+        let fix = if torch_family.contains(&puller.as_ref()) {
+            format!(
+                "take torch, torchvision and torchaudio from PyTorch's CPU index, as the \
+                 built-in `cpu-x86_64` profile does: an index `https://download.pytorch.org/whl/cpu` \
+                 with `packages: [torch, torchvision, torchaudio]` before PyPI in the \
+                 profile's `indexes:` (or `extends: cpu-x86_64` without replacing its \
+                 indexes), then `{}`",
+                context.relock
+            )
+        } else {
+            format!(
+                "require a CPU build of `{puller}` if it has one, or leave out what asks for \
+                 CUDA (see `# via` in the lock), then `{}`",
+                context.relock
+            )
+        };
+        findings.push(Finding {
+            severity: Severity::Warning,
+            kind: Kind::CudaOnCpu {
+                runtime_wheels,
+                bytes,
+            },
+            packages: vec![package.pin()],
+            message: format!(
+                "`{}` {} pulls {} CUDA runtime wheel{} ({}; {}) into CPU profile `{}`, which \
+                 never loads them",
+                package.name,
+                package.version,
+                names.len(),
+                if names.len() == 1 { "" } else { "s" },
+                abbreviated(&names, 4),
+                super::report::human_size(bytes),
+                context.profile.name
+            ),
+            fix,
+        });
+    }
 }
 
 /// Top-level modules that more than one distribution installs. Wheels tell by their

@@ -242,16 +242,8 @@ fn licenses(package: &PackageFacts) -> Vec<String> {
     package
         .metadata
         .as_deref()
-        .map(super::sbom::licenses)
+        .map(super::sbom::license_texts)
         .unwrap_or_default()
-        .iter()
-        .filter_map(|license| {
-            license["expression"]
-                .as_str()
-                .or(license["license"]["name"].as_str())
-                .map(str::to_string)
-        })
-        .collect()
 }
 
 fn sdist_row(package: &PackageFacts) -> Option<SdistRow> {

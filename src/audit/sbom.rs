@@ -124,16 +124,8 @@ pub fn render_text(facts: &Facts) -> String {
             let licenses: Vec<String> = package
                 .metadata
                 .as_deref()
-                .map(licenses)
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|license| {
-                    license["expression"]
-                        .as_str()
-                        .or(license["license"]["name"].as_str())
-                        .map(str::to_string)
-                })
-                .collect();
+                .map(license_texts)
+                .unwrap_or_default();
             let files = package.hashes.len();
             [
                 purl(package),
@@ -231,8 +223,9 @@ pub fn purl(package: &PackageFacts) -> String {
 }
 
 /// CycloneDX licenses from core metadata: the SPDX `License-Expression` when there is
-/// one, else the first line of `License` (some put a whole text there), else the
-/// names of the `License ::` classifiers.
+/// one (`expression`), else the first line of `License` (some put a whole text there):
+/// as `license.id` when it is an SPDX license identifier (`MPL-2.0`), as `license.name`
+/// when it is free text; else the names of the `License ::` classifiers.
 pub fn licenses(metadata: &CoreMetadata) -> Vec<Value> {
     if let Some(expression) = &metadata.license_expression {
         return vec![json!({"expression": expression.trim()})];
@@ -242,7 +235,10 @@ pub fn licenses(metadata: &CoreMetadata) -> Vec<Value> {
         .as_deref()
         .and_then(|text| text.lines().map(str::trim).find(|line| !line.is_empty()));
     if let Some(line) = first_line.filter(|line| !line.eq_ignore_ascii_case("UNKNOWN")) {
-        return vec![json!({"license": {"name": line}})];
+        return vec![match spdx_id(line) {
+            Some(id) => json!({"license": {"id": id}}),
+            None => json!({"license": {"name": line}}),
+        }];
     }
     let mut names = BTreeSet::new();
     for classifier in &metadata.license_classifiers {
@@ -257,6 +253,46 @@ pub fn licenses(metadata: &CoreMetadata) -> Vec<Value> {
         .into_iter()
         .map(|name| json!({"license": {"name": name}}))
         .collect()
+}
+
+/// [`licenses`] as text: the expression, identifier or name of each.
+pub fn license_texts(metadata: &CoreMetadata) -> Vec<String> {
+    licenses(metadata)
+        .iter()
+        .filter_map(|license| {
+            license["expression"]
+                .as_str()
+                .or(license["license"]["id"].as_str())
+                .or(license["license"]["name"].as_str())
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// The SPDX license list's identifier that `text` is, in the list's spelling (SPDX
+/// matches identifiers without regard to case): `mpl-2.0` is `MPL-2.0`. Only a whole
+/// identifier of the list (deprecated ones such as `GPL-2.0+` included): `MIT or
+/// Apache-2.0` is an expression.
+pub fn spdx_id(text: &str) -> Option<&'static str> {
+    spdx::identifiers::LICENSES
+        .iter()
+        .find(|license| license.name.eq_ignore_ascii_case(text))
+        .map(|license| license.name)
+}
+
+/// Every identifier of the SPDX license list dockgen was built with, one per line
+/// after a comment naming the list's version: what `artifacts.py` reads to make the
+/// same choice between `license.id` and `license.name` in the image's SBOM.
+pub fn spdx_ids_file() -> String {
+    let mut text = format!(
+        "# SPDX license list {}: the identifiers `license.id` may hold\n",
+        spdx::license_version()
+    );
+    for license in spdx::identifiers::LICENSES {
+        text.push_str(license.name);
+        text.push('\n');
+    }
+    text
 }
 
 /// A UUID (version 8, RFC 9562) from SHA-256, as `artifacts.py` makes the image SBOM's
@@ -282,6 +318,28 @@ fn serial_number(lock_sha256: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spdx_identifiers_are_told_from_free_text() {
+        assert_eq!(spdx_id("MPL-2.0"), Some("MPL-2.0"));
+        assert_eq!(spdx_id("apache-2.0"), Some("Apache-2.0"));
+        assert_eq!(spdx_id("BSD-3-Clause"), Some("BSD-3-Clause"));
+        // Deprecated identifiers are still on the list (and in CycloneDX's schema).
+        assert_eq!(spdx_id("GPL-2.0+"), Some("GPL-2.0+"));
+        for text in [
+            "MIT or Apache-2.0",
+            "LGPL-2.1-or-later WITH GCC-exception-2.0",
+            "BSD",
+            "Apache 2.0",
+            "MIT License",
+            "",
+        ] {
+            assert_eq!(spdx_id(text), None, "{text}");
+        }
+        let file = spdx_ids_file();
+        assert!(file.starts_with("# SPDX license list 3."), "{file}");
+        assert!(file.lines().any(|l| l == "MPL-2.0"));
+    }
 
     #[test]
     fn serial_numbers_are_version_8_uuids() {

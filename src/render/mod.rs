@@ -319,6 +319,10 @@ pub fn plan(
             contents: json(&verify),
         },
         RenderedFile {
+            path: "dockgen/spdx-ids.txt".into(),
+            contents: crate::audit::sbom::spdx_ids_file(),
+        },
+        RenderedFile {
             path: "dockgen/layers.json".into(),
             contents: json(&serde_json::json!({ "layers": &context.layers })),
         },

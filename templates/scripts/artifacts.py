@@ -252,7 +252,20 @@ def purl(node):
     return "pkg:pypi/%s@%s" % (quote(normalize(node.name), safe="-"), quote(node.version, safe=".-_~"))
 
 
-def licenses(node):
+def spdx_ids():
+    """`{lower-case id: id}` of the SPDX license list dockgen ships beside this script
+    (`spdx-ids.txt`), empty when it is missing."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spdx-ids.txt")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return {line.strip().lower(): line.strip() for line in file if line.strip() and not line.startswith("#")}
+    except OSError:
+        return {}
+
+
+def licenses(node, ids):
+    # As `dockgen sbom`: the License-Expression as `expression`; else the first line of
+    # License as `license.id` when it is an SPDX identifier, as `license.name` when not.
     metadata = node.dist.metadata
     expression = (metadata.get("License-Expression") or "").strip()
     if expression:
@@ -260,7 +273,10 @@ def licenses(node):
     text = (metadata.get("License") or "").strip()
     if text and text.upper() != "UNKNOWN":
         # Some distributions put a whole license text here: its first line names it.
-        return [{"license": {"name": text.splitlines()[0].strip()}}]
+        line = text.splitlines()[0].strip()
+        if line.lower() in ids:
+            return [{"license": {"id": ids[line.lower()]}}]
+        return [{"license": {"name": line}}]
     return []
 
 
@@ -292,6 +308,7 @@ def render_sbom(nodes, lock_path, lock_digest, wheel_hashes):
     profile = lock_profile(lock_path)
     image_ref = "dockgen-image:%s" % profile
     refs = {key: purl(node) for key, node in nodes.items()}
+    ids = spdx_ids()
     components = []
     for key in sorted(nodes, key=lambda key: refs[key]):
         node = nodes[key]
@@ -302,7 +319,7 @@ def render_sbom(nodes, lock_path, lock_digest, wheel_hashes):
             "version": node.version,
             "purl": refs[key],
         }
-        found = licenses(node)
+        found = licenses(node, ids)
         if found:
             component["licenses"] = found
         if wheel_hashes.get(key):
