@@ -37,8 +37,8 @@ pub enum Command {
     /// Render the build of a lock: a multi-stage Dockerfile and its context files.
     ///
     /// Reads `locks/<profile>.txt` and writes `build/<profile>/`: `Dockerfile` (stages
-    /// inputs, runtime-base, resolver, builder-base, wheel-builder, final, verify,
-    /// artifacts, export, image), `.dockerignore`, the lock as the build reads it, and dockgen's helper
+    /// inputs, runtime-base, resolver, builder-base, wheel-builder, final, verify, export,
+    /// image), `.dockerignore`, the lock as the build reads it, and dockgen's helper
     /// scripts. Exit codes: 0 rendered (or up to date), 1 stale under `--check`, 2 any
     /// other error.
     Render(RenderArgs),
