@@ -9,7 +9,8 @@
 #   commands, for scripts/test.sh to put first on PATH.
 # - From Debian: python3 with venv (the tests install locks into fresh virtual
 #   environments with real pip), chromium (the HTML report is loaded in headless
-#   Chromium), debootstrap (for the base images), qemu-user-static and binfmt-support
+#   Chromium), groff (the manual pages are formatted), zsh and fish (their completion
+#   scripts are parsed), debootstrap (for the base images), qemu-user-static and binfmt-support
 #   (the arm64 build runs under emulation), docker-registry (the registry the push and
 #   registry-cache test runs on loopback). Installed only when missing, and only as
 #   root with apt-get; otherwise this says what to install and exits 1.
@@ -57,6 +58,9 @@ elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
 fi
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v groff >/dev/null || missing+=(groff-base)
+command -v zsh >/dev/null || missing+=(zsh)
+command -v fish >/dev/null || missing+=(fish)
 if $need_image && ! command -v debootstrap >/dev/null; then
   missing+=(debootstrap)
 fi

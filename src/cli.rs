@@ -66,9 +66,40 @@ pub enum Command {
     /// `--packages` pattern that matches nothing).
     Tree(TreeArgs),
     /// Write a `docker-bake.hcl` and a GitHub Actions matrix with one target per profile.
+    ///
+    /// Renders nothing and reads no lock: the files name the plans `dockgen render`
+    /// writes and the tags and BuildKit cache each target uses; `--github-workflow`
+    /// adds a whole workflow. Exit codes: 0 written (or up to date), 1 a file is stale
+    /// under `--check`, 2 any other error (a bad image or cache reference, a profile
+    /// that does not load).
     Matrix(MatrixArgs),
     /// List the built-in profiles, or show one fully resolved.
+    ///
+    /// Exit codes: 0 listed or shown, 2 any error (an unknown name, a profile file that
+    /// does not load or whose `extends:` chain is broken).
     Profiles(ProfilesArgs),
+    /// Print a shell completion script.
+    ///
+    /// For bash: `dockgen completions bash > ~/.local/share/bash-completion/completions/dockgen`;
+    /// zsh: into a directory on `$fpath` as `_dockgen`; fish:
+    /// `~/.config/fish/completions/dockgen.fish`. Generated from the same definitions
+    /// as `--help`. Exit codes: 0 printed, 2 any error.
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page `dockgen(1)`, or write every page into a directory.
+    ///
+    /// `dockgen man | man -l -` reads it; `dockgen man --out-dir DIR` writes
+    /// `dockgen.1` and one page per command (`dockgen-lock.1`, ...) for
+    /// `/usr/local/share/man/man1`. Generated from the same definitions as `--help`.
+    /// Exit codes: 0 written, 2 any error.
+    Man {
+        /// Write every page here (created if missing) instead of `dockgen.1` to stdout.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
     /// Compare two locks: packages added, removed, upgraded and downgraded, files
     /// changed under the same version (a replaced file is flagged as suspicious), and
     /// the header lines that decide what gets locked.
@@ -171,15 +202,23 @@ pub struct RenderArgs {
     #[arg(long)]
     pub check: bool,
 
+    /// `text` (messages on stderr) or `json`: one JSON document on stdout with, per
+    /// profile, the lock read, the plan's directory and each file's status (`written`,
+    /// `unchanged`; under `--check`, `up-to-date` or `stale` with its diff).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
     /// For `--wheelhouse` renders of locks with direct references, whose files
     /// dockgen fetches (or exports from git) into `wheels/`.
     #[command(flatten)]
     pub network: NetworkArgs,
 }
 
+/// Which lock a command reads: the profile's, where the locks are, or a lock named
+/// outright. Shared by every command that reads one profile's lock.
 #[derive(Debug, Args)]
-pub struct BuildArgs {
-    /// Profile to build: a built-in name or a YAML file.
+pub struct LockSelection {
+    /// The profile: a built-in name (see `dockgen profiles`) or a YAML file.
     #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
     pub profile: String,
 
@@ -190,6 +229,12 @@ pub struct BuildArgs {
     /// Where the locks are.
     #[arg(long, value_name = "DIR", default_value = "locks")]
     pub locks_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub selected: LockSelection,
 
     /// Where the plan is rendered: `<out-dir>/<profile>/`.
     #[arg(long, value_name = "DIR", default_value = "build")]
@@ -268,17 +313,8 @@ fn parse_build_arg(text: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, Args)]
 pub struct TreeArgs {
-    /// Profile whose lock to read: a built-in name or a YAML file.
-    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
-    pub profile: String,
-
-    /// The lock to read [default: `<locks-dir>/<profile>.txt`].
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-
-    /// Where the locks are.
-    #[arg(long, value_name = "DIR", default_value = "locks")]
-    pub locks_dir: PathBuf,
+    #[command(flatten)]
+    pub selected: LockSelection,
 
     /// Each package under the packages that require it (`pipdeptree --reverse`);
     /// roots are then the packages that require nothing.
@@ -407,6 +443,13 @@ pub struct LockArgs {
     /// Lift the existing pin of this package only. Repeatable.
     #[arg(short = 'P', long = "upgrade-package", value_name = "NAME")]
     pub upgrade_packages: Vec<String>,
+
+    /// `text` (messages on stderr) or `json`: when the run ends, one JSON document on
+    /// stdout with, per profile, the lock's path, its status, its pins and what changed
+    /// against the lock it replaces (the README gives the schema). Messages still go
+    /// to stderr.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 
     /// Do not write: exit 1 and print a diff when a lock is missing or stale. A lock
     /// whose `# inputs-digest` matches its current inputs and its own text is up to
@@ -540,17 +583,8 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Profile whose lock to check: a built-in name or a YAML file.
-    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
-    pub profile: String,
-
-    /// The lock [default: `<locks-dir>/<profile>.txt`].
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-
-    /// Where the locks are.
-    #[arg(long, value_name = "DIR", default_value = "locks")]
-    pub locks_dir: PathBuf,
+    #[command(flatten)]
+    pub selected: LockSelection,
 
     /// `text` (one block per finding, then a summary) or `json`.
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -562,17 +596,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct SbomArgs {
-    /// Profile whose lock to describe: a built-in name or a YAML file.
-    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
-    pub profile: String,
-
-    /// The lock [default: `<locks-dir>/<profile>.txt`].
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-
-    /// Where the locks are.
-    #[arg(long, value_name = "DIR", default_value = "locks")]
-    pub locks_dir: PathBuf,
+    #[command(flatten)]
+    pub selected: LockSelection,
 
     /// `json` (the CycloneDX document) or `text` (one line per component).
     #[arg(long, value_name = "FORMAT", default_value = "json", value_parser = ["text", "json"])]
@@ -588,17 +613,8 @@ pub struct SbomArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Profile whose lock to report on: a built-in name or a YAML file.
-    #[arg(short, long, value_name = "NAME|FILE", default_value = "cpu-x86_64")]
-    pub profile: String,
-
-    /// The lock [default: `<locks-dir>/<profile>.txt`].
-    #[arg(long, value_name = "PATH")]
-    pub lock: Option<PathBuf>,
-
-    /// Where the locks are.
-    #[arg(long, value_name = "DIR", default_value = "locks")]
-    pub locks_dir: PathBuf,
+    #[command(flatten)]
+    pub selected: LockSelection,
 
     /// Where to write the page (atomically); `-` for stdout.
     #[arg(short, long, value_name = "FILE", default_value = "report.html")]
@@ -612,6 +628,12 @@ pub struct ReportArgs {
 pub struct ProfilesArgs {
     #[command(subcommand)]
     pub command: Option<ProfilesCommand>,
+
+    /// `text` (a table; for `show`, YAML) or `json` (`list`: an array of the built-in
+    /// profiles, each as `show` gives it; `show`: the profile as one object, the same
+    /// fields as its YAML).
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,11 +36,22 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&args, cli.quiet),
         Command::Sbom(args) => commands::sbom::run(&args, cli.quiet),
         Command::Report(args) => commands::report::run(&args, cli.quiet),
+        Command::Completions { shell } => {
+            commands::manual::completions(shell, &mut std::io::stdout().lock())
+        }
+        Command::Man { out_dir } => {
+            commands::manual::man(out_dir.as_deref(), cli.quiet, &mut std::io::stdout().lock())
+        }
         Command::Profiles(args) => {
             let cwd = std::env::current_dir().unwrap_or_default();
             let mut out = std::io::stdout().lock();
+            let json = args.format == "json";
             match args.command.unwrap_or(ProfilesCommand::List) {
+                ProfilesCommand::List if json => commands::profiles::list_json(&mut out),
                 ProfilesCommand::List => commands::profiles::list(&mut out),
+                ProfilesCommand::Show { profile } if json => {
+                    commands::profiles::show_json(&profile, &cwd, &mut out)
+                }
                 ProfilesCommand::Show { profile } => {
                     commands::profiles::show(&profile, &cwd, &mut out)
                 }

@@ -639,6 +639,15 @@ fn check_warns_of_cuda_wheels_on_a_cpu_profile() {
     let mut scratch = Scratch::new();
     scratch.label(&pypi, "pypi");
     scratch.profile("cpu", "cpu-x86_64", &[("pypi", &pypi, &[])]);
+    // Images pinned by digest: no `tag-only-image` warning beside the one looked for.
+    let digest = "0123456789abcdef".repeat(4);
+    let profile = scratch.read("cpu.yaml")
+        + &format!(
+            "images:\n  builder:\n    image: python:3.11.13-bookworm@sha256:{digest}\n    \
+             system_packages: []\n  runtime:\n    image: python:3.11.13-slim-bookworm@sha256:{digest}\n    \
+             system_packages: []\n"
+        );
+    scratch.write("cpu.yaml", &profile);
     let pins = [
         pin(
             "nvidia-cublas-cu12",

@@ -204,7 +204,7 @@ fn report_is_one_deterministic_page_that_renders_in_chromium() {
     assert_eq!(run.stdout, "");
     assert!(
         run.stderr
-            .contains("wrote the report of 10 packages -> out/report.html (2 errors, 1 warning)"),
+            .contains("wrote the report of 10 packages -> out/report.html (2 errors, 3 warnings)"),
         "{}",
         run.stderr
     );
@@ -273,7 +273,7 @@ fn report_is_one_deterministic_page_that_renders_in_chromium() {
         "Packages\n10 (9 from wheels, 1 built from source)",
         "Indexes\npytorch, pypi",
         "2\nerrors",
-        "1\nwarning",
+        "3\nwarnings",
     ] {
         assert!(
             summary.contains(expected),
@@ -285,6 +285,7 @@ fn report_is_one_deterministic_page_that_renders_in_chromium() {
         "ERROR duplicate-module: opencv-python==4.10.0.84, opencv-python-headless==4.10.0.84",
         "ERROR wrong-accelerator-build: torchvision==0.20.1+cpu",
         "WARNING sdist-build: native-ext==1.0",
+        "WARNING tag-only-image\n\nnvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04, the builder image",
         "(build requirements scikit-build-core>=0.9, pybind11>=2.12, backend scikit_build_core.build)",
         "Fix: keep one of them",
     ] {

@@ -6,6 +6,7 @@ mod accelerator;
 mod audit;
 mod build;
 mod build_failures;
+mod cli;
 mod diff;
 mod direct;
 mod emulation;

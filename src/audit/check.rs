@@ -18,6 +18,8 @@
 //! - `cuda-on-cpu` (warning): on a CPU profile, a package pulls CUDA runtime wheels
 //!   (`nvidia-*`, `cuda-toolkit`) into the lock: PyPI's Linux torch is a CUDA build,
 //!   and PyTorch's CPU index (the built-in CPU profile's) has the CPU one.
+//! - `tag-only-image` (warning): a base image of the profile is named by a tag alone,
+//!   which its registry can move.
 //! - `no-compatible-file` (error): no locked file installs on the target (a lock made
 //!   for another architecture or Python).
 //! - `unknown-hash` / `not-on-index` (error): the indexes no longer serve what the lock
@@ -132,6 +134,11 @@ pub enum Kind {
         /// The size of their files the target installs.
         bytes: u64,
     },
+    TagOnlyImage {
+        image: String,
+        /// `builder`, `runtime`, or both.
+        roles: Vec<String>,
+    },
 }
 
 impl Kind {
@@ -150,6 +157,7 @@ impl Kind {
             Kind::GitPin { .. } => 10,
             Kind::DirectoryPin { .. } => 11,
             Kind::CudaOnCpu { .. } => 12,
+            Kind::TagOnlyImage { .. } => 13,
         }
     }
 
@@ -169,6 +177,7 @@ impl Kind {
             Kind::GitPin { .. } => "git-pin",
             Kind::DirectoryPin { .. } => "directory-pin",
             Kind::CudaOnCpu { .. } => "cuda-on-cpu",
+            Kind::TagOnlyImage { .. } => "tag-only-image",
         }
     }
 }
@@ -204,6 +213,7 @@ pub fn check(facts: &Facts, context: &Context<'_>) -> Report {
     cpu_only(facts, context, &mut findings);
     cuda(facts, context, &mut findings);
     cuda_on_cpu(facts, context, &mut findings);
+    tag_only_images(context, &mut findings);
     duplicate_modules(facts, &mut findings);
     findings.sort_by(|a, b| {
         (a.severity, a.kind.order(), &a.packages).cmp(&(b.severity, b.kind.order(), &b.packages))
@@ -775,6 +785,44 @@ fn cuda_on_cpu(facts: &Facts, context: &Context<'_>, findings: &mut Vec<Finding>
                 context.profile.name
             ),
             fix,
+        });
+    }
+}
+
+/// The profile's base images named by a tag alone: the registry can move a tag, so the
+/// next build may run on other system libraries (another glibc, another CUDA) than the
+/// lock was checked against.
+fn tag_only_images(context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let images = &context.profile.images;
+    let mut roles: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (role, image) in [("builder", &images.builder), ("runtime", &images.runtime)] {
+        if !image.reference.contains('@') {
+            roles
+                .entry(&image.reference)
+                .or_default()
+                .push(role.to_string());
+        }
+    }
+    for (image, roles) in roles {
+        findings.push(Finding {
+            severity: Severity::Warning,
+            kind: Kind::TagOnlyImage {
+                image: image.to_string(),
+                roles: roles.clone(),
+            },
+            packages: Vec::new(),
+            message: format!(
+                "`{image}`, the {} image of profile `{}`, is named by a tag alone: its \
+                 registry can move the tag, and the next build then runs on other system \
+                 libraries than this lock was checked with",
+                and_list(&roles),
+                context.profile.name
+            ),
+            fix: format!(
+                "pin it by digest in the profile (`image: {image}@sha256:<digest>`; \
+                 `docker inspect --format '{{{{index .RepoDigests 0}}}}' {image}` prints \
+                 it for an image the engine has)"
+            ),
         });
     }
 }

@@ -113,8 +113,8 @@ struct StageReport {
 pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-    let profile = profile::load(&args.profile, &cwd)
-        .with_context(|| format!("cannot load profile `{}`", args.profile))?;
+    let profile = profile::load(&args.selected.profile, &cwd)
+        .with_context(|| format!("cannot load profile `{}`", args.selected.profile))?;
     let progress = match args.progress.as_str() {
         "auto" if quiet => ProgressMode::Quiet,
         "auto" => ProgressMode::detect(),
@@ -125,14 +125,14 @@ pub fn run(args: &BuildArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let (lock_path, lock_text, lock) = super::read_profile_lock(
         &cwd,
-        args.lock.as_deref(),
-        &args.locks_dir,
+        args.selected.lock.as_deref(),
+        &args.selected.locks_dir,
         &profile.name,
-        &args.profile,
+        &args.selected.profile,
     )?;
 
     let plan_dir = cwd.join(&args.out_dir).join(&profile.name);
-    let rerun = format!("dockgen build --profile {}", args.profile);
+    let rerun = format!("dockgen build --profile {}", args.selected.profile);
     render::check_lock(&profile, &lock_text, &lock)
         .with_context(|| format!("cannot render `{}`", display_path(&lock_path, &cwd)))?;
     let mut build_args: BTreeMap<String, String> = args.build_args.iter().cloned().collect();

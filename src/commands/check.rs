@@ -23,13 +23,13 @@ pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
     let audit = Audit::gather(
         &cwd,
-        &args.profile,
-        args.lock.as_deref(),
-        &args.locks_dir,
+        &args.selected.profile,
+        args.selected.lock.as_deref(),
+        &args.selected.locks_dir,
         &args.network,
         quiet,
     )?;
-    let report = audit.check(&cwd, &args.profile);
+    let report = audit.check(&cwd, &args.selected.profile);
     let text = match args.format.as_str() {
         "json" => check::render_json(&report),
         _ => check::render_text(&report),

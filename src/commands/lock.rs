@@ -109,6 +109,13 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
                 renamed = profile.name.replace('.', "-"),
             );
         }
+        if args.format == "json" && writes_in_place(&lock_path) {
+            bail!(
+                "`--format json` prints its document on stdout, but the lock goes to `{}`: \
+                 give `-o` a file path, or leave out `--format json`",
+                lock_path.display()
+            );
+        }
         if args.pylock && writes_in_place(&lock_path) {
             bail!(
                 "`--pylock` writes `pylock.{}.toml` beside the lock, but `{}` is a device or \
@@ -203,8 +210,17 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
         }
         job.inputs = inputs_statement(job, &input, &direct, args);
     }
+    let json = args.format == "json";
     if args.check && !args.upgrade && upgrade.is_empty() && !args.pylock && up_to_date(&jobs, &cwd)
     {
+        if json {
+            let mut locks = Vec::new();
+            for job in &jobs {
+                let text = crate::input::text::read_text(&job.lock_path)?;
+                locks.push(json_lock(job, &cwd, &text, "up-to-date", None, false)?);
+            }
+            print_json(locks, started)?;
+        }
         return Ok(());
     }
     let archives = DirectArchives::default();
@@ -316,10 +332,17 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     )?;
 
     if args.check {
-        return check(&jobs, &rendered, &cwd, args.pylock);
+        return check(&jobs, &rendered, &cwd, args.pylock, json.then_some(started));
     }
+    let mut summaries = Vec::new();
     for (i, text, resolution) in &rendered {
         let job = &jobs[*i];
+        if json {
+            let unchanged = !writes_in_place(&job.lock_path)
+                && crate::input::text::read_text(&job.lock_path).is_ok_and(|old| old == *text);
+            let status = if unchanged { "unchanged" } else { "written" };
+            summaries.push(json_lock(job, &cwd, text, status, None, args.pylock)?);
+        }
         // Render everything first: a pylock that cannot be written must not leave a
         // lock written beside it.
         let pylock = match args.pylock {
@@ -346,6 +369,133 @@ pub fn run(args: &LockArgs, quiet: bool) -> anyhow::Result<()> {
     if !quiet {
         eprintln!("done in {:.1}s", started.elapsed().as_secs_f64());
     }
+    if json {
+        print_json(summaries, started)?;
+    }
+    Ok(())
+}
+
+/// `lock --format json`: what the run did, one entry per profile (the README's
+/// *`lock --format json`* gives the schema).
+#[derive(serde::Serialize)]
+struct JsonRun {
+    locks: Vec<JsonLock>,
+    seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+struct JsonLock {
+    profile: String,
+    /// As the messages name it (relative to the current directory when below it).
+    lock: String,
+    /// The pylock beside it, with `--pylock`.
+    pylock: Option<String>,
+    /// `written`, `unchanged` (written, the same bytes as before), `up-to-date` or
+    /// `stale` (under `--check`).
+    status: &'static str,
+    packages: usize,
+    pins: Vec<JsonPin>,
+    /// Against the lock on disk before the run (none: every pin is added): the lists
+    /// of `dockgen diff --format json`.
+    changes: JsonChanges,
+    /// Under `--check`, the unified diff of a stale lock (and pylock).
+    diff: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonPin {
+    name: String,
+    version: String,
+    /// A direct reference's URL (credentials masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonChanges {
+    added: Vec<crate::audit::diff::Package>,
+    removed: Vec<crate::audit::diff::Package>,
+    upgraded: Vec<crate::audit::diff::VersionChange>,
+    downgraded: Vec<crate::audit::diff::VersionChange>,
+    files_changed: Vec<crate::audit::diff::FilesChange>,
+    source_changed: Vec<crate::audit::diff::SourceChange>,
+}
+
+/// The JSON entry of `job`, whose lock is (or would be) `text`.
+fn json_lock(
+    job: &Job,
+    cwd: &Path,
+    text: &str,
+    status: &'static str,
+    diff: Option<String>,
+    with_pylock: bool,
+) -> anyhow::Result<JsonLock> {
+    use crate::audit::diff::{Side, Source, compare};
+    let label = display_path(&job.lock_path, cwd);
+    let side = |text: &str| -> Option<Side> {
+        Some(Side {
+            source: Source {
+                label: label.clone(),
+                revision: None,
+                path: label.clone(),
+            },
+            lock: lock::parse(text, &job.lock_path).ok()?,
+            provenance: lock::provenance(text),
+        })
+    };
+    let new = side(text).with_context(|| {
+        format!(
+            "cannot read back the lock for `{}`; this is a bug in dockgen",
+            job.profile.name
+        )
+    })?;
+    let old = match writes_in_place(&job.lock_path) {
+        true => None,
+        false => crate::input::text::read_text(&job.lock_path)
+            .ok()
+            .and_then(|old| side(&old)),
+    }
+    .unwrap_or_else(|| Side {
+        lock: lock::LockFile::default(),
+        provenance: lock::Provenance::default(),
+        ..side(text).expect("read above")
+    });
+    let changes = compare(&old, &new);
+    Ok(JsonLock {
+        profile: job.profile.name.clone(),
+        lock: label,
+        pylock: with_pylock
+            .then(|| display_path(&pylock_path(&job.lock_path, &job.profile.name), cwd)),
+        status,
+        packages: new.lock.pins.len(),
+        pins: new
+            .lock
+            .pins
+            .values()
+            .map(|pin| JsonPin {
+                name: pin.name.clone(),
+                version: pin.version.to_string(),
+                url: pin.url.as_deref().map(crate::secrets::text),
+            })
+            .collect(),
+        changes: JsonChanges {
+            added: changes.added,
+            removed: changes.removed,
+            upgraded: changes.upgraded,
+            downgraded: changes.downgraded,
+            files_changed: changes.files_changed,
+            source_changed: changes.source_changed,
+        },
+        diff,
+    })
+}
+
+fn print_json(locks: Vec<JsonLock>, started: Instant) -> anyhow::Result<()> {
+    let run = JsonRun {
+        locks,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    println!("{}", serde_json::to_string_pretty(&run)?);
     Ok(())
 }
 
@@ -943,24 +1093,27 @@ fn inputs_statement(
 }
 
 /// `lock --check`: whether each lock (and, with `--pylock`, its pylock) is what a
-/// relock would write. Prints the diff of each stale file.
+/// relock would write. Prints the diff of each stale file, or with `json` (the run's
+/// start) the JSON document, which holds the diffs.
 fn check(
     jobs: &[Job],
     rendered: &[(usize, String, Resolution)],
     cwd: &Path,
     with_pylock: bool,
+    json: Option<Instant>,
 ) -> anyhow::Result<()> {
     let mut stale = false;
+    let mut summaries = Vec::new();
     for (i, text, resolution) in rendered {
         let job = &jobs[*i];
+        let mut diffs = String::new();
         if with_pylock {
             let pylock_path = pylock_path(&job.lock_path, &job.profile.name);
             let label = display_path(&pylock_path, cwd);
             match stale_diff(&pylock_path, &pylock(job, resolution)?, &label) {
                 None => eprintln!("`{label}` is up to date"),
                 Some(diff) => {
-                    stale = true;
-                    print!("{}", crate::secrets::text(&diff));
+                    diffs.push_str(&crate::secrets::text(&diff));
                     eprintln!("`{label}` is stale: run `{} --pylock`", job.header.command);
                 }
             }
@@ -982,12 +1135,27 @@ fn check(
                 );
             }
             Some(diff) => {
-                stale = true;
                 // The file on disk may be anyone's: it may carry credentials.
-                print!("{}", crate::secrets::text(&diff));
+                diffs.push_str(&crate::secrets::text(&diff));
                 eprintln!("`{path}` is stale: run `{}`", job.header.command);
             }
         }
+        stale |= !diffs.is_empty();
+        match json {
+            Some(_) => {
+                let status = if diffs.is_empty() {
+                    "up-to-date"
+                } else {
+                    "stale"
+                };
+                let diff = (!diffs.is_empty()).then_some(diffs);
+                summaries.push(json_lock(job, cwd, text, status, diff, with_pylock)?);
+            }
+            None => print!("{diffs}"),
+        }
+    }
+    if let Some(started) = json {
+        print_json(summaries, started)?;
     }
     if stale {
         Err(Failure::Reported.into())

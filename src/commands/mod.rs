@@ -7,6 +7,7 @@ pub mod diff;
 pub mod errors;
 pub mod files;
 pub mod lock;
+pub mod manual;
 pub mod matrix;
 mod pinned;
 pub mod profiles;

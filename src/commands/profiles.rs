@@ -80,9 +80,47 @@ pub fn show(spec: &str, cwd: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `profiles --format json`: every built-in profile, as [`show_json`] gives each.
+pub fn list_json(out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut profiles = Vec::new();
+    for name in profile::builtin_names() {
+        let profile = profile::builtin(name).with_context(|| {
+            format!("built-in profile `{name}` does not load; this is a bug in dockgen")
+        })?;
+        profiles.push(profile::to_json(&profile)?);
+    }
+    writeln!(out, "{}", serde_json::to_string_pretty(&profiles)?)?;
+    Ok(())
+}
+
+/// `profiles show --format json`: one profile, fully resolved, as one JSON object with
+/// the fields of its YAML.
+pub fn show_json(spec: &str, cwd: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let profile = profile::load(spec, cwd)?;
+    let json = serde_json::to_string_pretty(&profile::to_json(&profile)?)?;
+    writeln!(out, "{}", crate::secrets::text(&json))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_lists_every_builtin_as_show_gives_it() {
+        let mut out = Vec::new();
+        list_json(&mut out).unwrap();
+        let listed: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        let names: Vec<&str> = listed.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, profile::builtin_names());
+        for entry in &listed {
+            let mut out = Vec::new();
+            show_json(entry["name"].as_str().unwrap(), Path::new("."), &mut out).unwrap();
+            let shown: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(&shown, entry);
+        }
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
 
     #[test]
     fn list_builtins() {

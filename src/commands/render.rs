@@ -30,6 +30,8 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
     };
     // Plan every profile before writing anything.
     let mut plans: Vec<(PathBuf, Vec<RenderedFile>, Vec<WheelhouseFile>)> = Vec::new();
+    // Per plan: the profile's name and the lock, as `--format json` names them.
+    let mut sources: Vec<(String, String)> = Vec::new();
     for spec in &args.profiles {
         let profile =
             profile::load(spec, &cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
@@ -56,8 +58,27 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
         let files = render::plan(&profile, &lock_text, &lock, &delivery, &direct, &rerun)
             .with_context(|| format!("cannot render `{shown}`"))?;
         plans.push((cwd.join(&args.out_dir).join(&profile.name), files, stored));
+        sources.push((profile.name.clone(), shown));
     }
 
+    if args.format == "json" {
+        let document = json_document(&plans, &sources, &cwd, args.check);
+        let stale = document
+            .iter()
+            .flat_map(|plan| &plan.files)
+            .any(|file| file.status == "stale");
+        if !args.check {
+            write_plans(&plans, &cwd, true)?;
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "plans": document }))?
+        );
+        return match stale {
+            true => Err(Failure::Reported.into()),
+            false => Ok(()),
+        };
+    }
     if args.check {
         let plans: Vec<_> = plans
             .into_iter()
@@ -65,25 +86,96 @@ pub fn run(args: &RenderArgs, quiet: bool) -> anyhow::Result<()> {
             .collect();
         return check(&plans, &cwd, "dockgen render");
     }
-    for (dir, files, stored) in &plans {
+    write_plans(&plans, &cwd, quiet)
+}
+
+type Plan = (PathBuf, Vec<RenderedFile>, Vec<WheelhouseFile>);
+
+fn write_plans(plans: &[Plan], cwd: &Path, quiet: bool) -> anyhow::Result<()> {
+    for (dir, files, stored) in plans {
         for file in files {
             write_atomically(&dir.join(&file.path), file.contents.as_bytes())?;
         }
         let wheels = dir.join("wheels");
         for file in stored {
             std::fs::create_dir_all(&wheels)
-                .with_context(|| format!("cannot create `{}`", display_path(&wheels, &cwd)))?;
+                .with_context(|| format!("cannot create `{}`", display_path(&wheels, cwd)))?;
             materialize(&file.path, &wheels.join(&file.filename))?;
         }
         if !quiet {
             eprintln!(
                 "rendered {} files -> {}",
                 files.len(),
-                display_path(dir, &cwd)
+                display_path(dir, cwd)
             );
         }
     }
     Ok(())
+}
+
+/// `render --format json`: one entry per profile.
+#[derive(serde::Serialize)]
+struct JsonPlan {
+    profile: String,
+    lock: String,
+    /// The plan's directory.
+    dir: String,
+    files: Vec<JsonFile>,
+    /// Files of the lock's direct references put into `wheels/` (`--wheelhouse`).
+    wheels: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonFile {
+    /// Relative to `dir`.
+    path: String,
+    /// `written` or `unchanged` (the same bytes were there); under `--check`,
+    /// `up-to-date` or `stale`.
+    status: &'static str,
+    /// A stale file's unified diff, under `--check`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<String>,
+}
+
+/// What writing (or, `checking`, comparing) `plans` does to each file, decided before
+/// anything is written.
+fn json_document(
+    plans: &[Plan],
+    sources: &[(String, String)],
+    cwd: &Path,
+    checking: bool,
+) -> Vec<JsonPlan> {
+    plans
+        .iter()
+        .zip(sources)
+        .map(|((dir, files, stored), (profile, lock))| JsonPlan {
+            profile: profile.clone(),
+            lock: lock.clone(),
+            dir: display_path(dir, cwd),
+            files: files
+                .iter()
+                .map(|file| {
+                    let path = dir.join(&file.path);
+                    let diff = stale_diff(&path, &file.contents, &display_path(&path, cwd));
+                    let status = match (checking, diff.is_some()) {
+                        (true, true) => "stale",
+                        (true, false) => "up-to-date",
+                        (false, true) => "written",
+                        (false, false) => "unchanged",
+                    };
+                    JsonFile {
+                        path: file.path.clone(),
+                        status,
+                        // The file on disk may be anyone's: it may carry credentials.
+                        diff: diff
+                            .filter(|_| checking)
+                            .map(|diff| crate::secrets::text(&diff)),
+                    }
+                })
+                .collect(),
+            wheels: stored.iter().map(|file| file.filename.clone()).collect(),
+        })
+        .collect()
 }
 
 /// The files of `lock`'s direct references, in the package store (fetched, or

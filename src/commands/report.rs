@@ -17,14 +17,14 @@ pub fn run(args: &ReportArgs, quiet: bool) -> anyhow::Result<()> {
     let timestamp = super::sbom::source_date_epoch()?;
     let audit = Audit::gather(
         &cwd,
-        &args.profile,
-        args.lock.as_deref(),
-        &args.locks_dir,
+        &args.selected.profile,
+        args.selected.lock.as_deref(),
+        &args.selected.locks_dir,
         &args.network,
         quiet,
     )?;
     let lock = display_path(&audit.lock_path, &cwd);
-    let findings = audit.check(&cwd, &args.profile);
+    let findings = audit.check(&cwd, &args.selected.profile);
     let tree = DependencyTree::from_lock(&audit.lock);
     let lock_sha256 = hex::encode(Sha256::digest(audit.lock_text.as_bytes()));
     let target = audit.profile.target_summary();

@@ -13,9 +13,9 @@ pub fn run(args: &SbomArgs, quiet: bool) -> anyhow::Result<()> {
     let timestamp = source_date_epoch()?;
     let audit = Audit::gather(
         &cwd,
-        &args.profile,
-        args.lock.as_deref(),
-        &args.locks_dir,
+        &args.selected.profile,
+        args.selected.lock.as_deref(),
+        &args.selected.locks_dir,
         &args.network,
         quiet,
     )?;

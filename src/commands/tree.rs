@@ -11,20 +11,20 @@ use crate::input::profile;
 pub fn run(args: &TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
     // With `--lock` the profile only names the lock in messages: it is not loaded.
-    let name = match &args.lock {
-        Some(_) => args.profile.clone(),
+    let name = match &args.selected.lock {
+        Some(_) => args.selected.profile.clone(),
         None => {
-            profile::load(&args.profile, &cwd)
-                .with_context(|| format!("cannot load profile `{}`", args.profile))?
+            profile::load(&args.selected.profile, &cwd)
+                .with_context(|| format!("cannot load profile `{}`", args.selected.profile))?
                 .name
         }
     };
     let (lock_path, _, lock) = super::read_profile_lock(
         &cwd,
-        args.lock.as_deref(),
-        &args.locks_dir,
+        args.selected.lock.as_deref(),
+        &args.selected.locks_dir,
         &name,
-        &args.profile,
+        &args.selected.profile,
     )?;
     let tree = DependencyTree::from_lock(&lock);
     let packages = (!args.packages.is_empty()).then_some(args.packages.as_slice());

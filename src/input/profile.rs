@@ -1089,113 +1089,41 @@ pub(crate) fn parse_exclude_newer(text: &str) -> Option<jiff::Timestamp> {
         .map(|z| z.timestamp())
 }
 
-/// Checks `s` against the Docker reference grammar (distribution/reference):
-/// `[domain[:port]/]path[:tag][@sha256:<64 hex>]`. Everything it accepts is safe to
-/// put unquoted after `FROM`.
-pub fn check_image_reference(s: &str) -> Result<(), &'static str> {
-    if s.is_empty() {
-        return Err("empty");
-    }
-    let (rest, digest) = match s.split_once('@') {
-        Some((rest, digest)) => (rest, Some(digest)),
-        None => (s, None),
-    };
-    if let Some(digest) = digest {
+/// Checks `s` against the reference grammar of the distribution project
+/// (`[domain[:port]/]path[:tag][@digest]`), with oci-spec's parser, which ports it;
+/// then dockgen's own rule on top: a digest is `sha256:` and 64 lowercase hex digits
+/// (what `docker inspect` prints; BuildKit accepts no other in a `FROM` it must
+/// verify). Everything it accepts is safe to put unquoted after `FROM`.
+pub fn check_image_reference(s: &str) -> Result<(), String> {
+    use oci_spec::distribution::{ParseError, Reference};
+    let reference = Reference::from_str(s).map_err(|error| {
+        let name = s.split('@').next().unwrap_or(s);
+        let path = name.split_once('/').map_or(name, |(_, path)| path);
+        let path = path.rsplit_once(':').map_or(path, |(path, _)| path);
+        match error {
+            ParseError::ReferenceInvalidFormat
+                if s.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                "invalid reference format: it holds whitespace or a control character".into()
+            }
+            ParseError::ReferenceInvalidFormat if path.chars().any(|c| c.is_ascii_uppercase()) => {
+                "invalid reference format: a repository name must be lowercase".into()
+            }
+            other => other.to_string(),
+        }
+    })?;
+    if let Some(digest) = reference.digest() {
         let hex = digest
             .strip_prefix("sha256:")
             .ok_or("only `sha256:` digests are accepted")?;
-        if hex.len() != 64
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err("a sha256 digest is 64 lowercase hex digits");
-        }
-    }
-    // A `:` after the last `/` starts the tag; one before it belongs to a registry port.
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].find(':') {
-        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-        None => (rest, None),
-    };
-    if let Some(tag) = tag {
-        let mut bytes = tag.bytes();
-        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-        if !(bytes.next().is_some_and(word)
-            && bytes.all(|b| word(b) || b == b'.' || b == b'-')
-            && tag.len() <= 128)
-        {
-            return Err("bad tag");
-        }
-    }
-    if name.is_empty() || name.len() > 255 {
-        return Err("bad name length");
-    }
-    let mut components: Vec<&str> = name.split('/').collect();
-    let first = components[0];
-    let has_domain = components.len() > 1
-        && (first.contains('.')
-            || first.contains(':')
-            || first == "localhost"
-            || first.bytes().any(|b| b.is_ascii_uppercase()));
-    if has_domain {
-        check_domain(first)?;
-        components.remove(0);
-    }
-    for component in components {
-        check_path_component(component)?;
-    }
-    Ok(())
-}
-
-fn check_domain(s: &str) -> Result<(), &'static str> {
-    let (host, port) = match s.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (s, None),
-    };
-    if let Some(port) = port {
-        parse_digits::<u16>(port).ok_or("bad registry port")?;
-    }
-    for label in host.split('.') {
-        let bytes = label.as_bytes();
-        let ok = !bytes.is_empty()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-            && bytes[0] != b'-'
-            && bytes[bytes.len() - 1] != b'-';
-        if !ok {
-            return Err("bad registry host");
+            return Err("a sha256 digest is 64 lowercase hex digits".into());
         }
     }
     Ok(())
-}
-
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
-fn check_path_component(s: &str) -> Result<(), &'static str> {
-    let bytes = s.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let mut i = 0;
-    loop {
-        let start = i;
-        while i < bytes.len() && alnum(bytes[i]) {
-            i += 1;
-        }
-        if i == start {
-            return Err("bad repository name (lowercase letters, digits and `._-` separators)");
-        }
-        if i == bytes.len() {
-            return Ok(());
-        }
-        let sep_start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let sep = &s[sep_start..i];
-        if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-')) {
-            return Err("bad repository name (lowercase letters, digits and `._-` separators)");
-        }
-    }
 }
 
 // --- The YAML shape. Every field is optional so that a child profile can set just what
@@ -1308,6 +1236,16 @@ struct RawAssertion {
 /// The resolved profile as profile YAML (no `extends:`): what `dockgen profiles show`
 /// prints. Loading this text back gives the same profile.
 pub fn to_yaml(profile: &Profile) -> Result<String, yaml_serde::Error> {
+    yaml_serde::to_string(&to_raw(profile))
+}
+
+/// The profile as JSON, with the same fields as [`to_yaml`]'s YAML.
+pub fn to_json(profile: &Profile) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(to_raw(profile))
+}
+
+/// The profile in the shape of a profile file, `extends:` applied.
+fn to_raw(profile: &Profile) -> RawProfile {
     let (kind, version, compute_capabilities, gfx_targets) = match &profile.accelerator {
         Accelerator::Cpu => (AcceleratorKind::Cpu, None, None, None),
         Accelerator::Cuda {
@@ -1333,7 +1271,7 @@ pub fn to_yaml(profile: &Profile) -> Result<String, yaml_serde::Error> {
         image: Some(image.reference.clone()),
         system_packages: Some(image.system_packages.clone()),
     };
-    let raw = RawProfile {
+    RawProfile {
         name: Some(profile.name.clone()),
         description: Some(profile.description.clone()),
         extends: None,
@@ -1404,8 +1342,7 @@ pub fn to_yaml(profile: &Profile) -> Result<String, yaml_serde::Error> {
                 })
                 .collect()
         }),
-    };
-    yaml_serde::to_string(&raw)
+    }
 }
 
 #[cfg(test)]

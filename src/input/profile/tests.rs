@@ -547,6 +547,9 @@ fn image_reference_grammar() {
         "python:3.11\nRUN id",
         "reg.example:port/x",
         "python:.tag",
+        // dockgen's rule on top of the grammar: sha256, lowercase.
+        "python@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+        "python@sha512:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     ] {
         assert!(check_image_reference(bad).is_err(), "{bad:?} accepted");
     }
