@@ -25,6 +25,7 @@ mod pylock;
 mod render;
 mod render_direct;
 mod report;
+mod repository;
 mod scripts;
 mod sdist_builds;
 mod secrets;

@@ -114,6 +114,10 @@ pub struct DockerfileContext {
     /// `index`, `wheelhouse` or `served`: how packages reach the wheel-builder.
     pub delivery: &'static str,
     pub files_cache_id: String,
+    /// Served, and every file a wheel: the wheel-builder copies the fetched wheels
+    /// (hash-checked by `fetch.py`) instead of running `pip wheel` over them, which
+    /// builds nothing then and costs a pip start (about ten seconds under emulation).
+    pub wheels_only: bool,
     /// The final stage's install steps, in order.
     pub layers: Vec<Layer>,
     pub runtime_image: String,
@@ -235,6 +239,10 @@ pub fn plan(
             Delivery::Served { .. } => "served",
         },
         files_cache_id: "dockgen-files-sha256".into(),
+        wheels_only: match delivery {
+            Delivery::Served { files, .. } => files.iter().all(|f| f.filename.ends_with(".whl")),
+            _ => false,
+        },
         layers: layers(delivery),
         runtime_image: profile.images.runtime.reference.clone(),
         builder_image: profile.images.builder.reference.clone(),
