@@ -8,7 +8,7 @@
 //!                                   \-> audit (views computed from the lock alone)
 //! ```
 //!
-//! `audit` is the part of the artifacts stage that needs no image: views (the
+//! `audit` is the part of the verify stage's artifacts that needs no image: views (the
 //! dependency tree) computed from the lock alone.
 //!
 //! `secrets` sits below them all: the one way a URL or a message is made fit for

@@ -3,7 +3,7 @@
 //! licenses as the metadata declares them, the files as distribution references) and
 //! the dependency graph of the lock's `# via` annotations.
 //!
-//! It follows the SBOM the image's artifacts stage writes (`templates/scripts/
+//! It follows the SBOM the image's verify stage writes (`templates/scripts/
 //! artifacts.py`) where the two can agree: the same purls, license rules, metadata
 //! component (`dockgen-image:<profile>`) and properties, keys sorted, a timestamp only
 //! from `SOURCE_DATE_EPOCH`, and a serial number derived from the lock. Same lock and
