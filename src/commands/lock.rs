@@ -456,9 +456,9 @@ fn json_lock(
             .and_then(|old| side(&old)),
     }
     .unwrap_or_else(|| Side {
+        source: new.source.clone(),
         lock: lock::LockFile::default(),
         provenance: lock::Provenance::default(),
-        ..side(text).expect("read above")
     });
     let changes = compare(&old, &new);
     Ok(JsonLock {
