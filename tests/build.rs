@@ -7,7 +7,6 @@
 //! makes it when it is missing). Skipped, with the reason printed, when no engine answers.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::docker::{
     build_report, check_statuses, dockgen, engine_with_base_image, ok, profile_yaml, wheel,
@@ -59,7 +58,8 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
     )
     .expect("profile");
     std::fs::write(dir.path().join("requirements.in"), "alpha\n").expect("requirements");
-    let tag = format!("dockgen-test/app:{}", std::process::id());
+    let image = crate::support::docker::Tag::new("app");
+    let tag = image.0.clone();
 
     lock_and_build(dir.path(), &cache, &tag);
     let first = build_report(dir.path());
@@ -220,7 +220,6 @@ fn build_verifies_exports_and_rebuilds_only_what_changed() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     assert_eq!(failed_checks, vec!["alpha-is-1.0"]);
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }
 
 /// A lock with direct references builds like any other: a wheel by `file://` URL and
@@ -262,7 +261,8 @@ fn build_installs_direct_archives_and_git_pins() {
         ),
     )
     .expect("requirements");
-    let tag = format!("dockgen-test/direct:{}", std::process::id());
+    let image = crate::support::docker::Tag::new("direct");
+    let tag = image.0.clone();
 
     lock_and_build(dir.path(), &cache, &tag);
     let report = build_report(dir.path());
@@ -288,7 +288,6 @@ fn build_installs_direct_archives_and_git_pins() {
         packages.contains("  localwheel-0.1-py3-none-any.whl\n"),
         "{packages}"
     );
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }
 
 /// A local project directory builds like a git pin: the host exports it as
@@ -326,7 +325,8 @@ fn build_installs_a_local_directory() {
         "dirpkg @ ./projects/dirpkg\n",
     )
     .expect("requirements");
-    let tag = format!("dockgen-test/directory:{}", std::process::id());
+    let image = crate::support::docker::Tag::new("directory");
+    let tag = image.0.clone();
 
     lock_and_build(dir.path(), &cache, &tag);
     let report = build_report(dir.path());
@@ -341,5 +341,4 @@ fn build_installs_a_local_directory() {
     let packages = std::fs::read_to_string(dir.path().join("build/app-test/dockgen/packages.txt"))
         .expect("packages.txt");
     assert!(packages.contains("  dirpkg-1.0.tar.gz\n"), "{packages}");
-    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
 }

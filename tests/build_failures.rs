@@ -13,31 +13,11 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::docker::{
-    PROFILE, build_report, dockgen, dockgen_command, engine_with_base_image, image_exists, ok,
-    profile_yaml, project, remove_image, wheel, wheel_spec,
+    PROFILE, Tag, build_report, dockgen, dockgen_command, engine_with_base_image, image_exists,
+    nonce, ok, profile_yaml, project, remove_image, wheel, wheel_spec,
 };
 use crate::support::engine_proxy::EngineProxy;
 use crate::support::fixture_index::{Auth, FixtureFile, FixtureIndex, base64_lite};
-
-/// A word no earlier run or other test has used.
-fn nonce() -> String {
-    format!("{:016x}", fastrand::u64(..))
-}
-
-/// An image tag of this test run, removed (with its image) when dropped, pass or fail.
-struct Tag(String);
-
-impl Tag {
-    fn new(repository: &str) -> Self {
-        Tag(format!("dockgen-test/{repository}:{}", nonce()))
-    }
-}
-
-impl Drop for Tag {
-    fn drop(&mut self) {
-        remove_image(&self.0);
-    }
-}
 
 /// [`project`] with no checks, locked.
 fn locked_project(index: &FixtureIndex) -> (tempfile::TempDir, PathBuf) {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dockgen::build::engine::{BuildOutcome, BuildRequest, Engine, EngineError};
 use dockgen::build::progress::{PlainProgress, ProgressSink, QuietProgress};
 
-use crate::support::docker::{BASE_IMAGE, ensure_base_image};
+use crate::support::docker::{BASE_IMAGE, ensure_base_image, nonce};
 use crate::support::engine_proxy::EngineProxy;
 
 /// The engine, with the base image in place; `None` (after saying why) when no engine answers.
@@ -40,11 +40,6 @@ fn context(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(path, text).expect("write context file");
     }
     dir
-}
-
-/// A unique word, so that a test's steps are not cached by an earlier run of the suite.
-fn nonce() -> String {
-    format!("{:016x}", fastrand::u64(..))
 }
 
 fn multi_stage(nonce: &str) -> String {

@@ -182,3 +182,23 @@ pub fn remove_image(reference: &str) {
         .args(["rmi", "-f", reference])
         .output();
 }
+
+/// 16 random hex digits: tags, tokens and markers no other run shares.
+pub fn nonce() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+/// An image tag of this test run, removed (with its image) when dropped, pass or fail.
+pub struct Tag(pub String);
+
+impl Tag {
+    pub fn new(repository: &str) -> Self {
+        Tag(format!("dockgen-test/{repository}:{}", nonce()))
+    }
+}
+
+impl Drop for Tag {
+    fn drop(&mut self) {
+        remove_image(&self.0);
+    }
+}
