@@ -328,9 +328,17 @@ pub struct TreeArgs {
 
     /// Output: `text` (pipdeptree's tree), `json-tree` (`pipdeptree --json-tree`:
     /// nested, with `required_version` per edge) or `json` (`pipdeptree --json`: each
-    /// package with its direct requirements; not with `--reverse`).
+    /// package with its direct requirements; with `--reverse`, its dependents, which
+    /// `--pipdeptree 2` cannot show).
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json", "json-tree"])]
     pub format: String,
+
+    /// Whose layout: `4`, pipdeptree 4.x's (what `pip install pipdeptree` gives:
+    /// requirements through an extra another package asks for are edges, a subtree
+    /// shown before under the same root ends `(*)`, specifiers ordered by version), or
+    /// `2`, pipdeptree 2.x's (no extras, every subtree in full).
+    #[arg(long, value_name = "MAJOR", default_value = "4", value_parser = ["4", "2"])]
+    pub pipdeptree: String,
 
     /// Same as `--format json-tree`.
     #[arg(long, conflicts_with_all = ["format", "json"])]

@@ -5,8 +5,8 @@
 //!
 //! The pipdeptree comparison installs the real `pipdeptree` from PyPI into a separate
 //! environment and runs it against the test environment: dockgen's artifacts must be
-//! byte-identical to its output. pipdeptree is pinned to 2.35.3, the last release of the
-//! format dockgen reproduces (3.x and the Rust 4.x print differently).
+//! byte-identical to its output. pipdeptree is pinned to 4.2.16, whose layout the image's
+//! artifacts take (`alpha` asks for `delta[fast]`, so `delta` -> `Omega_Lib` is an edge).
 //! `DOCKGEN_SKIP_PYPI_TESTS=1` skips that part; no python3 skips everything.
 
 use std::collections::BTreeSet;
@@ -19,7 +19,7 @@ use crate::support::run;
 use crate::support::wheels::WheelSpec;
 use dockgen::render::scripts::SCRIPTS;
 
-const PIPDEPTREE: &str = "pipdeptree==2.35.3";
+const PIPDEPTREE: &str = "pipdeptree==4.2.16";
 
 fn have_python() -> bool {
     if Command::new("python3").arg("--version").output().is_err() {

@@ -1,11 +1,13 @@
 //! The dependency tree computed from a lock alone (`dockgen::audit::tree`) against the
-//! real pipdeptree 2.35.3 on the environment the lock installs: a lock is made with
-//! the real binary, installed with real pip into a fresh virtual environment that has
-//! nothing else (no pip, no setuptools), and pipdeptree, from an environment of its
-//! own, is pointed at it with `--python`.
+//! real pipdeptree, 4.2.16 (`View4`, the default) and 2.35.3 (`View`), on the
+//! environment the lock installs: a lock is made with the real binary, installed with
+//! real pip into a fresh virtual environment that has nothing else (no pip, no
+//! setuptools), and each pipdeptree, from an environment of its own, is pointed at it
+//! with `--python`.
 //!
 //! Every layout is compared byte for byte: the default text, `--json-tree`,
-//! `--reverse`, `--json`, and `--packages` with and without `--reverse`. With one
+//! `--reverse`, `--json`, and `--packages` with and without `--reverse` (and, for 4.x,
+//! `--json --reverse` and `--json-tree --reverse` of the whole tree). With one
 //! difference that cannot be helped, and is taken out before comparing: pipdeptree
 //! prints each distribution's name as its metadata spells it (`PyYAML`,
 //! `pydantic_core`), and a lock only has the name its pin spells, which dockgen
@@ -15,8 +17,10 @@
 //!
 //! Two locks: a graph made for the corner cases (a cycle under a root, a cycle nothing
 //! else reaches, a package required twice by one parent and by two parents, an edge
-//! only through an extra, a root that requires nothing), served by a loopback fixture
-//! index; and the `fastapi-optional` example locked against PyPI with
+//! only through an extra, a root that requires nothing; and for 4.x's extras, a
+//! package asking for another's extra, whose requirements ask for a third's, one
+//! requirement activated by two extras, and an extra only the input asks for), served
+//! by a loopback fixture index; and the `fastapi-optional` example locked against PyPI with
 //! `exclude_newer` pinned. Needs `python3` with `venv` and PyPI (for pipdeptree
 //! itself); `DOCKGEN_SKIP_PYPI_TESTS=1` skips both.
 //!
@@ -37,7 +41,8 @@ use crate::support::fixture_index::{FixtureFile, FixtureIndex};
 use crate::support::wheels::WheelSpec;
 use crate::support::{EXCLUDE_NEWER, run};
 
-const PIPDEPTREE: &str = "pipdeptree==2.35.3";
+const PIPDEPTREE_2: &str = "pipdeptree==2.35.3";
+const PIPDEPTREE_4: &str = "pipdeptree==4.2.16";
 
 fn skip() -> bool {
     if std::env::var_os("DOCKGEN_SKIP_PYPI_TESTS").is_some() {
@@ -51,10 +56,10 @@ fn skip() -> bool {
     false
 }
 
-/// A virtual environment with pipdeptree (and pip), made on a thread of its own while
-/// the lock is made: its `bin/` directory.
-fn pipdeptree_env(dir: &Path) -> JoinHandle<PathBuf> {
-    let venv = dir.join("pipdeptree-venv");
+/// A virtual environment with pipdeptree `requirement` (and pip), made on a thread of
+/// its own while the lock is made: its `bin/` directory.
+fn pipdeptree_env(dir: &Path, requirement: &'static str) -> JoinHandle<PathBuf> {
+    let venv = dir.join(requirement.replace("==", "-"));
     std::thread::spawn(move || {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
         run(Command::new(venv.join("bin/python")).args([
@@ -65,7 +70,7 @@ fn pipdeptree_env(dir: &Path) -> JoinHandle<PathBuf> {
             "--only-binary",
             ":all:",
             "--disable-pip-version-check",
-            PIPDEPTREE,
+            requirement,
         ]));
         venv.join("bin")
     })
@@ -109,25 +114,27 @@ fn lock(dir: &Path, input: &str, profile: &str, extra: &[&str]) -> PathBuf {
     dir.join(format!("locks/{stem}.txt"))
 }
 
-/// Each layout from dockgen (from the lock alone) and from pipdeptree (on `python`)
-/// must be the same bytes once pipdeptree's metadata names are replaced by the lock's
-/// names. `packages` and `reverse_packages` are `--packages` values to try. Returns
-/// the renamed names (`metadata name -> lock name`) and dockgen's text tree.
+/// Each layout from dockgen (from the lock alone) and from both pipdeptrees (`tools`:
+/// 2.x's and 4.x's `bin/`, on `python`) must be the same bytes once pipdeptree's
+/// metadata names are replaced by the lock's names. `packages` and `reverse_packages`
+/// are `--packages` values to try. Returns the renamed names (`metadata name -> lock
+/// name`) and dockgen's text trees, 2.x's then 4.x's.
 fn compare(
-    tools: &Path,
+    tools: [&Path; 2],
     python: &Path,
     lock: &Path,
     packages: &str,
     reverse_packages: &str,
-) -> (String, String) {
+) -> (String, [String; 2]) {
     let tree = DependencyTree::from_lock(&dockgen::lock::read(lock).expect("read the lock"));
-    let pipdeptree = |args: &[&str]| {
+    let pipdeptree_of = |tools: &Path, args: &[&str]| {
         run(Command::new(tools.join("pipdeptree"))
             .arg("--python")
             .arg(python)
             .args(args)
             .env("PYTHONIOENCODING", "utf-8"))
     };
+    let pipdeptree = |args: &[&str]| pipdeptree_of(tools[0], args);
 
     // The names pipdeptree prints, from its flat JSON: each must be the lock's name
     // (normalized) spelled as the distribution's metadata spells it.
@@ -197,13 +204,64 @@ fn compare(
             ours.lines().count() > 1,
             "pipdeptree {args:?}: nothing shown"
         );
-        assert_eq!(ours, theirs, "pipdeptree {args:?}");
+        assert_eq!(ours, theirs, "pipdeptree 2 {args:?}");
+    }
+
+    let view4 = |reverse: bool, patterns: Option<&str>| {
+        tree.view4(reverse, patterns.map(list).as_deref()).unwrap()
+    };
+    let layouts: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--warn", "silence"], view4(false, None).render_text()),
+        (vec!["--json-tree"], view4(false, None).render_json_tree()),
+        (vec!["--json"], view4(false, None).render_json()),
+        (
+            vec!["--reverse", "--warn", "silence"],
+            view4(true, None).render_text(),
+        ),
+        (
+            vec!["--json-tree", "--reverse"],
+            view4(true, None).render_json_tree(),
+        ),
+        (vec!["--json", "--reverse"], view4(true, None).render_json()),
+        (
+            vec!["--packages", packages, "--warn", "silence"],
+            view4(false, Some(packages)).render_text(),
+        ),
+        (
+            vec!["--json-tree", "--packages", packages],
+            view4(false, Some(packages)).render_json_tree(),
+        ),
+        (
+            vec![
+                "--reverse",
+                "--packages",
+                reverse_packages,
+                "--warn",
+                "silence",
+            ],
+            view4(true, Some(reverse_packages)).render_text(),
+        ),
+        (
+            vec!["--json-tree", "--reverse", "--packages", reverse_packages],
+            view4(true, Some(reverse_packages)).render_json_tree(),
+        ),
+    ];
+    for (args, ours) in layouts {
+        let theirs = as_locked(pipdeptree_of(tools[1], &args));
+        assert!(
+            ours.lines().count() > 1,
+            "pipdeptree {args:?}: nothing shown"
+        );
+        assert_eq!(ours, theirs, "pipdeptree 4 {args:?}");
     }
     let renamed = renamed
         .iter()
         .map(|(from, to)| format!("{from} -> {to}\n"))
         .collect();
-    (renamed, tree.render_text())
+    (
+        renamed,
+        [tree.render_text(), view4(false, None).render_text()],
+    )
 }
 
 /// `text` with every word (a run of name characters) that is a key of `names`
@@ -240,7 +298,10 @@ fn tree_of_a_fixture_graph_is_pipdeptree_s() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let tools = pipdeptree_env(dir.path());
+    let tools = [
+        pipdeptree_env(dir.path(), PIPDEPTREE_2),
+        pipdeptree_env(dir.path(), PIPDEPTREE_4),
+    ];
     let project = |name: &str, files| (name.to_string(), files);
     let projects = [
         project(
@@ -268,6 +329,34 @@ fn tree_of_a_fixture_graph_is_pipdeptree_s() {
         project("ring-b", wheel("ring-b", "1.0", &["ring-a>=1"], &[])),
         project("loop-x", wheel("loop-x", "1.0", &["loop-y"], &[])),
         project("loop-y", wheel("loop-y", "1.0", &["loop-x"], &[])),
+        // 4.x's extras: `web` asks for `server[standard]`, whose `speedup[turbo]` asks
+        // for `speedup`'s; `both` comes through two extras; `server[dev]` only the
+        // input asks for.
+        project("web", wheel("web", "1.0", &["server[standard]>=1.0"], &[])),
+        project(
+            "server",
+            wheel(
+                "server",
+                "1.0",
+                &[
+                    "core",
+                    "speedup[turbo]; extra == 'standard'",
+                    "dotenv>=1; extra == 'standard'",
+                    "both; extra == 'standard' or extra == 'dev'",
+                    "devtool; extra == 'dev'",
+                ],
+                &["standard", "dev"],
+            ),
+        ),
+        project(
+            "speedup",
+            wheel("speedup", "2.0", &["jit; extra == 'turbo'"], &["turbo"]),
+        ),
+        project("jit", wheel("jit", "0.3", &[], &[])),
+        project("dotenv", wheel("dotenv", "1.1", &[], &[])),
+        project("both", wheel("both", "1.0", &[], &[])),
+        project("devtool", wheel("devtool", "1.0", &[], &[])),
+        project("core", wheel("core", "1.0", &[], &[])),
     ];
     let mut index = FixtureIndex::builder();
     for (name, file) in projects {
@@ -284,16 +373,34 @@ fn tree_of_a_fixture_graph_is_pipdeptree_s() {
     .expect("profile");
     std::fs::write(
         dir.path().join("requirements.in"),
-        "app[yaml]\nalone\nring\nloop-x\n",
+        "app[yaml]\nalone\nring\nloop-x\nweb\nserver[dev]\n",
     )
     .expect("requirements");
     let lock = lock(dir.path(), "requirements.in", "tree-test.yaml", &[]);
-    let tools = tools.join().expect("pipdeptree environment");
-    let python = install(&tools, &lock, dir.path());
+    insta::assert_snapshot!(
+        "fixture_graph_lock_via",
+        std::fs::read_to_string(&lock)
+            .expect("lock")
+            .lines()
+            .filter(|line| {
+                (line.contains("==") && !line.starts_with('#')) || line.starts_with("    #")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let [tools2, tools4] = tools.map(|tools| tools.join().expect("pipdeptree environment"));
+    let python = install(&tools2, &lock, dir.path());
 
-    let (renamed, text) = compare(&tools, &python, &lock, "LIB,tool,ring_*", "leaf,ring-?");
+    let (renamed, [text2, text4]) = compare(
+        [&tools2, &tools4],
+        &python,
+        &lock,
+        "LIB,tool,ring_*,speed*",
+        "leaf,ring-?,jit",
+    );
     assert_eq!(renamed, "PyYAML -> pyyaml\n");
-    insta::assert_snapshot!("fixture_graph_text", text);
+    insta::assert_snapshot!("fixture_graph_text", text2);
+    insta::assert_snapshot!("fixture_graph_text_4", text4);
 }
 
 #[test]
@@ -302,7 +409,10 @@ fn tree_of_a_locked_example_is_pipdeptree_s() {
         return;
     }
     let scratch = tempfile::tempdir().expect("tempdir");
-    let tools = pipdeptree_env(scratch.path());
+    let tools = [
+        pipdeptree_env(scratch.path(), PIPDEPTREE_2),
+        pipdeptree_env(scratch.path(), PIPDEPTREE_4),
+    ];
     let dir = copy_example("fastapi-optional", scratch.path());
     let lock = lock(
         &dir,
@@ -310,18 +420,19 @@ fn tree_of_a_locked_example_is_pipdeptree_s() {
         "cpu-x86_64",
         &["--exclude-newer", EXCLUDE_NEWER],
     );
-    let tools = tools.join().expect("pipdeptree environment");
-    let python = install(&tools, &lock, scratch.path());
+    let [tools2, tools4] = tools.map(|tools| tools.join().expect("pipdeptree environment"));
+    let python = install(&tools2, &lock, scratch.path());
 
-    let (renamed, text) = compare(
-        &tools,
+    let (renamed, [text2, text4]) = compare(
+        [&tools2, &tools4],
         &python,
         &lock,
         "fastapi,uvicorn,sqlalchemy",
         "typing-extensions,idna",
     );
     insta::assert_snapshot!("example_renamed", renamed);
-    insta::assert_snapshot!("example_text", text);
+    insta::assert_snapshot!("example_text", text2);
+    insta::assert_snapshot!("example_text_4", text4);
 }
 
 /// `dockgen TREE ARGS` in `dir`: exit code, stdout, stderr.
@@ -353,15 +464,35 @@ fn tree_command_reads_only_the_lock() {
         assert_eq!(stderr, "");
         stdout
     };
-    insta::assert_snapshot!("example_text", ok(&[]));
+    insta::assert_snapshot!("example_text_4", ok(&[]));
+    insta::assert_snapshot!("example_text", ok(&["--pipdeptree", "2"]));
 
     let tree = DependencyTree::from_lock(&dockgen::lock::read(&committed).unwrap());
     let patterns = vec!["Typing_Extensions".to_string(), "h1?".to_string()];
-    assert_eq!(ok(&["--json-tree"]), tree.render_json_tree());
-    assert_eq!(ok(&["--format", "json-tree"]), tree.render_json_tree());
-    assert_eq!(ok(&["--json"]), tree.render_json());
+    let whole = tree.view4(false, None).unwrap();
+    assert_eq!(ok(&["--json-tree"]), whole.render_json_tree());
+    assert_eq!(ok(&["--format", "json-tree"]), whole.render_json_tree());
+    assert_eq!(ok(&["--json"]), whole.render_json());
+    assert_eq!(
+        ok(&["--json", "--reverse"]),
+        tree.view4(true, None).unwrap().render_json()
+    );
     assert_eq!(
         ok(&["--reverse", "--packages", "Typing_Extensions,h1?"]),
+        tree.view4(true, Some(&patterns)).unwrap().render_text()
+    );
+    assert_eq!(
+        ok(&["--pipdeptree", "2", "--json-tree"]),
+        tree.render_json_tree()
+    );
+    assert_eq!(
+        ok(&[
+            "--pipdeptree",
+            "2",
+            "--reverse",
+            "--packages",
+            "Typing_Extensions,h1?"
+        ]),
         tree.view(true, Some(&patterns)).unwrap().render_text()
     );
     assert_eq!(
@@ -382,7 +513,7 @@ fn tree_command_reads_only_the_lock() {
     insta::assert_snapshot!(
         [
             fails(&["--packages", "starlette,nothing*"]),
-            fails(&["--reverse", "--json"]),
+            fails(&["--pipdeptree", "2", "--reverse", "--json"]),
             fails(&["--profile", "jetson-orin"]),
         ]
         .concat(),

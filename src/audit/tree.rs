@@ -27,6 +27,7 @@
 //! chain), the walk marks where it stops instead (`walk`); below those limits the
 //! output is pipdeptree's byte for byte. Every layout is written as it is walked.
 
+mod v4;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +39,7 @@ use pep508_rs::PackageName;
 
 use crate::lock::LockFile;
 use crate::resolve::specifier_text;
+pub use v4::View4;
 use walk::{Event, Step};
 pub use walk::{MAX_DEPTH, REPRINT_LIMIT};
 
@@ -51,14 +53,22 @@ pub struct Node {
     /// Its requirements on locked packages that hold with no extra active, sorted by
     /// the required package's key (several on one package in metadata order).
     pub requires: Vec<Edge>,
+    /// Its requirements that hold only with one of its extras active (`Edge::extra`),
+    /// in the same order: pipdeptree 4 shows them where an installed package asks for
+    /// the extra.
+    pub through_extras: Vec<Edge>,
 }
 
 /// A requirement of one locked package on another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
     pub child: PackageName,
-    /// As pipdeptree shows it; `None` when the requirement has no specifier (`Any`).
+    /// As pipdeptree 2.x shows it; `None` when the requirement has no specifier (`Any`).
     pub specifier: Option<String>,
+    /// The parent's extra that the requirement needs active; `None` for none.
+    pub extra: Option<String>,
+    /// The extras of the child that the requirement asks for, sorted.
+    pub requests: Vec<String>,
 }
 
 /// The locked packages and the edges between them.
@@ -102,6 +112,7 @@ impl DependencyTree {
                     key: key.clone(),
                     version: pin.version.to_string(),
                     requires: Vec::new(),
+                    through_extras: Vec::new(),
                 };
                 (key.clone(), node)
             })
@@ -110,14 +121,17 @@ impl DependencyTree {
         // lists come out sorted as pipdeptree sorts them.
         for (child, pin) in &lock.pins {
             for parent in pin.via.iter().filter_map(|via| via.package()) {
-                if parent.extra.is_some() {
-                    continue;
-                }
                 if let Some(node) = nodes.get_mut(&parent.name) {
-                    node.requires.push(Edge {
+                    let edge = Edge {
                         child: child.clone(),
                         specifier: parent.specifier.clone(),
-                    });
+                        extra: parent.extra.as_ref().map(ToString::to_string),
+                        requests: parent.requests.iter().map(ToString::to_string).collect(),
+                    };
+                    match edge.extra {
+                        None => node.requires.push(edge),
+                        Some(_) => node.through_extras.push(edge),
+                    }
                 }
             }
         }
@@ -198,13 +212,16 @@ impl DependencyTree {
     }
 
     /// Differences between this tree and an image's `dependency_tree.json` (pipdeptree
-    /// `--json-tree` output), one readable line each. Both sides are compared as
-    /// pipdeptree shows them (this tree is rendered the same way first), by key:
+    /// 4's `--json-tree` output), one readable line each. Both sides are compared as
+    /// pipdeptree 4 shows them (this tree is rendered the same way first), by key:
     /// packages and versions, edges both ways, and each edge's specifiers (compared in
     /// pep440's normal form). Packages named in `unlocked_ok` may be in the image
     /// without being locked, and their edges are not compared.
     pub fn differences(&self, image: &serde_json::Value, unlocked_ok: &[&str]) -> Vec<String> {
-        let ours = self.whole(false).shown();
+        let ours = self
+            .view4(false, None)
+            .expect("no patterns, nothing to match")
+            .shown();
         let theirs = Shown::walk(image);
         let locked: BTreeSet<&str> = self.nodes.keys().map(|key| key.as_ref()).collect();
         let tolerated = |key: &str| unlocked_ok.contains(&key) && !locked.contains(key);
@@ -551,30 +568,6 @@ impl<'t> View<'t> {
             }
         })?;
         out.write_all(if any { b"\n]\n" } else { b"[]\n" })
-    }
-
-    /// What this view shows as `--json-tree`: versions by key, specifiers by edge.
-    fn shown(&self) -> Shown {
-        let mut shown = Shown::default();
-        let result: Result<(), std::convert::Infallible> = walk::walk(self, true, |event| {
-            if let Event::Enter(step) = event {
-                let key = step.node.key.to_string();
-                shown
-                    .versions
-                    .insert(key.clone(), step.node.version.clone());
-                if let Some((from, link)) = step.link {
-                    let specifier = normalize_specifier(link.specifier.unwrap_or("Any"));
-                    shown
-                        .edges
-                        .entry((from.to_string(), key))
-                        .or_default()
-                        .insert(specifier);
-                }
-            }
-            Ok(())
-        });
-        let Ok(()) = result;
-        shown
     }
 
     /// pipdeptree's `--json`: every shown package and its direct requirements.

@@ -29,9 +29,6 @@ pub fn run(args: &TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let tree = DependencyTree::from_lock(&lock);
     let packages = (!args.packages.is_empty()).then_some(args.packages.as_slice());
     let shown = super::files::display_path(&lock_path, &cwd);
-    let view = tree
-        .view(args.reverse, packages)
-        .with_context(|| format!("`--packages` in `{shown}`"))?;
     let format = if args.json_tree {
         "json-tree"
     } else if args.json {
@@ -41,10 +38,22 @@ pub fn run(args: &TreeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     // Streamed: a big tree is never held whole.
     let mut out = std::io::BufWriter::new(out);
-    let written = match format {
-        "json-tree" => view.write_json_tree(&mut out).map_err(TreeError::from),
-        "json" => view.write_json(&mut out),
-        _ => view.write_text(&mut out).map_err(TreeError::from),
+    let matched = |error| anyhow::Error::from(error).context(format!("`--packages` in `{shown}`"));
+    let written = if args.pipdeptree == "2" {
+        let view = tree.view(args.reverse, packages).map_err(matched)?;
+        match format {
+            "json-tree" => view.write_json_tree(&mut out).map_err(TreeError::from),
+            "json" => view.write_json(&mut out),
+            _ => view.write_text(&mut out).map_err(TreeError::from),
+        }
+    } else {
+        let view = tree.view4(args.reverse, packages).map_err(matched)?;
+        match format {
+            "json-tree" => view.write_json_tree(&mut out),
+            "json" => view.write_json(&mut out),
+            _ => view.write_text(&mut out),
+        }
+        .map_err(TreeError::from)
     };
     written
         .map_err(anyhow::Error::from)

@@ -39,7 +39,7 @@ pub enum Via {
     /// pip-compile's `my-project (pyproject.toml)`.
     Input(String),
     /// A locked package's requirement: `parent`, `parent (>=1.0,<2)`,
-    /// `parent[extra] (>=1.0)`.
+    /// `parent[extra] (>=1.0)`, `parent ([cuda,nvtx]==12.8)`.
     Package(ViaPackage),
 }
 
@@ -48,6 +48,9 @@ pub struct ViaPackage {
     pub name: PackageName,
     /// The parent's extra when the requirement only holds with it.
     pub extra: Option<ExtraName>,
+    /// The extras the requirement asks of the locked package (`cuda-toolkit[cuda]`),
+    /// sorted; empty for none.
+    pub requests: Vec<ExtraName>,
     /// The specifiers as pipdeptree shows them; `None` for none (or a lock that does
     /// not record them).
     pub specifier: Option<String>,
@@ -61,14 +64,12 @@ impl Via {
         if entry.starts_with('-') {
             return input();
         }
-        let (label, specifier) = match entry.split_once(" (") {
-            Some((label, rest)) => match rest.strip_suffix(')') {
-                Some(spec) if spec.starts_with(['<', '>', '=', '!', '~']) => {
-                    (label, Some(spec.to_string()))
-                }
-                _ => return input(),
+        let (label, requests, specifier) = match entry.split_once(" (") {
+            Some((label, rest)) => match rest.strip_suffix(')').and_then(requirement_tail) {
+                Some((requests, specifier)) => (label, requests, specifier),
+                None => return input(),
             },
-            None => (entry, None),
+            None => (entry, Vec::new(), None),
         };
         let (name, extra) = match label.split_once('[') {
             Some((name, rest)) => match rest
@@ -84,6 +85,7 @@ impl Via {
             Ok(name) if !name.as_ref().is_empty() => Via::Package(ViaPackage {
                 name,
                 extra,
+                requests,
                 specifier,
             }),
             _ => input(),
@@ -99,6 +101,36 @@ impl Via {
     }
 }
 
+/// What a package entry holds in parentheses: the extras it asks for (`[a,b]`), then
+/// its specifiers; at least one of them. `None` when it is not that (an input's
+/// `(pyproject.toml)`).
+fn requirement_tail(text: &str) -> Option<(Vec<ExtraName>, Option<String>)> {
+    let (requests, specifier) = match text.strip_prefix('[') {
+        Some(rest) => {
+            let (list, specifier) = rest.split_once(']')?;
+            let mut requests = list
+                .split(',')
+                .map(|extra| {
+                    let extra = extra.trim();
+                    (!extra.is_empty())
+                        .then(|| ExtraName::from_str(extra).ok())
+                        .flatten()
+                })
+                .collect::<Option<Vec<_>>>()?;
+            requests.sort();
+            requests.dedup();
+            (requests, specifier.trim())
+        }
+        None => (Vec::new(), text),
+    };
+    if specifier.is_empty() {
+        return (!requests.is_empty()).then_some((requests, None));
+    }
+    specifier
+        .starts_with(['<', '>', '=', '!', '~'])
+        .then(|| (requests, Some(specifier.to_string())))
+}
+
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -108,10 +140,15 @@ impl fmt::Display for Via {
                 if let Some(extra) = &package.extra {
                     write!(f, "[{extra}]")?;
                 }
-                if let Some(specifier) = &package.specifier {
-                    write!(f, " ({specifier})")?;
+                if package.requests.is_empty() && package.specifier.is_none() {
+                    return Ok(());
                 }
-                Ok(())
+                f.write_str(" (")?;
+                if !package.requests.is_empty() {
+                    let requests: Vec<&str> = package.requests.iter().map(|e| e.as_ref()).collect();
+                    write!(f, "[{}]", requests.join(","))?;
+                }
+                write!(f, "{})", package.specifier.as_deref().unwrap_or(""))
             }
         }
     }
@@ -521,6 +558,9 @@ mod tests {
                 "Starlette (>=0.40.0,<0.48.0)",
                 "uvicorn[standard] (>=0.13)",
                 "uvicorn[standard]",
+                "torch ([cuda,cudart]==12.8.1)",
+                "torch[gpu] ([nvtx])",
+                "torch ([])",
                 "-r ../requirements.in",
                 "-c constraints.txt",
                 "my-project (pyproject.toml)",

@@ -123,10 +123,11 @@ fn via_entries_name_the_requirement() {
             "8.2.1",
             &[
                 "colors; sys_platform == 'linux'",
-                "colors<2; python_version >= '3'",
+                "colors[Dim,bright]<2; python_version >= '3'",
             ],
         ))
-        .add(Release::new("colors", "1.0", &[]))
+        .add(Release::new("colors", "1.0", &["shade; extra == 'bright'"]))
+        .add(Release::new("shade", "0.1", &[]))
         .add(Release::new("h11", "0.16.0", &[]))
         .add(Release::new("uvloop", "0.21.0", &[]))
         .add(Release::new("watch", "1.1", &[]));

@@ -9,15 +9,16 @@
 //!   as pipdeptree shows them ([`specifier_text`](crate::resolve::specifier_text));
 //! - `parent`: `parent` requires it with no specifier (pipdeptree's `Any`);
 //! - `parent[standard] (>=0.1)`: the requirement only holds with `parent`'s extra
-//!   `standard` active. pipdeptree evaluates markers with no extra active, so the
-//!   tree leaves these edges out; the entry still says why the package is locked.
+//!   `standard` active (an edge in pipdeptree 4's tree when an installed package asks
+//!   for `parent[standard]`, never in 2.x's);
+//! - `parent ([cuda,nvtx]==12.8.1)`: the requirement asks for the package's extras
+//!   `cuda` and `nvtx` (sorted), so its requirements through them are edges too in
+//!   pipdeptree 4's tree.
 //!
-//! A parent that requires the package both plainly and through an extra gets only the
-//! plain entries: the edge exists without the extra, and that is the requirement
-//! pipdeptree shows (and pip enforces first). A parent whose metadata holds two
-//! requirements on the package that both apply to the target (different markers) gets
-//! one entry for each, in metadata order, as pipdeptree lists the package twice. Entries
-//! through extras are written once per extra and specifier.
+//! A parent whose metadata holds two requirements on the package that both apply to
+//! the target (different markers) gets one entry for each, in metadata order, as
+//! pipdeptree lists the package twice. Entries through extras follow the plain ones,
+//! once per extra and requirement.
 //!
 //! Readers that only want names (pip-compile's format has bare names) take the word
 //! before ` (` and `[`.
@@ -34,7 +35,7 @@ use std::fmt::Write as _;
 
 use pep508_rs::PackageName;
 
-use crate::resolve::{RequiredBy, Resolution};
+use crate::resolve::{Dependency, RequiredBy, Resolution};
 
 /// What the header of a lock says about how it was made. Never holds credentials:
 /// index URLs are passed in already redacted.
@@ -278,13 +279,6 @@ pub fn render(resolution: &Resolution, header: &LockHeader) -> String {
 
 /// The `# via` entries for the requirements of `parent` on `child` (see the module docs).
 fn via_package(resolution: &Resolution, parent: &PackageName, child: &PackageName) -> Vec<String> {
-    let with_specifier = |label: String, specifier: &str| {
-        if specifier.is_empty() {
-            label
-        } else {
-            format!("{label} ({specifier})")
-        }
-    };
     let Some(requirements) = resolution
         .packages
         .get(parent)
@@ -292,29 +286,39 @@ fn via_package(resolution: &Resolution, parent: &PackageName, child: &PackageNam
     else {
         return vec![parent.to_string()];
     };
-    let requirements: Vec<_> = requirements.collect();
-    let plain: Vec<String> = requirements
-        .iter()
-        .filter(|d| d.via_extra.is_none())
-        .map(|d| with_specifier(parent.to_string(), &d.specifier))
-        .collect();
-    if !plain.is_empty() {
-        return plain;
-    }
-    let mut through_extras: Vec<String> = Vec::new();
-    for dependency in requirements {
+    let entry = |dependency: &Dependency| {
+        let mut entry = parent.to_string();
         if let Some(extra) = &dependency.via_extra {
-            let entry = with_specifier(format!("{parent}[{extra}]"), &dependency.specifier);
-            if !through_extras.contains(&entry) {
-                through_extras.push(entry);
+            let _ = write!(entry, "[{extra}]");
+        }
+        let mut requests: Vec<&str> = dependency.extras.iter().map(|e| e.as_ref()).collect();
+        requests.sort_unstable();
+        requests.dedup();
+        if !requests.is_empty() || !dependency.specifier.is_empty() {
+            entry.push_str(" (");
+            if !requests.is_empty() {
+                let _ = write!(entry, "[{}]", requests.join(","));
             }
+            let _ = write!(entry, "{})", dependency.specifier);
+        }
+        entry
+    };
+    let (plain, through_extras): (Vec<&Dependency>, Vec<&Dependency>) =
+        requirements.partition(|d| d.via_extra.is_none());
+    // Plain entries once per requirement (two that apply are both edges); entries
+    // through extras once per extra and requirement.
+    let mut entries: Vec<String> = plain.into_iter().map(entry).collect();
+    for dependency in through_extras {
+        let entry = entry(dependency);
+        if !entries.contains(&entry) {
+            entries.push(entry);
         }
     }
-    if through_extras.is_empty() {
+    if entries.is_empty() {
         // Not reached: `required_by` names a parent only for its own requirements.
-        through_extras.push(parent.to_string());
+        entries.push(parent.to_string());
     }
-    through_extras
+    entries
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 Usage: artifacts.py LOCK OUT_DIR [WHEEL_LOCK]
 
 Run by the environment's own interpreter; writes into OUT_DIR:
-  dependencies.txt      the dependency tree exactly as `pipdeptree --warn silence` prints it
-  dependency_tree.json  the same tree exactly as `pipdeptree --json-tree` prints it
+  dependencies.txt      the dependency tree exactly as pipdeptree 4 (`pipdeptree --warn
+                        silence`) prints it
+  dependency_tree.json  the same tree exactly as pipdeptree 4's `--json-tree` prints it
   frozen_deps.txt       `name==version` of every installed distribution, sorted as
                         `pip freeze` sorts (pip, setuptools, wheel only when locked)
   environment.txt       Python, platform, libc, and torch's build when torch is installed
@@ -65,14 +66,34 @@ def packaging_modules():
 
 
 class Node:
-    """One installed distribution and its requirements, as pipdeptree's DistPackage."""
+    """One installed distribution and its requirements, as pipdeptree 4 reads them."""
 
     def __init__(self, dist):
         self.dist = dist
         self.name = dist.metadata["Name"]
         self.key = normalize(self.name)
         self.version = dist.version
-        self.requires = []  # [(child key, child name, version spec or None)], sorted by key
+        # Requirements that hold with no extra active, sorted by key (metadata order on
+        # one key), then per extra (by name) those it activates: [Dep].
+        self.mandatory = []
+        self.optional = {}
+        # The extras of this distribution that an installed one asks for.
+        self.requested = set()
+        # (child key, child name, 2.x specifier text or None) of the mandatory
+        # requirements: the SBOM's dependency graph.
+        self.requires = []
+
+
+class Dep:
+    """A requirement: the child's key, pipdeptree 4's specifier text (None for none),
+    the owner's extra that activates it (None: none needed), and the child's extras it
+    asks for."""
+
+    def __init__(self, key, specifier, activated_by, requests):
+        self.key = key
+        self.specifier = specifier
+        self.activated_by = activated_by
+        self.requests = requests
 
 
 def installed_nodes():
@@ -95,26 +116,120 @@ def installed_nodes():
     return nodes
 
 
+def marker_extras(marker):
+    """The extras a marker compares `extra` with, normalized and sorted: those that can
+    activate the requirement (pipdeptree 4 reads them from the marker, not from
+    Provides-Extra)."""
+    found = set()
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            elif isinstance(item, tuple) and len(item) == 3:
+                for variable, value in ((item[0], item[2]), (item[2], item[0])):
+                    if (
+                        type(variable).__name__ == "Variable"
+                        and getattr(variable, "value", None) == "extra"
+                        and type(value).__name__ == "Value"
+                    ):
+                        found.add(normalize(value.value))
+
+    walk(getattr(marker, "_markers", []))
+    return sorted(found)
+
+
+def version_order(text):
+    """A specifier's sort key as pep440-rs orders a requirement's specifiers: its version
+    (a `.*` suffix dropped); unparsable ones first."""
+    from pip._vendor.packaging.version import InvalidVersion, Version
+
+    version = re.sub(r"^(===|~=|==|!=|<=|>=|<|>)", "", text).strip()
+    if version.endswith(".*"):
+        version = version[:-2]
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, Version("0"))
+
+
+def specifier_texts(text):
+    """The specifiers of requirement `text` in its own order, each as packaging spells
+    it; the marker, name, extras and any URL left out."""
+    from pip._vendor.packaging.specifiers import InvalidSpecifier, Specifier
+
+    body = text.split(";", 1)[0]
+    if "@" in body:
+        return []
+    body = re.sub(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?", "", body)
+    body = body.strip().strip("()")
+    texts = []
+    for part in body.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            texts.append(str(Specifier(part)))
+        except InvalidSpecifier:
+            texts.append(part)
+    return texts
+
+
 def build_graph(nodes):
-    """Fill `Node.requires` with the requirements that apply here: markers evaluated for
-    this interpreter with no extra active, so extras-only requirements are left out."""
+    """Fill each node's requirements as pipdeptree 4 sees them (markers evaluated for
+    this interpreter), then the extras installed distributions ask for."""
     Requirement, InvalidRequirement = packaging_modules()
     for node in nodes.values():
-        requires = []
+        mandatory, optional, plain = [], {}, []
         for text in node.dist.requires or ():
             try:
                 requirement = Requirement(text)
             except InvalidRequirement:
                 continue  # pipdeptree leaves these out too (with a warning)
-            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-                continue
             key = normalize(requirement.name)
             child = nodes.get(key)
             name = child.name if child is not None else requirement.name
-            specs = sorted((str(spec) for spec in requirement.specifier), reverse=True)
-            requires.append((key, name, ",".join(specs) if specs else None))
+            texts = specifier_texts(text)
+            specifier = ",".join(sorted(texts, key=version_order)) if texts else None
+            requests = frozenset(normalize(extra) for extra in requirement.extras)
+            marker = requirement.marker
+            if marker is None or marker.evaluate({"extra": ""}):
+                mandatory.append(Dep(key, specifier, None, requests))
+                specs = sorted((str(spec) for spec in requirement.specifier), reverse=True)
+                plain.append((key, name, ",".join(specs) if specs else None))
+                continue
+            for extra in marker_extras(marker):
+                if marker.evaluate({"extra": extra}):
+                    optional.setdefault(extra, []).append(Dep(key, specifier, extra, requests))
         # Stable: requirements with the same key keep their metadata order.
-        node.requires = sorted(requires, key=lambda item: item[0])
+        node.mandatory = sorted(mandatory, key=lambda dep: dep.key)
+        node.optional = {extra: sorted(deps, key=lambda dep: dep.key) for extra, deps in sorted(optional.items())}
+        node.requires = sorted(plain, key=lambda item: item[0])
+    # Every plain requirement asks for its extras, and so do the requirements those
+    # extras activate.
+    pending = [dep for node in nodes.values() for dep in node.mandatory]
+    while pending:
+        dep = pending.pop()
+        child = nodes.get(dep.key)
+        if child is None:
+            continue
+        for extra in sorted(dep.requests - child.requested):
+            child.requested.add(extra)
+            pending.extend(child.optional.get(extra, ()))
+
+
+def selected(nodes, node, extras):
+    """What `node` shows below an edge asking for `extras` (None: as a root, every extra
+    asked for anywhere): its plain requirements and those of the extras, by key."""
+    if extras is None:
+        extras = node.requested
+    if not extras:
+        return list(node.mandatory)
+    deps = list(node.mandatory)
+    for extra, extra_deps in node.optional.items():
+        if extra in extras:
+            deps.extend(dep for dep in extra_deps if dep.key in nodes)
+    return sorted(deps, key=lambda dep: (dep.key, dep.activated_by is not None, dep.activated_by or ""))
 
 
 def installed_version(nodes, key):
@@ -123,72 +238,170 @@ def installed_version(nodes, key):
 
 
 def roots(nodes):
-    """Sorted keys of the distributions no other installed distribution requires."""
-    required = {child for node in nodes.values() for child, _, _ in node.requires}
-    return [key for key in sorted(nodes) if key not in required]
+    """Sorted keys of the distributions no installed distribution's shown edge reaches,
+    and every member of each cycle that none of those reaches."""
+    edges = {key: [dep.key for dep in selected(nodes, node, None) if dep.key in nodes] for key, node in nodes.items()}
+    reached_by_edge = {child for children in edges.values() for child in children}
+    found = [key for key in sorted(nodes) if key not in reached_by_edge]
+    reached = set()
+
+    def mark(seeds):
+        stack = list(seeds)
+        while stack:
+            key = stack.pop()
+            if key not in reached:
+                reached.add(key)
+                stack.extend(edges[key])
+
+    mark(found)
+    if len(reached) == len(nodes):
+        return found
+    # Strongly connected components, each before those it leads to (Kosaraju).
+    order, visited = [], set()
+    for start in sorted(nodes):
+        if start in visited:
+            continue
+        visited.add(start)
+        stack = [(start, 0)]
+        while stack:
+            key, position = stack[-1]
+            if position == len(edges[key]):
+                order.append(key)
+                stack.pop()
+                continue
+            stack[-1] = (key, position + 1)
+            child = edges[key][position]
+            if child not in visited:
+                visited.add(child)
+                stack.append((child, 0))
+    incoming = {key: [] for key in nodes}
+    for key, children in edges.items():
+        for child in children:
+            incoming[child].append(key)
+    visited = set()
+    while order:
+        start = order.pop()
+        if start in visited:
+            continue
+        visited.add(start)
+        component, stack = [], [start]
+        while stack:
+            key = stack.pop()
+            component.append(key)
+            for parent in incoming[key]:
+                if parent not in visited:
+                    visited.add(parent)
+                    stack.append(parent)
+        if component[0] not in reached:
+            mark(component)
+            found.extend(component)
+    return sorted(found)
+
+
+def walk(nodes, enter):
+    """Every root's tree as pipdeptree 4 walks it: `enter(node, dep, depth, last,
+    repeated)` for each line (dep None for a root), depth first. Under each root, a
+    package already shown with the same extras, or on the path (a cycle), is shown once
+    more without what is below it (repeated, when something is)."""
+    for root in roots(nodes):
+        enter(nodes[root], None, 0, True, False)
+        path, shown = {root}, set()
+        stack = [(root, selected(nodes, nodes[root], None), 0)]
+        while stack:
+            key, deps, position = stack[-1]
+            if position == len(deps):
+                stack.pop()
+                if stack:
+                    path.discard(key)
+                continue
+            stack[-1] = (key, deps, position + 1)
+            dep = deps[position]
+            last = position + 1 == len(deps)
+            child = nodes.get(dep.key)
+            if child is None:
+                enter(None, dep, len(stack), last, False)
+                continue
+            again = dep.key in path
+            if not again:
+                again = (dep.key, dep.requests) in shown
+                shown.add((dep.key, dep.requests))
+            below = selected(nodes, child, dep.requests)
+            repeated = again and bool(below)
+            enter(child, dep, len(stack), last, repeated)
+            if repeated:
+                continue
+            path.add(dep.key)
+            stack.append((dep.key, below, 0))
 
 
 def render_text(nodes):
-    """pipdeptree's default text output (unicode tree), one string with a final newline."""
-    lines = []
+    """pipdeptree 4's default text output (unicode tree), one string with a final newline."""
+    lines, indents = [], []
 
-    def branch(key, name, spec, prefix, last, chain):
-        connector = "└── " if last else "├── "
+    def enter(node, dep, depth, last, repeated):
+        if dep is None:
+            indents.clear()
+            lines.append("%s==%s" % (node.name, node.version))
+            return
+        del indents[depth - 1 :]
+        extra = ", extra: %s" % dep.activated_by if dep.activated_by else ""
         lines.append(
-            "%s%s%s [required: %s, installed: %s]"
-            % (prefix, connector, name, spec or "Any", installed_version(nodes, key))
+            "%s%s%s [required: %s, installed: %s%s]%s"
+            % (
+                "".join(indents),
+                "└── " if last else "├── ",
+                node.name if node is not None else dep.key,
+                dep.specifier or "Any",
+                node.version if node is not None else "?",
+                extra,
+                " (*)" if repeated else "",
+            )
         )
-        children(key, prefix + ("    " if last else "│   "), chain)
+        indents.append("    " if last else "│   ")
 
-    def children(key, prefix, chain):
-        node = nodes.get(key)
-        requires = node.requires if node is not None else []
-        for index, (child, name, spec) in enumerate(requires):
-            # As pipdeptree: a child already on the path is left out (no cycles), but
-            # "last" is still decided over all children.
-            if name in chain:
-                continue
-            branch(child, name, spec, prefix, index == len(requires) - 1, chain + [name])
-
-    for key in roots(nodes):
-        node = nodes[key]
-        lines.append("%s==%s" % (node.name, node.version))
-        # pipdeptree starts the chain empty at the root, so a self-requirement shows once.
-        children(key, "", [])
+    walk(nodes, enter)
     return "\n".join(lines) + "\n"
 
 
 def render_json_tree(nodes):
-    """pipdeptree's `--json-tree` output, with its key order and 4-space indent."""
+    """pipdeptree 4's `--json-tree` output, with its key order and 4-space indent."""
+    tree, open_entries = [], []
 
-    def child(key, name, spec, chain):
-        entry = {
-            "key": key,
-            "package_name": name,
-            "installed_version": installed_version(nodes, key),
-            "required_version": spec if spec else "Any",
-        }
-        entry["dependencies"] = dependencies(key, chain)
-        return entry
-
-    def dependencies(key, chain):
-        node = nodes.get(key)
-        requires = node.requires if node is not None else []
-        return [child(c, name, spec, chain + [name]) for c, name, spec in requires if name not in chain]
-
-    tree = []
-    for key in roots(nodes):
-        node = nodes[key]
-        tree.append(
-            {
-                "key": key,
+    def enter(node, dep, depth, last, repeated):
+        del open_entries[depth:]
+        if dep is None:
+            entry = {
+                "key": node.key,
                 "package_name": node.name,
                 "installed_version": node.version,
                 "required_version": node.version,
-                "dependencies": dependencies(key, [node.name]),
             }
-        )
-    return json.dumps(tree, indent=4) + "\n"
+        else:
+            entry = {
+                "key": dep.key,
+                "package_name": node.name if node is not None else dep.key,
+                "installed_version": node.version if node is not None else "?",
+                "required_version": dep.specifier or "Any",
+            }
+            if node is not None and dep.activated_by:
+                entry["extra"] = dep.activated_by
+        entry["dependencies"] = []
+        if repeated:
+            entry["repeated"] = True
+        if depth == 0:
+            tree.append(entry)
+        else:
+            open_entries[depth - 1]["dependencies"].append(entry)
+        open_entries.append(entry)
+
+    walk(nodes, enter)
+    return json.dumps(tree, indent=4, ensure_ascii=False) + "\n"
+
+
+def plain_roots(nodes):
+    """Sorted keys of the distributions no plain requirement of another one reaches."""
+    required = {child for node in nodes.values() for child, _, _ in node.requires}
+    return [key for key in sorted(nodes) if key not in required]
 
 
 def render_frozen(nodes, lock):
@@ -325,7 +538,7 @@ def render_sbom(nodes, lock_path, lock_digest, wheel_hashes):
         if wheel_hashes.get(key):
             component["hashes"] = [{"alg": "SHA-256", "content": digest} for digest in sorted(wheel_hashes[key])]
         components.append(component)
-    dependencies = [{"ref": image_ref, "dependsOn": sorted({refs[key] for key in roots(nodes)})}]
+    dependencies = [{"ref": image_ref, "dependsOn": sorted({refs[key] for key in plain_roots(nodes)})}]
     for key in sorted(nodes, key=lambda key: refs[key]):
         depends = sorted({refs[child] for child, _, _ in nodes[key].requires if child in refs})
         dependencies.append({"ref": refs[key], "dependsOn": depends})
