@@ -2,12 +2,16 @@
 //! set-up of `tests/audit.rs`), on a hand-written lock with errors, a warning, an sdist
 //! to build, licenses every way metadata gives them, and metadata that tries to inject
 //! markup. The whole page is snapshotted; then headless Chromium (Debian's `chromium`)
-//! loads it and the test asserts on what renders: the text a reader sees, that the
-//! hostile values are text and not elements, that nothing outside the page is fetched,
-//! and that a screenshot is not blank.
+//! loads it and the test asserts on what renders: the text a reader sees, the size
+//! chart's bars (each top-level requirement's unpacked size and what only it pulls in,
+//! against the fixture wheels' own zip directories) and the graph's boxes and lines, that
+//! the hostile values are text and not elements, that nothing outside the page is
+//! fetched, and that a screenshot is not blank.
 //!
 //! Needs `chromium` on the PATH (`apt-get install chromium`); fails, saying so, without it.
 
+use std::collections::BTreeMap;
+use std::io::Cursor;
 use std::path::Path;
 use std::process::Command;
 
@@ -18,8 +22,26 @@ use crate::support::wheels::SdistSpec;
 const HOSTILE_LICENSE: &str = "<script>document.title='pwned'</script>";
 const HOSTILE_EXPRESSION: &str = "MIT\" onmouseover=\"x\" <img src=x onerror=alert(1)>";
 
-/// A CUDA 12.4 profile `gpu` over two fixture indexes and its lock `locks/gpu.txt`.
-fn report_scratch() -> (Scratch, FixtureIndex, FixtureIndex) {
+/// What a fixture file takes installed, as the report counts it: a wheel's unpacked
+/// files (from its zip directory, read here with the zip crate), an sdist's own bytes.
+fn installed_size(file: &FixtureFile) -> u64 {
+    if !file.filename.ends_with(".whl") {
+        return file.bytes.len() as u64;
+    }
+    let mut archive = zip::ZipArchive::new(Cursor::new(&file.bytes)).expect("a wheel");
+    (0..archive.len())
+        .map(|i| archive.by_index_raw(i).expect("an entry").size())
+        .sum()
+}
+
+/// A CUDA 12.4 profile `gpu` over two fixture indexes and its lock `locks/gpu.txt`;
+/// each package's installed size.
+fn report_scratch() -> (
+    Scratch,
+    FixtureIndex,
+    FixtureIndex,
+    BTreeMap<&'static str, u64>,
+) {
     let torch = wheel(
         "torch",
         "2.5.1+cu124",
@@ -103,6 +125,18 @@ fn report_scratch() -> (Scratch, FixtureIndex, FixtureIndex) {
             .to_string(),
     );
     let native = FixtureFile::from_sdist_spec(&native);
+    let sizes = BTreeMap::from([
+        ("fastapi", installed_size(&fastapi)),
+        ("hostile", installed_size(&hostile)),
+        ("hostile-expression", installed_size(&hostile_expression)),
+        ("native-ext", installed_size(&native)),
+        ("opencv-python", installed_size(&opencv)),
+        ("opencv-python-headless", installed_size(&headless)),
+        ("pydantic", installed_size(&pydantic)),
+        ("starlette", installed_size(&starlette)),
+        ("torch", installed_size(&torch)),
+        ("torchvision", installed_size(&torchvision)),
+    ]);
 
     let lock = lock_text(
         "gpu",
@@ -138,7 +172,13 @@ fn report_scratch() -> (Scratch, FixtureIndex, FixtureIndex) {
                 vec![&headless],
                 &["-r ../requirements.in"],
             ),
-            pin("pydantic", "2.6.0", vec![&pydantic], &["fastapi (>=1.7.4)"]),
+            // Shared: the size chart's `shared by several` bar.
+            pin(
+                "pydantic",
+                "2.6.0",
+                vec![&pydantic],
+                &["fastapi (>=1.7.4)", "hostile"],
+            ),
             pin(
                 "starlette",
                 "0.36.3",
@@ -188,12 +228,12 @@ fn report_scratch() -> (Scratch, FixtureIndex, FixtureIndex) {
         ],
     );
     scratch.write("locks/gpu.txt", &lock);
-    (scratch, pytorch, pypi)
+    (scratch, pytorch, pypi, sizes)
 }
 
 #[test]
 fn report_is_one_deterministic_page_that_renders_in_chromium() {
-    let (scratch, pytorch, pypi) = report_scratch();
+    let (scratch, pytorch, pypi, sizes) = report_scratch();
     let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
     let run = scratch.dockgen(
         &["report", "--profile", "gpu.yaml", "-o", "out/report.html"],
@@ -300,6 +340,7 @@ fn report_is_one_deterministic_page_that_renders_in_chromium() {
             "1 starlette [required: >=0.36.3,<0.37.0, installed: 0.36.3]",
             "0 hostile==1.0",
             "1 hostile-expression [required: Any, installed: 1.0]",
+            "1 pydantic [required: Any, installed: 2.6.0]",
             "0 native-ext==1.0",
             "0 opencv-python==4.10.0.84",
             "0 opencv-python-headless==4.10.0.84",
@@ -307,6 +348,58 @@ fn report_is_one_deterministic_page_that_renders_in_chromium() {
             "1 torch [required: ==2.5.1, installed: 2.5.1+cu124]",
         ]
     );
+    // One bar per top-level requirement, largest first: itself, then what only it pulls
+    // in; then what several share.
+    let size = |name: &str| sizes[name];
+    let mut expected: Vec<(String, u64, u64)> = vec![
+        ("fastapi 0.110.0".into(), size("fastapi"), size("starlette")),
+        (
+            "hostile 1.0".into(),
+            size("hostile"),
+            size("hostile-expression"),
+        ),
+        ("native-ext 1.0".into(), size("native-ext"), 0),
+        ("opencv-python 4.10.0.84".into(), size("opencv-python"), 0),
+        (
+            "opencv-python-headless 4.10.0.84".into(),
+            size("opencv-python-headless"),
+            0,
+        ),
+        (
+            "torchvision 0.20.1+cpu".into(),
+            size("torchvision"),
+            size("torch"),
+        ),
+    ];
+    expected.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(&b.0)));
+    expected.push(("shared by several".into(), 0, size("pydantic")));
+    let bars: Vec<(String, u64, u64)> = rendered
+        .bars
+        .iter()
+        .map(|bar| (bar.label.clone(), bar.own, bar.exclusive))
+        .collect();
+    assert_eq!(bars, expected);
+    // Drawn: the longest bar spans the chart's 420 pixels, and each is as long as its
+    // share of it.
+    let longest = (expected[0].1 + expected[0].2) as f64;
+    for bar in &rendered.bars {
+        let share = (bar.own + bar.exclusive) as f64 / longest * 420.0;
+        assert!(
+            (bar.width - share).abs() < 1.0,
+            "`{}` is {} pixels wide, not {share}",
+            bar.label,
+            bar.width
+        );
+    }
+    // Every package a box, every `# via` edge a line, all drawn.
+    assert_eq!((rendered.graph_nodes, rendered.graph_edges), (10, 5));
+    assert!(rendered.graph_width > 100.0, "{}", rendered.graph_width);
+    assert!(
+        text("graph").contains("torchvision 0.20.1+cpu"),
+        "{}",
+        text("graph")
+    );
+
     let packages = text("packages");
     for expected in [
         "fastapi\nFixture package fastapi\t0.110.0\twheel fastapi-0.110.0-py3-none-any.whl",
@@ -335,7 +428,7 @@ fn report_is_one_deterministic_page_that_renders_in_chromium() {
 
 #[test]
 fn report_errors_exit_2_and_write_nothing() {
-    let (scratch, _pytorch, _pypi) = report_scratch();
+    let (scratch, _pytorch, _pypi, _sizes) = report_scratch();
     // A cold cache and `--offline`: nothing to report from.
     let offline = scratch.dockgen(&["report", "--profile", "gpu.yaml", "--offline"], &[]);
     let no_lock = scratch.dockgen(&["report", "--profile", "cpu-x86_64"], &[]);
@@ -390,12 +483,27 @@ fn chromium(scratch: &Path, args: &[&str]) -> String {
 }
 
 /// What Chromium rendered of the page.
+/// A bar of the size chart as rendered: its label (from its tooltip), its bytes (from
+/// its data attributes) and its rectangles' drawn width.
+struct Bar {
+    label: String,
+    own: u64,
+    exclusive: u64,
+    width: f64,
+}
+
 struct Rendered {
     title: String,
     /// Each section's rendered text (`innerText`: what a reader sees), by id.
     sections: serde_json::Value,
     /// Each item of the dependency tree: its depth, a space, its first line.
     tree: Vec<String>,
+    /// The size chart's bars, in order.
+    bars: Vec<Bar>,
+    /// The graph's boxes and lines, and its drawn width.
+    graph_nodes: u64,
+    graph_edges: u64,
+    graph_width: f64,
     /// `<script>` and `<img>` elements in the rendered document.
     scripts: u64,
     images: u64,
@@ -427,6 +535,16 @@ document.getElementById("report").onload = function () {{
       for (var up = li.parentElement; up; up = up.parentElement) {{ if (up.tagName === "LI") depth++; }}
       return depth + " " + li.innerText.split("\n")[0];
     }}),
+    bars: Array.from(doc.querySelectorAll("#sizes g.bar")).map(function (g) {{
+      var width = 0;
+      g.querySelectorAll("rect").forEach(function (r) {{ width += r.getBBox().width; }});
+      return {{ label: g.querySelector("title").textContent.split(":")[0],
+               own: Number(g.getAttribute("data-own")),
+               exclusive: Number(g.getAttribute("data-exclusive")), width: width }};
+    }}),
+    graphNodes: doc.querySelectorAll("#graph g.node").length,
+    graphEdges: doc.querySelectorAll("#graph path.edge").length,
+    graphWidth: doc.querySelector("#graph svg") ? doc.querySelector("#graph svg").getBBox().width : 0,
     scripts: doc.querySelectorAll("script").length,
     images: doc.querySelectorAll("img").length,
     resources: this.contentWindow.performance.getEntriesByType("resource").map(function (r) {{ return r.name; }}),
@@ -465,6 +583,20 @@ document.getElementById("report").onload = function () {{
             .iter()
             .map(|item| item.as_str().expect("a tree item").to_string())
             .collect(),
+        bars: value["bars"]
+            .as_array()
+            .expect("bars")
+            .iter()
+            .map(|bar| Bar {
+                label: bar["label"].as_str().expect("a label").to_string(),
+                own: bar["own"].as_u64().expect("own"),
+                exclusive: bar["exclusive"].as_u64().expect("exclusive"),
+                width: bar["width"].as_f64().expect("a width"),
+            })
+            .collect(),
+        graph_nodes: value["graphNodes"].as_u64().expect("graph nodes"),
+        graph_edges: value["graphEdges"].as_u64().expect("graph edges"),
+        graph_width: value["graphWidth"].as_f64().expect("graph width"),
         scripts: value["scripts"].as_u64().expect("scripts"),
         images: value["images"].as_u64().expect("images"),
         resources: value["resources"].as_array().cloned().unwrap_or_default(),

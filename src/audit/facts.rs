@@ -95,6 +95,9 @@ pub enum FileKind {
         rank: Option<usize>,
         /// What it installs at the top of site-packages; read for the installed wheel only.
         top_level: Option<Vec<TopLevel>>,
+        /// Bytes its files take unpacked (the zip's uncompressed sizes, before pip
+        /// compiles `.pyc` files); read for the installed wheel only.
+        unpacked: Option<u64>,
     },
     Sdist {
         /// How it is built; read for the installed sdist only.
@@ -105,6 +108,18 @@ pub enum FileKind {
 impl LockedFile {
     pub fn is_wheel(&self) -> bool {
         matches!(self.kind, FileKind::Wheel { .. })
+    }
+
+    /// What it takes once installed: a wheel's unpacked size when it was read, else
+    /// (an sdist, whose build is not known here) the file's own size.
+    pub fn installed_size(&self) -> Option<u64> {
+        match self.kind {
+            FileKind::Wheel {
+                unpacked: Some(bytes),
+                ..
+            } => Some(bytes),
+            _ => self.size,
+        }
     }
 }
 
@@ -305,6 +320,7 @@ fn package_facts(
                     tags: tags.expand(),
                     rank: rank(file, target),
                     top_level: None,
+                    unpacked: None,
                 },
                 DistKind::Sdist => FileKind::Sdist { build: None },
             },
@@ -329,9 +345,15 @@ fn package_facts(
     if let Some(at) = facts.install {
         let file = dist_files[at];
         match &mut facts.files[at].kind {
-            FileKind::Wheel { top_level, .. } => {
+            FileKind::Wheel {
+                top_level,
+                unpacked,
+                ..
+            } => {
                 let entries = client.wheel_entries(file).map_err(fail)?;
-                *top_level = Some(top_level_names(&entries));
+                let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+                *top_level = Some(top_level_names(&names));
+                *unpacked = Some(entries.iter().map(|e| e.size).sum());
             }
             FileKind::Sdist { build } => {
                 *build = Some((*client.sdist_build_system(file).map_err(fail)?).clone());

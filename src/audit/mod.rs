@@ -10,6 +10,7 @@
 pub mod check;
 pub mod diff;
 pub mod facts;
+pub mod pictures;
 pub mod report;
 pub mod sbom;
 pub mod tree;

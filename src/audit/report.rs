@@ -1,11 +1,13 @@
 //! `dockgen report`: one self-contained HTML page about a lock, from the lock, its
-//! [`Facts`] and `check`'s [`Report`]: a summary, the findings, the dependency tree,
-//! every package with its installed file, size and licenses, and the sdists the
-//! wheel-builder stage builds.
+//! [`Facts`] and `check`'s [`Report`]: a summary, the findings, the installed size of
+//! each top-level requirement with what only it pulls in (a bar chart), the dependency
+//! tree, the dependency graph (a picture), every package with its installed file, size
+//! and licenses, and the sdists the wheel-builder stage builds.
 //!
 //! The page is `templates/report.html.j2`, compiled in, rendered with HTML escaping
 //! always on: every value from a lock, an index or a package's metadata is text on the
-//! page, never markup. Inline CSS only, no script, no external resource. The same
+//! page, never markup. Inline CSS and inline SVG (laid out by [`pictures`]) only, no
+//! script, no external resource. The same
 //! lock and cache give the same bytes: no timestamp unless `SOURCE_DATE_EPOCH` gives
 //! one.
 
@@ -17,6 +19,7 @@ use serde::Serialize;
 
 use super::check::{Report, Severity};
 use super::facts::{Facts, FileKind, PackageFacts};
+use super::pictures;
 use super::tree::{Branch, DependencyTree};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html.j2");
@@ -60,6 +63,8 @@ struct Page<'a> {
     warnings: usize,
     findings: Vec<FindingView>,
     tree: Vec<Branch>,
+    sizes: pictures::Sizes,
+    graph: pictures::Graph,
     packages: Vec<PackageRow>,
     sdists: Vec<SdistRow>,
 }
@@ -175,6 +180,8 @@ pub fn render(
             .view(false, None)
             .expect("no patterns, nothing to match")
             .branches(),
+        sizes: pictures::sizes(facts),
+        graph: pictures::graph(facts),
         packages,
         sdists: facts.packages.values().filter_map(sdist_row).collect(),
     };

@@ -586,14 +586,29 @@ fn sdist_top_files(archive: &[u8], filename: &str, name: &str) -> Result<TopFile
     }
 }
 
-/// Every entry name of a whole wheel (or any zip) in memory, in central directory order.
-pub fn wheel_entry_names(wheel: &[u8], filename: &str) -> Result<Vec<String>, MetadataError> {
-    let archive =
-        zip::ZipArchive::new(Cursor::new(wheel)).map_err(|err| MetadataError::Archive {
-            filename: filename.to_string(),
-            message: format!("it is not a valid zip archive: {err}"),
-        })?;
-    Ok(entry_names(&archive))
+/// One file of a wheel: its entry name and its size once unpacked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WheelEntry {
+    pub name: String,
+    pub size: u64,
+}
+
+/// Every entry of a whole wheel (or any zip) in memory, in central directory order.
+pub fn wheel_entries(wheel: &[u8], filename: &str) -> Result<Vec<WheelEntry>, MetadataError> {
+    let broken = |err: zip::result::ZipError| MetadataError::Archive {
+        filename: filename.to_string(),
+        message: format!("it is not a valid zip archive: {err}"),
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(wheel)).map_err(broken)?;
+    let names = entry_names(&archive);
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let size = archive.by_index_raw(index).map_err(broken)?.size();
+            Ok(WheelEntry { name, size })
+        })
+        .collect()
 }
 
 /// Entry names in central directory order, decoded the same lossy way as `index::zip`

@@ -25,7 +25,7 @@ use super::auth::{AuthStore, Credentials};
 use super::cache::{Bucket, Cache};
 use super::client::{HttpClient, HttpSettings, RangeReply, RangeSpec};
 use super::find_links::{FindLinksSource, list_dir};
-use super::metadata::{self, MetadataError};
+use super::metadata::{self, MetadataError, WheelEntry};
 use super::simple::{self, Conversion, PageFile, SimplePage};
 use super::strategy::{IndexAnswer, IndexStrategy, IndexSurvey, SurveyedIndex, merge_best_match};
 use super::zip::{self, RangeError};
@@ -168,7 +168,7 @@ struct Inner {
     metadata: Arc<SharedMap<String, Arc<CoreMetadata>>>,
     hashes: Arc<SharedMap<String, String>>,
     /// Entry names of wheels, by file URL.
-    listings: Arc<SharedMap<String, Arc<Vec<String>>>>,
+    listings: Arc<SharedMap<String, Arc<Vec<WheelEntry>>>>,
     /// `[build-system]` of sdists, by file URL.
     build_systems: Arc<SharedMap<String, Arc<BuildSystem>>>,
     /// Published sha256 of `.metadata` sidecars, by file URL (not part of `DistFile`).
@@ -524,10 +524,11 @@ impl RegistryClient {
         self.block_on(async move { inner.download_to_path(&file, &path).await })
     }
 
-    /// Every entry name of the wheel `file` (its zip's central directory), by range
-    /// requests where the index allows them, else from the whole (hash-checked) file.
-    /// Cached on disk per file and hash, so a warm cache answers offline. Blocks.
-    pub fn wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<String>>, IndexError> {
+    /// Every entry of the wheel `file` (its zip's central directory: names and unpacked
+    /// sizes), by range requests where the index allows them, else from the whole
+    /// (hash-checked) file. Cached on disk per file and hash, so a warm cache answers
+    /// offline. Blocks.
+    pub fn wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<WheelEntry>>, IndexError> {
         let inner = self.inner.clone();
         let file = file.clone();
         self.block_on(async move { inner.wheel_entries(&file).await })
@@ -1228,26 +1229,31 @@ impl Inner {
         self.extract_metadata(file, &bytes).await
     }
 
-    async fn wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<String>>, IndexError> {
+    async fn wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<WheelEntry>>, IndexError> {
         let cell = shared(&self.listings, &file.url.to_string());
         cell.get_or_init(|| self.fetch_wheel_entries(file))
             .await
             .clone()
     }
 
-    async fn fetch_wheel_entries(&self, file: &DistFile) -> Result<Arc<Vec<String>>, IndexError> {
+    async fn fetch_wheel_entries(
+        &self,
+        file: &DistFile,
+    ) -> Result<Arc<Vec<WheelEntry>>, IndexError> {
         let key = Cache::key(&file.index, &file.url, file.sha256.as_deref().unwrap_or(""));
-        if let Some(names) = self
+        // A listing cached by an older dockgen (names only) does not read, and is
+        // fetched again.
+        if let Some(entries) = self
             .cache
             .as_ref()
-            .and_then(|cache| cache.read_json::<Vec<String>>(Bucket::Listings, &key))
+            .and_then(|cache| cache.read_json::<Vec<WheelEntry>>(Bucket::Listings, &key))
         {
-            return Ok(Arc::new(names));
+            return Ok(Arc::new(entries));
         }
-        let names = if file.url.scheme() == "file" {
+        let entries = if file.url.scheme() == "file" {
             let bytes = self.local_file(file).await?;
             self.verify(file, &bytes)?;
-            metadata::wheel_entry_names(&bytes, &file.filename)?
+            metadata::wheel_entries(&bytes, &file.filename)?
         } else if self.http.settings().offline {
             return Err(IndexError::Offline {
                 what: format!(
@@ -1257,33 +1263,31 @@ impl Inner {
             });
         } else {
             let _tick = self.tick(format!("file list of `{}`", file.filename));
-            self.fetch_wheel_entry_names(file).await?
+            self.fetch_wheel_entry_list(file).await?
         };
         if let Some(cache) = &self.cache {
-            cache.write_json(Bucket::Listings, &key, &names);
+            cache.write_json(Bucket::Listings, &key, &entries);
         }
-        Ok(Arc::new(names))
+        Ok(Arc::new(entries))
     }
 
-    /// A wheel's entry names the cheapest way the index allows: the central directory
-    /// by ranges, else the whole file.
-    async fn fetch_wheel_entry_names(&self, file: &DistFile) -> Result<Vec<String>, IndexError> {
+    /// A wheel's entries the cheapest way the index allows: the central directory by
+    /// ranges, else the whole file.
+    async fn fetch_wheel_entry_list(&self, file: &DistFile) -> Result<Vec<WheelEntry>, IndexError> {
         match self.probe_ranges(file).await? {
             Probe::Whole(bytes) => {
                 self.remember_metadata(file, &bytes);
-                return Ok(metadata::wheel_entry_names(&bytes, &file.filename)?);
+                return Ok(metadata::wheel_entries(&bytes, &file.filename)?);
             }
-            Probe::Tail(reader) => {
-                match zip::entry_names_by_ranges(&reader, &file.filename).await {
-                    Ok(names) => return Ok(names),
-                    Err(err) => ranges_failed(file, err)?,
-                }
-            }
+            Probe::Tail(reader) => match zip::entries_by_ranges(&reader, &file.filename).await {
+                Ok(entries) => return Ok(entries),
+                Err(err) => ranges_failed(file, err)?,
+            },
             Probe::NoRanges => {}
         }
         let bytes = self.download(file).await?;
         self.remember_metadata(file, &bytes);
-        Ok(metadata::wheel_entry_names(&bytes, &file.filename)?)
+        Ok(metadata::wheel_entries(&bytes, &file.filename)?)
     }
 
     /// The first range request into a remote wheel (its tail): a reader for more

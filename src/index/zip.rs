@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::CoreMetadata;
 use super::filename::WheelFilename;
 use super::metadata::{
-    MAX_METADATA_BYTES, MetadataError, check_wheel_matches, parse_core_metadata,
+    MAX_METADATA_BYTES, MetadataError, WheelEntry, check_wheel_matches, parse_core_metadata,
     select_dist_info_metadata,
 };
 
@@ -98,14 +98,14 @@ pub async fn wheel_metadata_bytes_by_ranges<R: RangeRead>(
     Ok((bytes, source))
 }
 
-/// Every entry name of the remote zip `filename`, in central directory order, read by
-/// ranges (the tail, and the rest of the central directory when it is larger): what a
-/// wheel installs, without downloading it. Names are decoded as [`wheel_metadata_by_ranges`]
-/// decodes them.
-pub async fn entry_names_by_ranges<R: RangeRead>(
+/// Every entry of the remote zip `filename` (name and uncompressed size), in central
+/// directory order, read by ranges (the tail, and the rest of the central directory
+/// when it is larger): what a wheel installs, without downloading it. Names are
+/// decoded as [`wheel_metadata_by_ranges`] decodes them.
+pub async fn entries_by_ranges<R: RangeRead>(
     reader: &R,
     filename: &str,
-) -> Result<Vec<String>, MetadataError> {
+) -> Result<Vec<WheelEntry>, MetadataError> {
     let mut remote = Remote {
         reader,
         filename,
@@ -114,7 +114,13 @@ pub async fn entry_names_by_ranges<R: RangeRead>(
     };
     remote.read_tail().await?;
     let (directory, _) = remote.central_directory().await?;
-    Ok(directory.into_iter().map(|entry| entry.name).collect())
+    Ok(directory
+        .into_iter()
+        .map(|entry| WheelEntry {
+            name: entry.name,
+            size: entry.uncompressed_size,
+        })
+        .collect())
 }
 
 const EOCD_SIGNATURE: u32 = 0x0605_4b50;
@@ -669,7 +675,7 @@ mod tests {
     }
 
     #[test]
-    fn entry_names_match_the_zip_crate_and_take_the_reads_the_directory_needs() {
+    fn entries_match_the_zip_crate_and_take_the_reads_the_directory_needs() {
         let small = spec();
         let files = (0..1500)
             .map(|i| (format!("pkg/generated/module_number_{i:05}.py"), Vec::new()))
@@ -677,11 +683,15 @@ mod tests {
         let large = WheelSpec { files, ..spec() };
         for (spec, expected_reads) in [(small, 1), (large, 2)] {
             let (filename, bytes) = spec.build();
-            let whole = crate::index::metadata::wheel_entry_names(&bytes, &filename).unwrap();
+            let whole = crate::index::metadata::wheel_entries(&bytes, &filename).unwrap();
             let served = Served::new(bytes);
-            let names = block_on(entry_names_by_ranges(&served, &filename)).unwrap();
-            assert_eq!(names, whole);
-            assert!(names.contains(&"pkg-1.0+cu124.dist-info/RECORD".to_string()));
+            let entries = block_on(entries_by_ranges(&served, &filename)).unwrap();
+            assert_eq!(entries, whole);
+            let record = entries
+                .iter()
+                .find(|entry| entry.name == "pkg-1.0+cu124.dist-info/RECORD")
+                .expect("the RECORD entry");
+            assert!(record.size > 0);
             assert_eq!(served.reads().len(), expected_reads, "{:?}", served.reads());
         }
     }
