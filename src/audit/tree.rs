@@ -435,37 +435,16 @@ impl<'t> View<'t> {
 
     /// [`View::render_text`], written to `out` as it is walked.
     pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        // The indentation of each open level below the top, as pipdeptree builds it.
-        let mut indents: Vec<&str> = Vec::new();
-        let mut any = false;
+        let mut lines = TextTree::default();
         walk::walk(self, false, |event| {
             let Event::Enter(step) = event else {
                 return Ok(());
             };
-            any = true;
-            let label = self.label(&step);
             let mark = step.mark.words().map(|words| format!(" ({words})"));
-            let mark = mark.as_deref().unwrap_or("");
-            if step.depth == 0 {
-                indents.clear();
-                return writeln!(out, "{label}{mark}");
-            }
-            indents.truncate(step.depth - 1);
-            for indent in &indents {
-                out.write_all(indent.as_bytes())?;
-            }
-            let (bullet, indent) = if step.last {
-                ("└── ", "    ")
-            } else {
-                ("├── ", "│   ")
-            };
-            indents.push(indent);
-            writeln!(out, "{bullet}{label}{mark}")
+            let text = format!("{}{}", self.label(&step), mark.as_deref().unwrap_or(""));
+            lines.line(out, step.depth, step.last, &text)
         })?;
-        if !any {
-            out.write_all(b"\n")?;
-        }
-        Ok(())
+        lines.finish(out)
     }
 
     /// The view as nested branches, cut at cycles as the text layout cuts them (the
@@ -512,62 +491,29 @@ impl<'t> View<'t> {
     /// level `1 + 2 * depth`. A marked package has a `subtree` key (`shown above`,
     /// `continued below`, `continued from above`) before its `dependencies`.
     pub fn write_json_tree(&self, out: &mut dyn Write) -> io::Result<()> {
-        // For each open package: whether a dependency has been written under it.
-        let mut open: Vec<bool> = Vec::new();
-        let mut any = false;
-        let indent = |level: usize| "    ".repeat(level);
+        let mut json = JsonTree::default();
         walk::walk(self, true, |event| match event {
             Event::Enter(step) => {
-                let level = 1 + 2 * step.depth;
-                match open.last_mut() {
-                    None if !any => out.write_all(b"[\n")?,
-                    None => out.write_all(b",\n")?,
-                    Some(written @ false) => {
-                        *written = true;
-                        out.write_all(b"[\n")?;
-                    }
-                    Some(true) => out.write_all(b",\n")?,
-                }
-                any = true;
                 let node = step.node;
                 let required = match step.link {
                     None => node.version.as_str(),
                     Some((_, link)) if !self.reverse => link.specifier.unwrap_or("Any"),
                     Some(_) => "Any",
                 };
-                let mut text = format!("{}{{\n", indent(level));
-                let mut field = |name: &str, value: &str| {
-                    text.push_str(&indent(level + 1));
-                    write_string(name, &mut text);
-                    text.push_str(": ");
-                    write_string(value, &mut text);
-                    text.push_str(",\n");
-                };
-                field("key", node.key.as_ref());
-                field("package_name", &node.name);
-                field("installed_version", &node.version);
-                field("required_version", required);
+                let mut fields = vec![
+                    ("key", node.key.as_ref()),
+                    ("package_name", node.name.as_str()),
+                    ("installed_version", node.version.as_str()),
+                    ("required_version", required),
+                ];
                 if let Some(words) = step.mark.json() {
-                    field("subtree", words);
+                    fields.push(("subtree", words));
                 }
-                text.push_str(&indent(level + 1));
-                text.push_str("\"dependencies\": ");
-                out.write_all(text.as_bytes())?;
-                open.push(false);
-                Ok(())
+                json.enter(out, &fields)
             }
-            Event::Leave => {
-                let written = open.pop().expect("left what was entered");
-                let level = 1 + 2 * open.len();
-                if written {
-                    write!(out, "\n{}]", indent(level + 1))?;
-                } else {
-                    out.write_all(b"[]")?;
-                }
-                write!(out, "\n{}}}", indent(level))
-            }
+            Event::Leave => json.leave(out, None),
         })?;
-        out.write_all(if any { b"\n]\n" } else { b"[]\n" })
+        json.finish(out)
     }
 
     /// pipdeptree's `--json`: every shown package and its direct requirements.
@@ -620,6 +566,116 @@ impl<'t> View<'t> {
         }
         out.write_all(b"\n]\n")?;
         Ok(())
+    }
+}
+
+/// pipdeptree's text tree, written line by line: a root flush left, each package below
+/// it after the `│   ` and `    ` of the levels above and its own `├── ` or `└── `.
+#[derive(Default)]
+struct TextTree {
+    /// The indentation of each open level below the top.
+    indents: Vec<&'static str>,
+    any: bool,
+}
+
+impl TextTree {
+    /// The line of a package `depth` levels below its root, the `last` of its siblings.
+    fn line(
+        &mut self,
+        out: &mut dyn Write,
+        depth: usize,
+        last: bool,
+        text: &str,
+    ) -> io::Result<()> {
+        self.any = true;
+        if depth == 0 {
+            self.indents.clear();
+            return writeln!(out, "{text}");
+        }
+        self.indents.truncate(depth - 1);
+        for indent in &self.indents {
+            out.write_all(indent.as_bytes())?;
+        }
+        let (bullet, indent) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        self.indents.push(indent);
+        writeln!(out, "{bullet}{text}")
+    }
+
+    /// An empty tree is one empty line, as pipdeptree prints it.
+    fn finish(&self, out: &mut dyn Write) -> io::Result<()> {
+        if !self.any {
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+/// A `--json-tree` document written as it is walked, in the four-space layout both
+/// pipdeptrees print: each package an object at level `1 + 2 * depth`, its fields,
+/// then its `dependencies` list.
+#[derive(Default)]
+struct JsonTree {
+    /// For each open package: whether a dependency has been written under it.
+    open: Vec<bool>,
+    any: bool,
+}
+
+impl JsonTree {
+    fn indent(level: usize) -> String {
+        "    ".repeat(level)
+    }
+
+    /// Opens a package below the open one (or a root) with its string fields, up to
+    /// its `dependencies`.
+    fn enter(&mut self, out: &mut dyn Write, fields: &[(&str, &str)]) -> io::Result<()> {
+        let level = 1 + 2 * self.open.len();
+        match self.open.last_mut() {
+            None if !self.any => out.write_all(b"[\n")?,
+            None => out.write_all(b",\n")?,
+            Some(written @ false) => {
+                *written = true;
+                out.write_all(b"[\n")?;
+            }
+            Some(true) => out.write_all(b",\n")?,
+        }
+        self.any = true;
+        let mut text = format!("{}{{\n", Self::indent(level));
+        for (name, value) in fields {
+            text.push_str(&Self::indent(level + 1));
+            write_string(name, &mut text);
+            text.push_str(": ");
+            write_string(value, &mut text);
+            text.push_str(",\n");
+        }
+        text.push_str(&Self::indent(level + 1));
+        text.push_str("\"dependencies\": ");
+        out.write_all(text.as_bytes())?;
+        self.open.push(false);
+        Ok(())
+    }
+
+    /// Closes the open package, with `after` (a name and a raw JSON value) written
+    /// after its `dependencies`.
+    fn leave(&mut self, out: &mut dyn Write, after: Option<(&str, &str)>) -> io::Result<()> {
+        let written = self.open.pop().expect("left what was entered");
+        let level = 1 + 2 * self.open.len();
+        if written {
+            write!(out, "\n{}]", Self::indent(level + 1))?;
+        } else {
+            out.write_all(b"[]")?;
+        }
+        if let Some((name, value)) = after {
+            write!(out, ",\n{}\"{name}\": {value}", Self::indent(level + 1))?;
+        }
+        write!(out, "\n{}}}", Self::indent(level))
+    }
+
+    fn finish(&self, out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(if self.any { b"\n]\n" } else { b"[]\n" })
     }
 }
 

@@ -24,15 +24,15 @@
 //! needed (pipdeptree 4 refuses trees deeper than 200 levels in its nested layouts;
 //! this prints them).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::io::{self, Write};
 use std::str::FromStr;
 
 use pep440_rs::VersionSpecifiers;
 
 use super::{
-    DependencyTree, Edge, Json, Shown, TreeError, canonical, fnmatch, normalize_specifier,
-    write_json, write_string,
+    DependencyTree, Edge, Json, JsonTree, Shown, TextTree, TreeError, canonical, fnmatch,
+    normalize_specifier, write_json,
 };
 
 /// One requirement of a package on a locked package.
@@ -225,7 +225,30 @@ struct Step {
     depth: usize,
     last: bool,
     repeated: bool,
+    cut: Option<Continued>,
 }
+
+/// Where a subtree too deep to nest further goes on.
+#[derive(Clone, Copy)]
+enum Continued {
+    /// This package's subtree follows as a top-level entry.
+    Below,
+    /// A top-level entry that goes on from a package cut above.
+    FromAbove,
+}
+
+impl Continued {
+    fn words(self) -> &'static str {
+        match self {
+            Continued::Below => "continued below",
+            Continued::FromAbove => "continued from above",
+        }
+    }
+}
+
+/// How deep a nested layout goes before a subtree continues as a top-level entry: as
+/// deep as pipdeptree 4 prints at all.
+pub const MAX_DEPTH_4: usize = 200;
 
 enum Event {
     Enter(Step),
@@ -417,22 +440,37 @@ impl<'t> View4<'t> {
         components
     }
 
-    /// Every root's tree, depth first, iteratively.
+    /// Every root's tree, depth first, iteratively. A package [`MAX_DEPTH_4`] levels
+    /// below its root with something below it is cut there (`continued below`) and
+    /// its subtree follows the root's as a top-level entry (`continued from above`),
+    /// where pipdeptree 4 refuses the whole tree.
     fn walk<E>(&self, mut emit: impl FnMut(Event) -> Result<(), E>) -> Result<(), E> {
-        for root in self.roots() {
+        let mut pending: VecDeque<(usize, Selection, bool)> = self
+            .roots()
+            .into_iter()
+            .map(|root| (root, None, false))
+            .collect();
+        while let Some((root, selection, from_above)) = pending.pop_front() {
             let mut path: HashSet<usize> = HashSet::from([root]);
             let mut shown: HashSet<(usize, Selection)> = HashSet::new();
+            let mut later = Vec::new();
             emit(Event::Enter(Step {
                 node: root,
                 edge: None,
                 depth: 0,
                 last: true,
                 repeated: false,
+                cut: from_above.then_some(Continued::FromAbove),
             }))?;
             // Per open package: it, what is below it, and how far through them.
             let mut stack: Vec<(usize, Vec<Item>, usize)> =
-                vec![(root, self.items(root, &None), 0)];
-            while let Some((node, items, position)) = stack.last_mut() {
+                vec![(root, self.items(root, &selection), 0)];
+            loop {
+                // What a package below the innermost open one is at.
+                let depth = stack.len();
+                let Some((node, items, position)) = stack.last_mut() else {
+                    break;
+                };
                 let Some(item) = items.get(*position) else {
                     let node = *node;
                     stack.pop();
@@ -449,20 +487,28 @@ impl<'t> View4<'t> {
                 let below = self.items(item.node, &item.selection);
                 let repeated = again && !below.is_empty();
                 let (child, edge) = (item.node, (item.owner, item.slot));
-                let depth = stack.len();
+                let selection = item.selection.clone();
+                let continued = !repeated && !below.is_empty() && depth == MAX_DEPTH_4;
                 emit(Event::Enter(Step {
                     node: child,
                     edge: Some(edge),
                     depth,
                     last,
                     repeated,
+                    cut: continued.then_some(Continued::Below),
                 }))?;
-                if repeated {
+                if continued {
+                    later.push((child, selection, true));
+                }
+                if repeated || continued {
                     emit(Event::Leave)?;
                     continue;
                 }
                 path.insert(child);
                 stack.push((child, below, 0));
+            }
+            for entry in later.into_iter().rev() {
+                pending.push_front(entry);
             }
         }
         Ok(())
@@ -508,35 +554,20 @@ impl<'t> View4<'t> {
 
     /// [`View4::render_text`], written to `out` as it is walked.
     pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
-        let mut indents: Vec<&str> = Vec::new();
-        let mut any = false;
+        let mut lines = TextTree::default();
         self.walk(|event| {
             let Event::Enter(step) = event else {
                 return Ok(());
             };
-            any = true;
-            let label = self.label(&step);
-            let mark = if step.repeated { " (*)" } else { "" };
-            if step.depth == 0 {
-                indents.clear();
-                return writeln!(out, "{label}");
-            }
-            indents.truncate(step.depth - 1);
-            for indent in &indents {
-                out.write_all(indent.as_bytes())?;
-            }
-            let (bullet, indent) = if step.last {
-                ("└── ", "    ")
-            } else {
-                ("├── ", "│   ")
+            let mark = match (step.repeated, step.cut) {
+                (true, _) => " (*)".to_string(),
+                (false, Some(cut)) => format!(" (subtree {})", cut.words()),
+                (false, None) => String::new(),
             };
-            indents.push(indent);
-            writeln!(out, "{bullet}{label}{mark}")
+            let text = format!("{}{mark}", self.label(&step));
+            lines.line(out, step.depth, step.last, &text)
         })?;
-        if !any {
-            out.write_all(b"\n")?;
-        }
-        Ok(())
+        lines.finish(out)
     }
 
     /// pipdeptree 4's `--json-tree`.
@@ -549,70 +580,42 @@ impl<'t> View4<'t> {
     /// [`View4::render_json_tree`], written to `out` as it is walked (serde_json's
     /// pretty layout with four spaces, keys in pipdeptree's order).
     pub fn write_json_tree(&self, out: &mut dyn Write) -> io::Result<()> {
-        // Per open package: whether a dependency has been written under it, and whether
-        // it is repeated.
-        let mut open: Vec<(bool, bool)> = Vec::new();
-        let mut any = false;
-        let indent = |level: usize| "    ".repeat(level);
+        let mut json = JsonTree::default();
+        // Per open package: whether it is repeated.
+        let mut repeated: Vec<bool> = Vec::new();
         self.walk(|event| match event {
             Event::Enter(step) => {
-                let level = 1 + 2 * step.depth;
-                match open.last_mut() {
-                    None if !any => out.write_all(b"[\n")?,
-                    None => out.write_all(b",\n")?,
-                    Some((written @ false, _)) => {
-                        *written = true;
-                        out.write_all(b"[\n")?;
-                    }
-                    Some(_) => out.write_all(b",\n")?,
-                }
-                any = true;
                 let package = &self.packages[step.node];
-                let mut text = format!("{}{{\n", indent(level));
-                let mut field = |name: &str, value: &str| {
-                    text.push_str(&indent(level + 1));
-                    write_string(name, &mut text);
-                    text.push_str(": ");
-                    write_string(value, &mut text);
-                    text.push_str(",\n");
-                };
-                field("key", package.key);
-                field("package_name", package.name);
-                field("installed_version", package.version);
+                let mut fields = vec![
+                    ("key", package.key),
+                    ("package_name", package.name),
+                    ("installed_version", package.version),
+                ];
                 match step.edge {
-                    None => field("required_version", package.version),
+                    None => fields.push(("required_version", package.version)),
                     Some((owner, slot)) => {
                         let dep = self.dep(owner, slot);
-                        field(
+                        fields.push((
                             "required_version",
                             dep.specifier.as_deref().unwrap_or("Any"),
-                        );
+                        ));
                         if let (false, Some(extra)) = (self.reverse, &dep.activated_by) {
-                            field("extra", extra);
+                            fields.push(("extra", extra));
                         }
                     }
                 }
-                text.push_str(&indent(level + 1));
-                text.push_str("\"dependencies\": ");
-                out.write_all(text.as_bytes())?;
-                open.push((false, step.repeated));
-                Ok(())
+                if let Some(cut) = step.cut {
+                    fields.push(("subtree", cut.words()));
+                }
+                repeated.push(step.repeated);
+                json.enter(out, &fields)
             }
             Event::Leave => {
-                let (written, repeated) = open.pop().expect("left what was entered");
-                let level = 1 + 2 * open.len();
-                if written {
-                    write!(out, "\n{}]", indent(level + 1))?;
-                } else {
-                    out.write_all(b"[]")?;
-                }
-                if repeated {
-                    write!(out, ",\n{}\"repeated\": true", indent(level + 1))?;
-                }
-                write!(out, "\n{}}}", indent(level))
+                let after = repeated.pop().expect("left what was entered");
+                json.leave(out, after.then_some(("repeated", "true")))
             }
         })?;
-        out.write_all(if any { b"\n]\n" } else { b"[]\n" })
+        json.finish(out)
     }
 
     /// What this view shows as `--json-tree`: versions by key, specifiers by edge.
