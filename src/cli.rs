@@ -58,10 +58,11 @@ pub enum Command {
     ///
     /// Each package under the packages it requires, each edge with the requirement it
     /// comes from (`[required: >=0.40.0,<0.48.0, installed: 0.47.3]`), exactly as
-    /// pipdeptree 2.35.3 prints the environment the lock installs (names are the lock's,
-    /// which dockgen writes normalized: `pyyaml` where pipdeptree prints `PyYAML`).
-    /// Requirements that only an extra brings in are not edges, as in pipdeptree: a
-    /// package only an extra pulls in is a root. `dockgen build` checks that the built
+    /// pipdeptree 4.2.16 prints the environment the lock installs (`--pipdeptree 2`:
+    /// as 2.35.3 does; names are the lock's, which dockgen writes normalized: `pyyaml`
+    /// where pipdeptree prints `PyYAML`). Requirements through an extra are edges where
+    /// a locked package asks for that extra (`, extra: standard`); a subtree already
+    /// shown under the same root ends `(*)`. `dockgen build` checks that the built
     /// image's tree equals this one. Exit codes: 0 printed, 2 any error (no lock, a
     /// `--packages` pattern that matches nothing).
     Tree(TreeArgs),
@@ -73,6 +74,16 @@ pub enum Command {
     /// under `--check`, 2 any other error (a bad image or cache reference, a profile
     /// that does not load).
     Matrix(MatrixArgs),
+    /// Inspect this host and print the profile that fits it, or check one against it.
+    ///
+    /// Reads the architecture, the C library, `python3`, NVIDIA GPUs (`nvidia-smi`, else
+    /// /proc/driver/nvidia), a Jetson (/etc/nv_tegra_release, /proc/device-tree/model)
+    /// and AMD GPUs (`rocminfo`, else /sys/class/kfd), and prints the built-in profile
+    /// that fits, or a profile that `extends:` one with what differs, and why. With no
+    /// GPU it prints the CPU profile. With `--profile`, says whether this host can run
+    /// that profile's image. Exit codes: 0 printed (with `--profile`: it can run), 1 with
+    /// `--profile`, it cannot, 2 any other error.
+    Detect(DetectArgs),
     /// List the built-in profiles, or show one fully resolved.
     ///
     /// Exit codes: 0 listed or shown, 2 any error (an unknown name, a profile file that
@@ -347,6 +358,33 @@ pub struct TreeArgs {
     /// Same as `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Check whether this host can run this profile's image (architecture, GPU, driver
+    /// CUDA version, compute capability or gfx target) instead of choosing one.
+    #[arg(short, long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+
+    /// Also write the profile that fits to FILE (YAML; the built-in's name in an
+    /// `extends:` line when nothing differs). Not with `--profile`.
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
+    pub write: Option<PathBuf>,
+
+    /// Output: `text` or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// Read /proc, /sys, /etc and /opt under DIR instead of `/` (for another system's
+    /// files, or the tests' fixtures).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "DOCKGEN_DETECT_ROOT",
+        default_value = "/"
+    )]
+    pub root: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod detect;
 pub mod errors;
 pub mod index;
 pub mod input;

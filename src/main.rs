@@ -36,6 +36,9 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&args, cli.quiet),
         Command::Sbom(args) => commands::sbom::run(&args, cli.quiet),
         Command::Report(args) => commands::report::run(&args, cli.quiet),
+        Command::Detect(args) => {
+            commands::detect::run(&args, cli.quiet, &mut std::io::stdout().lock())
+        }
         Command::Completions { shell } => {
             commands::manual::completions(shell, &mut std::io::stdout().lock())
         }

@@ -7,6 +7,7 @@ mod audit;
 mod build;
 mod build_failures;
 mod cli;
+mod detect;
 mod diff;
 mod direct;
 mod emulation;

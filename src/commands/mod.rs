@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod check;
+pub mod detect;
 pub mod diff;
 pub mod errors;
 pub mod files;
