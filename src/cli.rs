@@ -74,6 +74,18 @@ pub enum Command {
     /// under `--check`, 2 any other error (a bad image or cache reference, a profile
     /// that does not load).
     Matrix(MatrixArgs),
+    /// Compare the imports of a project's Python files with a lock.
+    ///
+    /// Reads every `.py` file under PATH (skipping virtual environments, build output
+    /// and caches) with Python's own parser (`python3`), and accounts for each imported
+    /// top-level module: the target Python's standard library, the project's own
+    /// modules, or a locked distribution that installs it (its wheel's file list, from
+    /// the profile's indexes through the cache). Reports missing imports with the
+    /// distribution to add where one can be named, and requirements of the inputs that
+    /// nothing imports. Exit codes: 0 nothing missing (unused requirements and optional
+    /// imports are warnings), 1 an import no locked distribution provides, 2 the scan
+    /// could not run.
+    Scan(ScanArgs),
     /// Inspect this host and print the profile that fits it, or check one against it.
     ///
     /// Reads the architecture, the C library, `python3`, NVIDIA GPUs (`nvidia-smi`, else
@@ -358,6 +370,28 @@ pub struct TreeArgs {
     /// Same as `--format json`.
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Python files or directories to scan [default: the current directory].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub selected: LockSelection,
+
+    /// `text` or `json`.
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// The Python whose parser reads the files (`ast`); any Python 3.8 or later reads
+    /// what the target's reads, bar new syntax.
+    #[arg(long, value_name = "PATH", default_value = "python3")]
+    pub python: String,
+
+    #[command(flatten)]
+    pub network: NetworkArgs,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,7 @@ pub mod input;
 pub mod lock;
 pub mod render;
 pub mod resolve;
+pub mod scan;
 pub mod sdist;
 pub mod secrets;
 

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&args, cli.quiet),
         Command::Sbom(args) => commands::sbom::run(&args, cli.quiet),
         Command::Report(args) => commands::report::run(&args, cli.quiet),
+        Command::Scan(args) => commands::scan::run(&args, cli.quiet, &mut std::io::stdout().lock()),
         Command::Detect(args) => {
             commands::detect::run(&args, cli.quiet, &mut std::io::stdout().lock())
         }

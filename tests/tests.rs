@@ -27,6 +27,7 @@ mod render;
 mod render_direct;
 mod report;
 mod repository;
+mod scan;
 mod scripts;
 mod sdist_builds;
 mod secrets;

@@ -51,6 +51,11 @@ pub(crate) struct Audit {
     pub facts: Facts,
     /// Names of the indexes searched, in order.
     pub indexes: Vec<String>,
+    /// The lock's sources as `facts` read them (a view over `_base`, declared first so
+    /// that it is dropped first).
+    pub client: RegistryClient,
+    /// Owns the runtime `client` runs on; kept alive for it.
+    pub _base: RegistryClient,
 }
 
 impl Audit {
@@ -112,6 +117,8 @@ impl Audit {
         }
         Ok(Audit {
             indexes: client.source_names(),
+            client,
+            _base: base,
             profile,
             target,
             lock_path,

@@ -15,6 +15,7 @@ pub mod profiles;
 pub mod render;
 pub mod report;
 pub mod sbom;
+pub mod scan;
 pub mod tree;
 
 use std::io::IsTerminal;
