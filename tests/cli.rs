@@ -253,7 +253,7 @@ fn man_pages_format_cleanly_and_name_every_option() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 16, "{names:?}");
+    assert_eq!(names.len(), 17, "{names:?}");
     assert_eq!(
         std::fs::read_to_string(out.join("dockgen.1")).unwrap(),
         page
@@ -268,6 +268,7 @@ fn man_pages_format_cleanly_and_name_every_option() {
         "check",
         "sbom",
         "report",
+        "scan",
         "detect",
         "completions",
         "man",
