@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use url::Url;
 
 /// Hash-locked Python dependencies and verified container builds, per hardware target.
 ///
@@ -158,8 +159,9 @@ pub enum Command {
     /// (`no-compatible-file`), locked files the indexes no longer serve (`unknown-hash`,
     /// `not-on-index`). Warnings: sdists built in the wheel-builder stage, with their
     /// build requirements (`sdist-build`), CPU-only packages the profile does not list as
-    /// accelerated. Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 the
-    /// check could not run.
+    /// accelerated. With `--vulns`, known vulnerabilities from an OSV-compatible service
+    /// (`vulnerability`, with the smallest upgrade that fixes each). Exit codes: 0 no
+    /// errors (warnings allowed), 1 errors found, 2 the check could not run.
     Check(CheckArgs),
     /// Write a CycloneDX 1.6 SBOM of what a lock installs, without building it.
     ///
@@ -661,10 +663,34 @@ pub struct DiffArgs {
     pub fail_on: String,
 }
 
+/// Known vulnerabilities from an OSV-compatible service, for `check`, `sbom` and
+/// `report`.
+#[derive(Debug, Args)]
+pub struct VulnArgs {
+    /// Also ask an OSV-compatible service about every pin: each advisory is an error
+    /// finding (id, aliases, severity, the smallest upgrade that fixes it). Answers are
+    /// cached; `--offline` uses them and says how old they are.
+    #[arg(long)]
+    pub vulns: bool,
+
+    /// The service (`POST /v1/querybatch`, `GET /v1/vulns/ID`); a bearer token for it in
+    /// `DOCKGEN_OSV_TOKEN` when set.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "DOCKGEN_OSV_URL",
+        default_value = "https://api.osv.dev"
+    )]
+    pub osv_url: Url,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub selected: LockSelection,
+
+    #[command(flatten)]
+    pub vulns: VulnArgs,
 
     /// `text` (one block per finding, then a summary) or `json`.
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
@@ -678,6 +704,11 @@ pub struct CheckArgs {
 pub struct SbomArgs {
     #[command(flatten)]
     pub selected: LockSelection,
+
+    /// With `--vulns`, the known vulnerabilities go into the document's
+    /// `vulnerabilities`.
+    #[command(flatten)]
+    pub vulns: VulnArgs,
 
     /// `json` (the CycloneDX document) or `text` (one line per component).
     #[arg(long, value_name = "FORMAT", default_value = "json", value_parser = ["text", "json"])]
@@ -695,6 +726,10 @@ pub struct SbomArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub selected: LockSelection,
+
+    /// With `--vulns`, the known vulnerabilities are among the page's findings.
+    #[command(flatten)]
+    pub vulns: VulnArgs,
 
     /// Where to write the page (atomically); `-` for stdout.
     #[arg(short, long, value_name = "FILE", default_value = "report.html")]

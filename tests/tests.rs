@@ -34,5 +34,6 @@ mod secrets;
 mod tree;
 mod tree_limits;
 mod vcs;
+mod vulns;
 mod wheelhouse;
 mod wheels;

@@ -139,6 +139,15 @@ pub enum Kind {
         /// `builder`, `runtime`, or both.
         roles: Vec<String>,
     },
+    /// A known vulnerability (`check --vulns`).
+    Vulnerability {
+        id: String,
+        aliases: Vec<String>,
+        severity: String,
+        fixed: Vec<String>,
+        upgrade: Option<String>,
+        url: String,
+    },
 }
 
 impl Kind {
@@ -158,6 +167,7 @@ impl Kind {
             Kind::DirectoryPin { .. } => 11,
             Kind::CudaOnCpu { .. } => 12,
             Kind::TagOnlyImage { .. } => 13,
+            Kind::Vulnerability { .. } => 14,
         }
     }
 
@@ -178,6 +188,7 @@ impl Kind {
             Kind::DirectoryPin { .. } => "directory-pin",
             Kind::CudaOnCpu { .. } => "cuda-on-cpu",
             Kind::TagOnlyImage { .. } => "tag-only-image",
+            Kind::Vulnerability { .. } => "vulnerability",
         }
     }
 }
@@ -225,6 +236,62 @@ pub fn check(facts: &Facts, context: &Context<'_>) -> Report {
         errors: count(&findings, Severity::Error),
         warnings: count(&findings, Severity::Warning),
         findings,
+    }
+}
+
+impl Report {
+    /// Adds a `vulnerability` error for each advisory that affects a pin, with the
+    /// smallest upgrade that fixes it.
+    pub fn add_vulnerabilities(&mut self, found: &super::vulns::Vulnerabilities, relock: &str) {
+        for ((name, version), advisories) in &found.affected {
+            for advisory in advisories {
+                let mut names = vec![advisory.id.clone()];
+                names.extend(advisory.aliases.iter().cloned());
+                let fix = match &advisory.upgrade {
+                    Some(upgrade) => format!(
+                        "upgrade `{name}` to {upgrade} or later, the smallest release that fixes \
+                         it: `{relock} --upgrade-package {name}` (or require `{name}>={upgrade}`)"
+                    ),
+                    None if advisory.fixed.is_empty() => format!(
+                        "no release fixes it yet: see {}; leave `{name}` out, or accept the risk",
+                        advisory.url
+                    ),
+                    None => format!(
+                        "no release above {version} on its branch fixes it (fixed in {}): see {}",
+                        advisory.fixed.join(", "),
+                        advisory.url
+                    ),
+                };
+                self.findings.push(Finding {
+                    severity: Severity::Error,
+                    kind: Kind::Vulnerability {
+                        id: advisory.id.clone(),
+                        aliases: advisory.aliases.clone(),
+                        severity: advisory.severity.clone(),
+                        fixed: advisory.fixed.clone(),
+                        upgrade: advisory.upgrade.clone(),
+                        url: advisory.url.clone(),
+                    },
+                    packages: vec![format!("{name}=={version}")],
+                    message: format!(
+                        "`{name}` {version} has a known vulnerability: {} ({}): {}",
+                        names.join(", "),
+                        advisory.severity,
+                        advisory.summary
+                    ),
+                    fix,
+                });
+            }
+        }
+        self.findings.sort_by(|a, b| {
+            (a.severity, a.kind.order(), &a.packages).cmp(&(
+                b.severity,
+                b.kind.order(),
+                &b.packages,
+            ))
+        });
+        self.errors = count(&self.findings, Severity::Error);
+        self.warnings = count(&self.findings, Severity::Warning);
     }
 }
 

@@ -14,5 +14,6 @@ pub mod pictures;
 pub mod report;
 pub mod sbom;
 pub mod tree;
+pub mod vulns;
 
 pub use tree::{Branch, DependencyTree, Edge, Node, TreeError, View};

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::str::FromStr;
 
 use pep508_rs::PackageName;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -106,6 +107,69 @@ pub fn sbom(facts: &Facts, context: &Context<'_>) -> Value {
         "components": components,
         "dependencies": dependencies,
     })
+}
+
+/// Adds CycloneDX 1.6 `vulnerabilities`: one entry per advisory, affecting the
+/// components of the pins it affects, with its aliases, rating and fixed versions.
+pub fn add_vulnerabilities(sbom: &mut Value, facts: &Facts, found: &super::vulns::Vulnerabilities) {
+    let mut by_id: BTreeMap<&str, (&super::vulns::Advisory, Vec<String>)> = BTreeMap::new();
+    for ((name, _), advisories) in &found.affected {
+        let Some(package) = PackageName::from_str(name)
+            .ok()
+            .and_then(|key| facts.packages.get(&key))
+        else {
+            continue;
+        };
+        for advisory in advisories {
+            by_id
+                .entry(advisory.id.as_str())
+                .or_insert((advisory, Vec::new()))
+                .1
+                .push(purl(package));
+        }
+    }
+    let vulnerabilities: Vec<Value> = by_id
+        .into_iter()
+        .map(|(id, (advisory, refs))| {
+            let mut entry = json!({
+                "id": id,
+                "source": {"name": "OSV", "url": format!("https://osv.dev/vulnerability/{id}")},
+                "references": advisory.aliases.iter().map(|alias| json!({
+                    "id": alias,
+                    "source": {"name": if alias.starts_with("CVE-") { "NVD" } else { "OSV" }},
+                })).collect::<Vec<_>>(),
+                "description": advisory.summary,
+                "advisories": [{"url": advisory.url}],
+                "affects": refs.iter().map(|r| json!({"ref": r})).collect::<Vec<_>>(),
+            });
+            let rating = match &advisory.cvss {
+                Some(vector) if vector.starts_with("CVSS:3") => {
+                    json!({"method": "CVSSv31", "vector": vector})
+                }
+                Some(vector) if vector.starts_with("CVSS:4") => {
+                    json!({"method": "CVSSv4", "vector": vector})
+                }
+                _ => json!({"severity": cyclonedx_severity(&advisory.severity)}),
+            };
+            entry["ratings"] = json!([rating]);
+            if let Some(upgrade) = &advisory.upgrade {
+                entry["recommendation"] = json!(format!("upgrade to {upgrade} or later"));
+            }
+            entry
+        })
+        .collect();
+    sbom["vulnerabilities"] = json!(vulnerabilities);
+}
+
+/// CycloneDX's severity word for a database's (`MODERATE` -> `medium`).
+fn cyclonedx_severity(word: &str) -> &'static str {
+    match word.to_ascii_lowercase().as_str() {
+        "critical" => "critical",
+        "high" => "high",
+        "moderate" | "medium" => "medium",
+        "low" => "low",
+        _ => "unknown",
+    }
 }
 
 /// The SBOM as the file holds it: two-space indented JSON with a final newline.

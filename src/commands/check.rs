@@ -29,7 +29,13 @@ pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
         &args.network,
         quiet,
     )?;
-    let report = audit.check(&cwd, &args.selected.profile);
+    let mut report = audit.check(&cwd, &args.selected.profile);
+    if let Some(found) = audit.vulnerabilities(&args.vulns, &args.network, quiet)? {
+        report.add_vulnerabilities(
+            &found,
+            &format!("dockgen lock --profile {}", args.selected.profile),
+        );
+    }
     let text = match args.format.as_str() {
         "json" => check::render_json(&report),
         _ => check::render_text(&report),
@@ -78,6 +84,53 @@ impl Audit {
         );
         report.add(check::lock_findings(&self.lock, &self.target, &lock));
         report
+    }
+
+    /// With `--vulns`, what the OSV service says about every pin; a note on stderr
+    /// names the service, or the age of the cached answers under `--offline`.
+    pub(crate) fn vulnerabilities(
+        &self,
+        args: &crate::cli::VulnArgs,
+        network: &NetworkArgs,
+        quiet: bool,
+    ) -> anyhow::Result<Option<crate::audit::vulns::Vulnerabilities>> {
+        use crate::audit::vulns;
+        if !args.vulns {
+            return Ok(None);
+        }
+        let pins: Vec<(pep508_rs::PackageName, String)> = self
+            .lock
+            .pins
+            .iter()
+            .map(|(key, pin)| (key.clone(), pin.version.to_string()))
+            .collect();
+        let found = vulns::query(
+            &pins,
+            &vulns::OsvOptions {
+                url: args.osv_url.clone(),
+                token: std::env::var("DOCKGEN_OSV_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+                offline: network.offline,
+                cache_dir: self.client.cache_dir().map(Path::to_path_buf),
+                timeout: std::time::Duration::from_secs(network.timeout),
+            },
+        )?;
+        if !quiet {
+            match found.cached_age {
+                Some(age) => eprintln!(
+                    "vulnerabilities: cached answers of {}, the oldest {} old (--offline)",
+                    found.service,
+                    vulns::age(age)
+                ),
+                None => eprintln!(
+                    "vulnerabilities: asked {} about {} pins",
+                    found.service,
+                    pins.len()
+                ),
+            }
+        }
+        Ok(Some(found))
     }
 
     /// Loads `spec`'s profile and lock (`explicit`, else `<locks_dir>/<name>.txt`) and

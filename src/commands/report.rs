@@ -24,7 +24,13 @@ pub fn run(args: &ReportArgs, quiet: bool) -> anyhow::Result<()> {
         quiet,
     )?;
     let lock = display_path(&audit.lock_path, &cwd);
-    let findings = audit.check(&cwd, &args.selected.profile);
+    let mut findings = audit.check(&cwd, &args.selected.profile);
+    if let Some(found) = audit.vulnerabilities(&args.vulns, &args.network, quiet)? {
+        findings.add_vulnerabilities(
+            &found,
+            &format!("dockgen lock --profile {}", args.selected.profile),
+        );
+    }
     let tree = DependencyTree::from_lock(&audit.lock);
     let lock_sha256 = hex::encode(Sha256::digest(audit.lock_text.as_bytes()));
     let target = audit.profile.target_summary();

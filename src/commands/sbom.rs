@@ -19,11 +19,12 @@ pub fn run(args: &SbomArgs, quiet: bool) -> anyhow::Result<()> {
         &args.network,
         quiet,
     )?;
+    let found = audit.vulnerabilities(&args.vulns, &args.network, quiet)?;
     let text = match args.format.as_str() {
         "text" => sbom::render_text(&audit.facts),
         _ => {
             let lock_sha256 = hex::encode(Sha256::digest(audit.lock_text.as_bytes()));
-            let document = sbom::sbom(
+            let mut document = sbom::sbom(
                 &audit.facts,
                 &Context {
                     profile: &audit.profile.name,
@@ -32,6 +33,9 @@ pub fn run(args: &SbomArgs, quiet: bool) -> anyhow::Result<()> {
                     timestamp,
                 },
             );
+            if let Some(found) = &found {
+                sbom::add_vulnerabilities(&mut document, &audit.facts, found);
+            }
             sbom::render_json(&document)
         }
     };
