@@ -356,27 +356,39 @@ pub fn proc_driver_version(text: &str) -> Option<String> {
 /// The newest CUDA a Linux driver supports, from NVIDIA's table of minimum driver
 /// versions (CUDA Toolkit release notes, table 3).
 pub fn cuda_of_driver(driver: &str) -> Option<String> {
-    const TABLE: [(&str, &str); 13] = [
-        ("580.65.06", "13.0"),
-        ("575.51.03", "12.9"),
-        ("570.26", "12.8"),
-        ("560.28.03", "12.6"),
-        ("555.42.02", "12.5"),
-        ("550.54.14", "12.4"),
-        ("545.23.06", "12.3"),
-        ("535.54.03", "12.2"),
-        ("530.30.02", "12.1"),
-        ("525.60.13", "12.0"),
-        ("520.61.05", "11.8"),
-        ("515.43.04", "11.7"),
-        ("450.80.02", "11.0"),
-    ];
     let have = numbers(driver);
-    TABLE
+    DRIVERS
         .iter()
         .find(|(minimum, _)| have >= numbers(minimum))
         .map(|(_, cuda)| cuda.to_string())
 }
+
+/// The oldest Linux driver that runs CUDA `major`.x (through minor version
+/// compatibility: `525.60.13` for 12).
+pub fn minimum_driver(major: u64) -> Option<&'static str> {
+    DRIVERS
+        .iter()
+        .rev()
+        .find(|(_, cuda)| numbers(cuda)[0] == major)
+        .map(|(driver, _)| *driver)
+}
+
+/// NVIDIA's minimum Linux driver for each CUDA release, newest first.
+const DRIVERS: [(&str, &str); 13] = [
+    ("580.65.06", "13.0"),
+    ("575.51.03", "12.9"),
+    ("570.26", "12.8"),
+    ("560.28.03", "12.6"),
+    ("555.42.02", "12.5"),
+    ("550.54.14", "12.4"),
+    ("545.23.06", "12.3"),
+    ("535.54.03", "12.2"),
+    ("530.30.02", "12.1"),
+    ("525.60.13", "12.0"),
+    ("520.61.05", "11.8"),
+    ("515.43.04", "11.7"),
+    ("450.80.02", "11.0"),
+];
 
 fn numbers(version: &str) -> Vec<u64> {
     version
@@ -899,8 +911,9 @@ pub fn check(host: &Host, profile: &crate::input::profile::Profile) -> Vec<Findi
                         "problem",
                         format!(
                             "the driver supports CUDA {driver}; the image's CUDA {version} \
-                             needs a {} driver (525.60.13 or later for 12.x)",
-                            version.split('.').next().unwrap_or(version)
+                             needs a driver for CUDA {} ({} or later)",
+                            numbers(version)[0],
+                            minimum_driver(numbers(version)[0]).unwrap_or("a newer one")
                         ),
                     ),
                     Some(driver) if numbers(driver) < numbers(version) => push(

@@ -95,13 +95,14 @@ fn redact(text: &str) -> String {
     out
 }
 
-const HOSTS: [&str; 10] = [
+const HOSTS: [&str; 11] = [
     "a100",
     "rtx4090",
     "h100",
     "rtx4080super",
     "titanv-rtx5880",
     "h100-driver-only",
+    "old-driver",
     "jetson-orin",
     "mi300x",
     "none",
@@ -184,6 +185,7 @@ fn a_profile_is_checked_against_the_host() {
         ("rtx4090", "rocm6-x86_64", 1),
         ("titanv-rtx5880", "cuda12-x86_64", 1),
         ("h100-driver-only", "cuda12-x86_64", 0),
+        ("old-driver", "cuda12-x86_64", 1),
         ("jetson-orin", "jetson-orin", 1),
         ("jetson-orin", "cpu-x86_64", 1),
         ("mi300x", "rocm6-x86_64", 0),

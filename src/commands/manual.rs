@@ -77,6 +77,7 @@ mod tests {
                 "dockgen-build.1",
                 "dockgen-check.1",
                 "dockgen-completions.1",
+                "dockgen-detect.1",
                 "dockgen-diff.1",
                 "dockgen-lock.1",
                 "dockgen-man.1",
@@ -87,6 +88,7 @@ mod tests {
                 "dockgen-render.1",
                 "dockgen-report.1",
                 "dockgen-sbom.1",
+                "dockgen-scan.1",
                 "dockgen-tree.1",
                 "dockgen.1",
             ]
