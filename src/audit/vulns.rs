@@ -1,8 +1,8 @@
 //! Known vulnerabilities of a lock's pins, from an OSV-compatible service
 //! (`https://api.osv.dev` by default): one `POST /v1/querybatch` for every pin, then
 //! `GET /v1/vulns/{id}` for each advisory found, for its aliases, severity and the
-//! versions that fix it. Answers are cached (`<cache>/osv/`): `--offline` reads them
-//! back with their age, and says which pin has none.
+//! versions that fix it. Answers are cached (the index cache's `osv` bucket):
+//! `--offline` reads them back with their age, and says which pin has none.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -13,7 +13,6 @@ use futures::StreamExt;
 use pep440_rs::Version;
 use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use url::Url;
 
 /// Where and how to ask.
@@ -80,38 +79,30 @@ fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The index cache's `osv` bucket, when there is a cache.
 struct Cache {
-    dir: Option<PathBuf>,
+    store: Option<crate::index::cache::Cache>,
+    service: Url,
 }
 
 impl Cache {
-    fn path(&self, kind: &str, key: &str) -> Option<PathBuf> {
-        let digest = hex::encode(Sha256::digest(key.as_bytes()));
-        Some(
-            self.dir
-                .as_ref()?
-                .join("osv")
-                .join(kind)
-                .join(format!("{digest}.json")),
-        )
+    fn key(&self, what: &str) -> String {
+        crate::index::cache::Cache::key("osv", &self.service, what)
     }
 
-    fn read<T: for<'de> Deserialize<'de>>(&self, kind: &str, key: &str) -> Option<Cached<T>> {
-        let bytes = std::fs::read(self.path(kind, key)?).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    fn read<T: for<'de> Deserialize<'de>>(&self, what: &str) -> Option<Cached<T>> {
+        self.store
+            .as_ref()?
+            .read_json(crate::index::cache::Bucket::Osv, &self.key(what))
     }
 
-    fn write<T: Serialize>(&self, kind: &str, key: &str, value: T) {
-        let Some(path) = self.path(kind, key) else {
-            return;
-        };
-        let entry = Cached {
-            fetched: now(),
-            value,
-        };
-        if let (Some(parent), Ok(bytes)) = (path.parent(), serde_json::to_vec(&entry)) {
-            let _ = std::fs::create_dir_all(parent);
-            let _ = crate::commands::files::write_atomically(&path, &bytes);
+    fn write<T: Serialize>(&self, what: &str, value: T) {
+        if let Some(store) = &self.store {
+            let entry = Cached {
+                fetched: now(),
+                value,
+            };
+            store.write_json(crate::index::cache::Bucket::Osv, &self.key(what), &entry);
         }
     }
 }
@@ -123,29 +114,35 @@ pub fn query(
 ) -> Result<Vulnerabilities, VulnError> {
     let service = options.url.as_str().trim_end_matches('/').to_string();
     let cache = Cache {
-        dir: options.cache_dir.clone(),
+        store: options
+            .cache_dir
+            .clone()
+            .map(crate::index::cache::Cache::new),
+        service: options.url.clone(),
     };
-    let query_key = |name: &PackageName, version: &str| format!("{service} {name} {version}");
-    let vuln_key = |id: &str| format!("{service} {id}");
+    let query_key = |name: &PackageName, version: &str| format!("query {name} {version}");
+    let vuln_key = |id: &str| format!("vuln {id}");
     let mut oldest: Option<u64> = None;
     let mut ids: Vec<Vec<String>> = Vec::new();
     let mut records: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     if options.offline {
         for (name, version) in pins {
-            let cached: Cached<Vec<String>> = cache
-                .read("query", &query_key(name, version))
-                .ok_or_else(|| VulnError::NotCached {
-                    package: name.to_string(),
-                    version: version.clone(),
-                })?;
-            oldest = Some(oldest.map_or(cached.fetched, |o| o.min(cached.fetched)));
-            for id in &cached.value {
-                let record: Cached<serde_json::Value> = cache
-                    .read("vuln", &vuln_key(id))
+            let cached: Cached<Vec<String>> =
+                cache
+                    .read(&query_key(name, version))
                     .ok_or_else(|| VulnError::NotCached {
                         package: name.to_string(),
                         version: version.clone(),
                     })?;
+            oldest = Some(oldest.map_or(cached.fetched, |o| o.min(cached.fetched)));
+            for id in &cached.value {
+                let record: Cached<serde_json::Value> =
+                    cache
+                        .read(&vuln_key(id))
+                        .ok_or_else(|| VulnError::NotCached {
+                            package: name.to_string(),
+                            version: version.clone(),
+                        })?;
                 records.insert(id.clone(), record.value);
             }
             ids.push(cached.value);
@@ -245,11 +242,11 @@ pub fn query(
         );
         for (id, record) in fetched {
             let record = record.map_err(|reason| fail(format!("`{id}`: {reason}")))?;
-            cache.write("vuln", &vuln_key(&id), &record);
+            cache.write(&vuln_key(&id), &record);
             records.insert(id, record);
         }
         for ((name, version), list) in pins.iter().zip(&ids) {
-            cache.write("query", &query_key(name, version), list);
+            cache.write(&query_key(name, version), list);
         }
     }
     let mut affected = BTreeMap::new();

@@ -44,6 +44,9 @@ pub enum Bucket {
     /// Core metadata made by a PEP 517 build, by sdist sha256, interpreter and extra
     /// build dependencies.
     Built,
+    /// Answers of an OSV vulnerability service (`check --vulns`), with when they were
+    /// fetched: the advisory ids of each pin, and each advisory.
+    Osv,
 }
 
 impl Bucket {
@@ -58,6 +61,7 @@ impl Bucket {
             Bucket::BuildSystems => "build-systems",
             Bucket::NeedsBuild => "needs-build",
             Bucket::Archives => "archives",
+            Bucket::Osv => "osv",
         }
     }
 }
@@ -114,7 +118,8 @@ impl Cache {
             | Bucket::Hashes
             | Bucket::Listings
             | Bucket::BuildSystems
-            | Bucket::NeedsBuild => "json",
+            | Bucket::NeedsBuild
+            | Bucket::Osv => "json",
         };
         self.root
             .join(format!("{}-{VERSION}", bucket.dir()))
