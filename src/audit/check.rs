@@ -243,6 +243,7 @@ impl Report {
     /// Adds a `vulnerability` error for each advisory that affects a pin, with the
     /// smallest upgrade that fixes it.
     pub fn add_vulnerabilities(&mut self, found: &super::vulns::Vulnerabilities, relock: &str) {
+        let mut findings = Vec::new();
         for ((name, version), advisories) in &found.affected {
             for advisory in advisories {
                 let mut names = vec![advisory.id.clone()];
@@ -262,7 +263,7 @@ impl Report {
                         advisory.url
                     ),
                 };
-                self.findings.push(Finding {
+                findings.push(Finding {
                     severity: Severity::Error,
                     kind: Kind::Vulnerability {
                         id: advisory.id.clone(),
@@ -283,15 +284,7 @@ impl Report {
                 });
             }
         }
-        self.findings.sort_by(|a, b| {
-            (a.severity, a.kind.order(), &a.packages).cmp(&(
-                b.severity,
-                b.kind.order(),
-                &b.packages,
-            ))
-        });
-        self.errors = count(&self.findings, Severity::Error);
-        self.warnings = count(&self.findings, Severity::Warning);
+        self.add(findings);
     }
 }
 

@@ -21,14 +21,7 @@ use crate::lock::{self, SourceOption};
 
 pub fn run(args: &CheckArgs, quiet: bool) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
-    let audit = Audit::gather(
-        &cwd,
-        &args.selected.profile,
-        args.selected.lock.as_deref(),
-        &args.selected.locks_dir,
-        &args.network,
-        quiet,
-    )?;
+    let audit = Audit::gather(&cwd, &args.selected, &args.network, quiet)?;
     let mut report = audit.check(&cwd, &args.selected.profile);
     if let Some(found) = audit.vulnerabilities(&args.vulns, &args.network, quiet)? {
         report.add_vulnerabilities(
@@ -133,16 +126,16 @@ impl Audit {
         Ok(Some(found))
     }
 
-    /// Loads `spec`'s profile and lock (`explicit`, else `<locks_dir>/<name>.txt`) and
+    /// Loads the selected profile and lock (`--lock`, else `<locks_dir>/<name>.txt`) and
     /// gathers the facts of every pin through the cache and the profile's indexes.
     pub(crate) fn gather(
         cwd: &Path,
-        spec: &str,
-        explicit: Option<&Path>,
-        locks_dir: &Path,
+        selected: &crate::cli::LockSelection,
         network: &NetworkArgs,
         quiet: bool,
     ) -> anyhow::Result<Audit> {
+        let spec = selected.profile.as_str();
+        let (explicit, locks_dir) = (selected.lock.as_deref(), selected.locks_dir.as_path());
         let profile =
             profile::load(spec, cwd).with_context(|| format!("cannot load profile `{spec}`"))?;
         let (lock_path, lock_text, lock) =

@@ -15,14 +15,7 @@ use crate::cli::ReportArgs;
 pub fn run(args: &ReportArgs, quiet: bool) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
     let timestamp = super::sbom::source_date_epoch()?;
-    let audit = Audit::gather(
-        &cwd,
-        &args.selected.profile,
-        args.selected.lock.as_deref(),
-        &args.selected.locks_dir,
-        &args.network,
-        quiet,
-    )?;
+    let audit = Audit::gather(&cwd, &args.selected, &args.network, quiet)?;
     let lock = display_path(&audit.lock_path, &cwd);
     let mut findings = audit.check(&cwd, &args.selected.profile);
     if let Some(found) = audit.vulnerabilities(&args.vulns, &args.network, quiet)? {

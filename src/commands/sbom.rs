@@ -11,14 +11,7 @@ use crate::cli::SbomArgs;
 pub fn run(args: &SbomArgs, quiet: bool) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("cannot determine the current directory")?;
     let timestamp = source_date_epoch()?;
-    let audit = Audit::gather(
-        &cwd,
-        &args.selected.profile,
-        args.selected.lock.as_deref(),
-        &args.selected.locks_dir,
-        &args.network,
-        quiet,
-    )?;
+    let audit = Audit::gather(&cwd, &args.selected, &args.network, quiet)?;
     let found = audit.vulnerabilities(&args.vulns, &args.network, quiet)?;
     let text = match args.format.as_str() {
         "text" => sbom::render_text(&audit.facts),

@@ -33,14 +33,7 @@ pub fn run(args: &ScanArgs, quiet: bool, out: &mut dyn Write) -> anyhow::Result<
         );
     }
     let parsed = scan::parse(&args.python, &files)?;
-    let audit = Audit::gather(
-        &cwd,
-        &args.selected.profile,
-        args.selected.lock.as_deref(),
-        &args.selected.locks_dir,
-        &args.network,
-        quiet,
-    )?;
+    let audit = Audit::gather(&cwd, &args.selected, &args.network, quiet)?;
     let minor = |version: &str| {
         version
             .split('.')
