@@ -70,6 +70,63 @@ impl PackageFacts {
     pub fn pin(&self) -> String {
         format!("{}=={}", self.name, self.version)
     }
+
+    /// An input asks for it (`# via -r ...`): a top-level requirement.
+    pub fn from_input(&self) -> bool {
+        self.via.iter().any(|via| matches!(via, Via::Input(_)))
+    }
+}
+
+/// The locked packages and the `# via` edges between them, by key: what each one
+/// requires.
+pub struct Edges<'f> {
+    /// Per package, `(child, only through an extra)`, once per pair (a plain
+    /// requirement wins over one through an extra); a package's own extras leave out.
+    pub children: BTreeMap<&'f PackageName, Vec<(&'f PackageName, bool)>>,
+}
+
+impl<'f> Edges<'f> {
+    pub fn of(facts: &'f Facts) -> Self {
+        let mut children: BTreeMap<&PackageName, Vec<(&PackageName, bool)>> =
+            facts.packages.keys().map(|key| (key, Vec::new())).collect();
+        for (child, package) in &facts.packages {
+            for via in package.via.iter().filter_map(Via::package) {
+                if via.name == *child {
+                    continue;
+                }
+                let Some(list) = children.get_mut(&via.name) else {
+                    continue;
+                };
+                match list.iter_mut().find(|(c, _)| *c == child) {
+                    Some(edge) => edge.1 &= via.extra.is_some(),
+                    None => list.push((child, via.extra.is_some())),
+                }
+            }
+        }
+        Edges { children }
+    }
+
+    /// Every package `from` reaches, those in `from` included.
+    pub fn reach(
+        &self,
+        from: impl IntoIterator<Item = &'f PackageName>,
+    ) -> BTreeSet<&'f PackageName> {
+        let mut seen = BTreeSet::new();
+        let mut queue = std::collections::VecDeque::new();
+        for key in from {
+            if seen.insert(key) {
+                queue.push_back(key);
+            }
+        }
+        while let Some(key) = queue.pop_front() {
+            for (child, _) in self.children.get(key).into_iter().flatten() {
+                if seen.insert(child) {
+                    queue.push_back(child);
+                }
+            }
+        }
+        seen
+    }
 }
 
 /// One locked file, as its index lists it.

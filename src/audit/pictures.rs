@@ -12,14 +12,13 @@
 //!   side to the left side of what it requires, edges through an extra dashed. An edge
 //!   that closes a cycle loops back to an earlier column, in another colour.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
 use pep508_rs::PackageName;
 use serde::Serialize;
 
-use super::facts::Facts;
+use super::facts::{Edges, Facts};
 use super::report::human_size;
-use crate::lock::Via;
 
 /// The bar area's width, in pixels; the label column before it and the figure after.
 const BAR_WIDTH: f64 = 420.0;
@@ -57,49 +56,6 @@ pub struct Bar {
     pub title: String,
 }
 
-/// The locked packages and the `# via` edges between them, by key.
-struct Edges<'f> {
-    children: BTreeMap<&'f PackageName, Vec<(&'f PackageName, bool)>>,
-}
-
-impl<'f> Edges<'f> {
-    /// `(child, through an extra)` for every parent's requirement the lock records,
-    /// once per pair (plain wins over an extra).
-    fn of(facts: &'f Facts) -> Self {
-        let mut children: BTreeMap<&PackageName, Vec<(&PackageName, bool)>> =
-            facts.packages.keys().map(|key| (key, Vec::new())).collect();
-        for (child, package) in &facts.packages {
-            for via in package.via.iter().filter_map(Via::package) {
-                if via.name == *child {
-                    continue;
-                }
-                let Some(list) = children.get_mut(&via.name) else {
-                    continue;
-                };
-                match list.iter_mut().find(|(c, _)| *c == child) {
-                    Some(edge) => edge.1 &= via.extra.is_some(),
-                    None => list.push((child, via.extra.is_some())),
-                }
-            }
-        }
-        Edges { children }
-    }
-
-    /// Every package `from` reaches, itself included.
-    fn reach(&self, from: &'f PackageName) -> BTreeSet<&'f PackageName> {
-        let mut seen = BTreeSet::from([from]);
-        let mut queue = VecDeque::from([from]);
-        while let Some(key) = queue.pop_front() {
-            for (child, _) in &self.children[key] {
-                if seen.insert(child) {
-                    queue.push_back(child);
-                }
-            }
-        }
-        seen
-    }
-}
-
 /// The sizes picture of `facts`.
 pub fn sizes(facts: &Facts) -> Sizes {
     let edges = Edges::of(facts);
@@ -112,13 +68,13 @@ pub fn sizes(facts: &Facts) -> Sizes {
     let tops: Vec<&PackageName> = facts
         .packages
         .iter()
-        .filter(|(_, package)| package.via.iter().any(|via| matches!(via, Via::Input(_))))
+        .filter(|(_, package)| package.from_input())
         .map(|(key, _)| key)
         .collect();
     // Per package, the top-level requirements that reach it.
     let mut reached_by: BTreeMap<&PackageName, Vec<&PackageName>> = BTreeMap::new();
     let reaches: Vec<(&PackageName, BTreeSet<&PackageName>)> =
-        tops.iter().map(|top| (*top, edges.reach(top))).collect();
+        tops.iter().map(|top| (*top, edges.reach([*top]))).collect();
     for (top, reach) in &reaches {
         for key in reach {
             reached_by.entry(key).or_default().push(top);

@@ -58,7 +58,7 @@ pub fn sbom(facts: &Facts, context: &Context<'_>) -> Value {
             })
             .filter_map(|parent| refs.get_key_value(parent).map(|(name, _)| *name))
             .collect();
-        let from_input = package.via.iter().any(|via| matches!(via, Via::Input(_)));
+        let from_input = package.from_input();
         if from_input || parents.is_empty() {
             roots.insert(own);
         }

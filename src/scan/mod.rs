@@ -17,8 +17,7 @@ use std::process::{Command, Stdio};
 use pep508_rs::PackageName;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::facts::{Facts, FileKind};
-use crate::lock::Via;
+use crate::audit::facts::{Edges, Facts, FileKind};
 
 const IMPORTS_PY: &str = include_str!("imports.py");
 const MODULES: &str = include_str!("modules.txt");
@@ -322,24 +321,11 @@ pub fn analyze(
         });
     }
     // What the imported distributions require, through the lock's `# via` edges.
-    let mut children: BTreeMap<&PackageName, Vec<&PackageName>> = BTreeMap::new();
-    for (child, package) in &facts.packages {
-        for via in package.via.iter().filter_map(Via::package) {
-            children.entry(&via.name).or_default().push(child);
-        }
-    }
-    let mut queue: Vec<&PackageName> = used.iter().copied().collect();
-    while let Some(key) = queue.pop() {
-        for child in children.get(key).into_iter().flatten() {
-            if used.insert(child) {
-                queue.push(child);
-            }
-        }
-    }
+    let used = Edges::of(facts).reach(used);
     let unused = facts
         .packages
         .iter()
-        .filter(|(_, package)| package.via.iter().any(|via| matches!(via, Via::Input(_))))
+        .filter(|(_, package)| package.from_input())
         .filter(|(key, _)| !used.contains(key))
         .map(|(key, _)| key.to_string())
         .collect();
