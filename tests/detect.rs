@@ -7,9 +7,9 @@
 //! comes from); the A100 and RTX 4090 query answers are derived from their captured
 //! banners. Every output is snapshotted whole, glibc (this machine's own) redacted.
 
+use crate::support::{dockgen_command, outcome, run};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/detect")
@@ -57,22 +57,15 @@ fn fake_tools(name: &str, dir: &Path) -> PathBuf {
 /// `dockgen detect ARGS` on host `name`: exit code, stdout (glibc redacted), stderr.
 fn detect(name: &str, dir: &Path, args: &[&str]) -> (i32, String, String) {
     let bin = fake_tools(name, dir);
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .env("PATH", &bin)
-        .env_remove("DOCKGEN_DETECT_ROOT")
-        .arg("detect")
-        .arg("--root")
-        .arg(fixtures().join(name).join("root"))
-        .args(args)
-        .output()
-        .expect("run dockgen");
-    let stdout = String::from_utf8(output.stdout).expect("UTF-8");
-    (
-        output.status.code().unwrap_or(-1),
-        redact(&stdout),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let (code, stdout, stderr) = outcome(
+        dockgen_command(dir)
+            .env("PATH", &bin)
+            .arg("detect")
+            .arg("--root")
+            .arg(fixtures().join(name).join("root"))
+            .args(args),
+    );
+    (code, redact(&stdout), stderr)
 }
 
 /// This machine's glibc, which the output names, as `glibc [VERSION]`.
@@ -135,17 +128,9 @@ fn a_written_profile_loads_and_says_what_differs() {
         let written = std::fs::read_to_string(dir.path().join(file)).expect("written");
         insta::assert_snapshot!(format!("written_{host}"), written);
         // The written profile loads, `extends:` applied.
-        let shown = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-            .current_dir(dir.path())
-            .args(["profiles", "show", file, "--format", "json"])
-            .output()
-            .expect("run dockgen");
-        assert!(
-            shown.status.success(),
-            "{}",
-            String::from_utf8_lossy(&shown.stderr)
-        );
-        let profile: serde_json::Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+        let shown =
+            run(dockgen_command(dir.path()).args(["profiles", "show", file, "--format", "json"]));
+        let profile: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
         match host {
             "titanv-rtx5880" => {
                 assert_eq!(
@@ -214,13 +199,11 @@ fn a_profile_is_checked_against_the_host() {
     let (code, stdout, stderr) = detect("none", dir.path(), &["--profile", "nope"]);
     assert_eq!((code, stdout.as_str()), (2, ""));
     assert!(stderr.contains("cannot load profile `nope`"), "{stderr}");
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .args(["detect", "--root", "/nonexistent/root"])
-        .output()
-        .expect("run dockgen");
-    assert_eq!(output.status.code(), Some(2));
+    let (code, _, stderr) =
+        outcome(dockgen_command(dir.path()).args(["detect", "--root", "/nonexistent/root"]));
+    assert_eq!(code, 2);
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        stderr,
         "error: `--root /nonexistent/root` is not a directory (it stands for `/`)\n"
     );
 }

@@ -5,15 +5,7 @@
 use std::path::Path;
 
 fn dockgen(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = crate::support::dockgen_command(dir)
-        .args(args)
-        .output()
-        .expect("run dockgen");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    crate::support::outcome(crate::support::dockgen_command(dir).args(args))
 }
 
 const GOOD: &str = "six==1.16.0 \\\n    --hash=sha256:8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254\n";

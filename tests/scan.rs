@@ -8,12 +8,11 @@
 //! `fastapi-optional` example locked from PyPI.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::examples::copy_example;
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
 use crate::support::wheels::WheelSpec;
-use crate::support::{EXCLUDE_NEWER, run};
+use crate::support::{EXCLUDE_NEWER, dockgen_command, outcome, run};
 
 fn wheel(name: &str, version: &str, requires: &[&str], files: &[&str]) -> FixtureFile {
     let mut spec = WheelSpec::new(name, version);
@@ -33,18 +32,7 @@ fn write(dir: &Path, path: &str, text: &str) {
 
 /// `dockgen scan ARGS` in `dir`: exit code, stdout, stderr.
 fn scan(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .env("DOCKGEN_CACHE_DIR", dir.join("cache"))
-        .arg("scan")
-        .args(args)
-        .output()
-        .expect("run dockgen");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    outcome(dockgen_command(dir).arg("scan").args(args))
 }
 
 #[test]
@@ -91,10 +79,7 @@ fn a_fixture_project_s_imports_against_its_lock() {
         "requirements.in",
         "pyyaml\nwebapp-core\nhelper-lib\nserver-cli\n",
     );
-    run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(root)
-        .env("DOCKGEN_CACHE_DIR", root.join("cache"))
-        .args(["lock", "requirements.in", "-q", "--profile", "fixture.yaml"]));
+    run(dockgen_command(root).args(["lock", "requirements.in", "-q", "--profile", "fixture.yaml"]));
 
     write(
         root,
@@ -179,16 +164,13 @@ fn an_app_against_a_lock_from_pypi() {
     }
     let scratch = tempfile::tempdir().expect("tempdir");
     let dir = copy_example("fastapi-optional", scratch.path());
-    run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(&dir)
-        .env("DOCKGEN_CACHE_DIR", dir.join("cache"))
-        .args([
-            "lock",
-            "requirements.in",
-            "-q",
-            "--exclude-newer",
-            EXCLUDE_NEWER,
-        ]));
+    run(dockgen_command(&dir).args([
+        "lock",
+        "requirements.in",
+        "-q",
+        "--exclude-newer",
+        EXCLUDE_NEWER,
+    ]));
     write(
         &dir,
         "service/main.py",

@@ -39,7 +39,7 @@ use pep508_rs::PackageName;
 use crate::examples::copy_example;
 use crate::support::fixture_index::{FixtureFile, FixtureIndex};
 use crate::support::wheels::WheelSpec;
-use crate::support::{EXCLUDE_NEWER, run};
+use crate::support::{EXCLUDE_NEWER, dockgen_command, outcome, run};
 
 const PIPDEPTREE_2: &str = "pipdeptree==2.35.3";
 const PIPDEPTREE_4: &str = "pipdeptree==4.2.16";
@@ -102,9 +102,7 @@ fn install(tools: &Path, lock: &Path, dir: &Path) -> PathBuf {
 
 /// `dockgen lock INPUT --profile PROFILE ...` in `dir`; the lock's path.
 fn lock(dir: &Path, input: &str, profile: &str, extra: &[&str]) -> PathBuf {
-    run(Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .env("DOCKGEN_CACHE_DIR", dir.join("cache"))
+    run(dockgen_command(dir)
         .args(["lock", input, "-q", "--profile", profile])
         .args(extra));
     let stem = Path::new(profile)
@@ -264,6 +262,26 @@ fn compare(
     )
 }
 
+/// Once both pipdeptree environments are made, `lock` installed into a fresh one in
+/// `dir` and [`compare`]d.
+fn installed_and_compared(
+    tools: [JoinHandle<PathBuf>; 2],
+    lock: &Path,
+    dir: &Path,
+    packages: &str,
+    reverse_packages: &str,
+) -> (String, [String; 2]) {
+    let [tools2, tools4] = tools.map(|tools| tools.join().expect("pipdeptree environment"));
+    let python = install(&tools2, lock, dir);
+    compare(
+        [&tools2, &tools4],
+        &python,
+        lock,
+        packages,
+        reverse_packages,
+    )
+}
+
 /// `text` with every word (a run of name characters) that is a key of `names`
 /// replaced by its value. Versions and specifiers never equal a distribution's name.
 fn rename(text: &str, names: &BTreeMap<String, String>) -> String {
@@ -388,13 +406,10 @@ fn tree_of_a_fixture_graph_is_pipdeptree_s() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let [tools2, tools4] = tools.map(|tools| tools.join().expect("pipdeptree environment"));
-    let python = install(&tools2, &lock, dir.path());
-
-    let (renamed, [text2, text4]) = compare(
-        [&tools2, &tools4],
-        &python,
+    let (renamed, [text2, text4]) = installed_and_compared(
+        tools,
         &lock,
+        dir.path(),
         "LIB,tool,ring_*,speed*",
         "leaf,ring-?,jit",
     );
@@ -420,13 +435,10 @@ fn tree_of_a_locked_example_is_pipdeptree_s() {
         "cpu-x86_64",
         &["--exclude-newer", EXCLUDE_NEWER],
     );
-    let [tools2, tools4] = tools.map(|tools| tools.join().expect("pipdeptree environment"));
-    let python = install(&tools2, &lock, scratch.path());
-
-    let (renamed, [text2, text4]) = compare(
-        [&tools2, &tools4],
-        &python,
+    let (renamed, [text2, text4]) = installed_and_compared(
+        tools,
         &lock,
+        scratch.path(),
         "fastapi,uvicorn,sqlalchemy",
         "typing-extensions,idna",
     );
@@ -437,17 +449,7 @@ fn tree_of_a_locked_example_is_pipdeptree_s() {
 
 /// `dockgen TREE ARGS` in `dir`: exit code, stdout, stderr.
 fn dockgen_tree(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dockgen"))
-        .current_dir(dir)
-        .arg("tree")
-        .args(args)
-        .output()
-        .expect("run dockgen");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    outcome(dockgen_command(dir).arg("tree").args(args))
 }
 
 /// `dockgen tree` reads the lock and nothing else (no network, no environment): the

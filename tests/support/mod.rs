@@ -36,6 +36,18 @@ pub fn accelerator_wheel(
 
 use std::process::Command;
 
+/// Runs a command that may fail: its exit code (-1 for a signal), stdout and stderr.
+pub fn outcome(command: &mut Command) -> (i32, String, String) {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// Runs a command that must succeed; its stdout. A failure shows the command, its exit
 /// status and both outputs.
 pub fn run(command: &mut Command) -> String {
